@@ -1,0 +1,53 @@
+"""What every backend takes and gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..stages import Candidate
+
+OnPartial = Callable[[Candidate], None]
+
+SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
+QUALITIES = ("auto", "low", "medium", "high")
+BACKGROUNDS = ("auto", "opaque", "transparent")
+FORMATS = ("png", "webp", "jpeg")
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    size: str = "auto"
+    quality: str = "auto"
+    background: str = "auto"
+    output_format: str = "png"
+
+    def __post_init__(self):
+        for value, allowed, name in (
+            (self.size, SIZES, "size"),
+            (self.quality, QUALITIES, "quality"),
+            (self.background, BACKGROUNDS, "background"),
+            (self.output_format, FORMATS, "output format"),
+        ):
+            if value not in allowed:
+                raise ValueError(f"Unknown {name} “{value}”: choose one of {', '.join(allowed)}.")
+        if self.background == "transparent" and self.output_format == "jpeg":
+            raise ValueError("A transparent background needs PNG or WebP output, not JPEG.")
+
+    @property
+    def mime(self) -> str:
+        return f"image/{self.output_format}"
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    options: ImageOptions = field(default_factory=ImageOptions)
+    previous: Candidate | None = None  # set for Refine: the candidate to edit
+    feedback: str = ""  # the Refine instruction
+    variant: int = 0  # how many images this prompt has had; varies the demo's picture
+
+
+class Backend(Protocol):
+    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate: ...

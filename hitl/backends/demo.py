@@ -1,0 +1,77 @@
+"""Offline demo backend: a deterministic Pillow picture drawn from the prompt.
+
+Used when no OpenAI key is configured, so the app works on a fresh machine. The same
+(prompt, variant) always gives the same picture; Regenerate bumps the variant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import textwrap
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from ..stages import Candidate
+from .base import ImageRequest, OnPartial
+
+_SIDE = 512  # demo pictures are small: they only stand in for real ones
+
+
+def _dimensions(size: str) -> tuple[int, int]:
+    if size == "1536x1024":
+        return _SIDE * 3 // 2, _SIDE
+    if size == "1024x1536":
+        return _SIDE, _SIDE * 3 // 2
+    return _SIDE, _SIDE
+
+
+def _palette(seed: bytes) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    return (seed[0], seed[1], seed[2]), (seed[3], seed[4], seed[5])
+
+
+def render(request: ImageRequest) -> Image.Image:
+    """Draw the picture for a request; pure and deterministic."""
+    text = request.prompt if not request.previous else f"{request.prompt} + {request.feedback}"
+    seed = hashlib.sha256(f"{text}\x00{request.variant}".encode()).digest()
+    width, height = _dimensions(request.options.size)
+    top, bottom = _palette(seed)
+    gradient = Image.linear_gradient("L").resize((width, height))
+    image = Image.composite(Image.new("RGB", (width, height), bottom),
+                            Image.new("RGB", (width, height), top), gradient)
+    draw = ImageDraw.Draw(image)
+    for i in range(6):  # a few shapes placed by the hash, so each variant looks different
+        x, y, r = seed[6 + i] * width // 256, seed[12 + i] * height // 256, 20 + seed[18 + i] // 3
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(seed[24 + i % 6], seed[i], seed[31 - i]))
+    font = ImageFont.load_default(size=22)
+    lines = textwrap.wrap(text, 36)[:8]
+    draw.multiline_text((24, 24), "\n".join(lines), font=font, fill="white", stroke_width=2, stroke_fill="black")
+    draw.text((24, height - 44), f"DEMO · variant {request.variant + 1}", font=font, fill="white",
+              stroke_width=2, stroke_fill="black")
+    return image
+
+
+def encode(image: Image.Image, output_format: str) -> str:
+    buffer = io.BytesIO()
+    image = image.convert("RGB") if output_format == "jpeg" else image
+    image.save(buffer, format=output_format.upper())
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _render_both(request: ImageRequest) -> tuple[str, str]:
+    image = render(request)
+    fmt = request.options.output_format
+    preview = image.resize((image.width // 16, image.height // 16)).resize(image.size, Image.NEAREST)
+    return encode(preview.filter(ImageFilter.BLUR), fmt), encode(image, fmt)
+
+
+class DemoBackend:
+    """Renders locally, off the event loop; shows one blurred preview first, like the real API."""
+
+    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        preview, final = await asyncio.to_thread(_render_both, request)
+        mime = request.options.mime
+        on_partial(Candidate(preview, mime, request.prompt))
+        return Candidate(final, mime, request.prompt, revised_prompt="")

@@ -1,0 +1,55 @@
+"""OpenAI Images API, for gateways that lack the Responses API (HITL_API_STYLE=images)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict
+
+from openai import AsyncOpenAI
+
+from ..config import Settings
+from ..errors import MalformedResponseError, NoImageError, TransientStreamError
+from ..retry import with_retries
+from ..stages import Candidate
+from .base import ImageRequest, OnPartial
+
+
+class ImagesBackend:
+    def __init__(self, client: AsyncOpenAI, settings: Settings):
+        self.client = client
+        self.settings = settings
+
+    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        return await with_retries(lambda: self._attempt(request, on_partial), self.settings)
+
+    async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        arguments = {"model": self.settings.image_model, **asdict(request.options)}
+        if request.previous:
+            arguments["prompt"] = request.feedback
+            image = base64.b64decode(request.previous.b64)
+            arguments["image"] = ("image." + request.previous.mime.split("/")[-1], image, request.previous.mime)
+            call = self.client.images.edit
+        else:
+            arguments["prompt"] = request.prompt
+            call = self.client.images.generate
+        mime = request.options.mime
+        if not self.settings.partial_images:
+            return _candidate_from((await call(**arguments)).data, request, mime)
+        stream = await call(**arguments, stream=True, partial_images=self.settings.partial_images)
+        async with stream:
+            async for event in stream:
+                kind = getattr(event, "type", "")
+                if kind.endswith("partial_image"):
+                    on_partial(Candidate(event.b64_json, mime, request.prompt))
+                elif kind.endswith("completed"):
+                    return Candidate(event.b64_json, mime, request.prompt)
+        raise TransientStreamError("the stream ended before the image was complete")
+
+
+def _candidate_from(data, request: ImageRequest, mime: str) -> Candidate:
+    if not data:
+        raise MalformedResponseError("no data in response")
+    first = data[0]
+    if not getattr(first, "b64_json", None):
+        raise NoImageError(getattr(first, "revised_prompt", None) or "")
+    return Candidate(first.b64_json, mime, request.prompt, first.revised_prompt or "")

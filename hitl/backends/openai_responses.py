@@ -1,0 +1,89 @@
+"""OpenAI Responses API with the `image_generation` tool (the default backend)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from openai import AsyncOpenAI
+
+from ..config import Settings
+from ..errors import MalformedResponseError, NoImageError, TransientStreamError, UpstreamFailure
+from ..retry import with_retries
+from ..stages import Candidate
+from .base import ImageRequest, OnPartial
+
+
+class ResponsesBackend:
+    def __init__(self, client: AsyncOpenAI, settings: Settings):
+        self.client = client
+        self.settings = settings
+
+    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        return await with_retries(lambda: self._attempt(request, on_partial), self.settings)
+
+    def _arguments(self, request: ImageRequest) -> dict:
+        tool = {"type": "image_generation", "model": self.settings.image_model, **asdict(request.options)}
+        if self.settings.partial_images:
+            tool["partial_images"] = self.settings.partial_images
+        arguments = {
+            "model": self.settings.responses_model,
+            "tools": [tool],
+            "tool_choice": {"type": "image_generation"},
+            "store": bool(request.previous),  # stored only when continuing a conversation
+            "input": request.prompt,
+        }
+        previous = request.previous
+        if previous and previous.response_id:
+            arguments["previous_response_id"] = previous.response_id
+            arguments["input"] = request.feedback
+        elif previous:  # made elsewhere (demo, Images API): send the image itself
+            arguments["input"] = [{"role": "user", "content": [
+                {"type": "input_text", "text": request.feedback},
+                {"type": "input_image", "image_url": previous.data_url},
+            ]}]
+        return arguments
+
+    async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        arguments = self._arguments(request)
+        mime = request.options.mime
+        if not self.settings.partial_images:
+            response = await self.client.responses.create(**arguments)
+            return _candidate_from(response, request, mime)
+        stream = await self.client.responses.create(**arguments, stream=True)
+        async with stream:
+            async for event in stream:
+                kind = getattr(event, "type", "")
+                if kind == "response.image_generation_call.partial_image":
+                    on_partial(Candidate(event.partial_image_b64, mime, request.prompt))
+                elif kind in ("response.completed", "response.incomplete"):
+                    return _candidate_from(event.response, request, mime)
+                elif kind == "response.failed":
+                    error = event.response.error
+                    raise UpstreamFailure(getattr(error, "code", None), getattr(error, "message", ""))
+                elif kind == "error":
+                    raise UpstreamFailure(getattr(event, "code", None), getattr(event, "message", ""))
+        raise TransientStreamError("the stream ended before the image was complete")
+
+
+def _candidate_from(response, request: ImageRequest, mime: str) -> Candidate:
+    output = getattr(response, "output", None)
+    if output is None:
+        raise MalformedResponseError("no output in response")
+    for item in output:
+        if getattr(item, "type", None) == "image_generation_call" and getattr(item, "result", None):
+            return Candidate(
+                b64=item.result,
+                mime=mime,
+                prompt=request.prompt,
+                revised_prompt=getattr(item, "revised_prompt", None) or "",
+                response_id=getattr(response, "id", None),
+            )
+    raise NoImageError(_text_of(output))
+
+
+def _text_of(output) -> str:
+    parts = []
+    for item in output:
+        for part in getattr(item, "content", None) or []:
+            parts.append(getattr(part, "text", None) or getattr(part, "refusal", None) or "")
+    return " ".join(p for p in parts if p).strip()

@@ -1,0 +1,79 @@
+"""Settings read once from the environment; every knob has a sensible default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# Current GPT image model per the installed SDK (`gpt-image-1` was shut down 2026-10-23).
+DEFAULT_IMAGE_MODEL = "gpt-image-2.6-sunburst"
+# The mainline model that hosts the image_generation tool in the Responses API.
+DEFAULT_RESPONSES_MODEL = "gpt-5.5"
+# The Images API documents 32,000 characters as the prompt limit for GPT image models.
+MAX_PROMPT_CHARS = 32_000
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw is None else raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str | None
+    base_url: str | None
+    responses_model: str
+    image_model: str
+    api_style: str  # "responses" or "images"
+    partial_images: int
+    request_timeout: float  # one upstream attempt, seconds
+    total_timeout: float  # all attempts and waits together, seconds
+    max_attempts: int
+    max_prompt_chars: int
+    session_limit: int  # generations per session per window
+    ip_limit: int  # generations per client address per window
+    limit_window: float  # seconds
+    trust_forwarded: bool  # take the client address from X-Forwarded-For
+    max_concurrent: int  # generations running at once, all users together
+    queue_size: int  # requests waiting beyond that
+    max_candidates: int  # images kept per session in review
+    session_ttl: int  # seconds before an idle session's state is dropped
+
+    @property
+    def demo(self) -> bool:
+        return not self.api_key
+
+
+def load_settings(**overrides) -> Settings:
+    on_spaces = os.environ.get("SYSTEM") == "spaces"
+    settings = Settings(
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        responses_model=os.environ.get("HITL_RESPONSES_MODEL", DEFAULT_RESPONSES_MODEL),
+        image_model=os.environ.get("HITL_IMAGE_MODEL", DEFAULT_IMAGE_MODEL),
+        api_style=os.environ.get("HITL_API_STYLE", "responses"),
+        partial_images=_int("HITL_PARTIAL_IMAGES", 2),
+        request_timeout=_float("HITL_REQUEST_TIMEOUT", 120),
+        total_timeout=_float("HITL_TOTAL_TIMEOUT", 180),
+        max_attempts=_int("HITL_MAX_ATTEMPTS", 3),
+        max_prompt_chars=_int("HITL_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS),
+        session_limit=_int("HITL_SESSION_LIMIT", 20),
+        ip_limit=_int("HITL_IP_LIMIT", 60),
+        limit_window=_float("HITL_LIMIT_WINDOW", 3600),
+        trust_forwarded=_flag("HITL_TRUST_FORWARDED", on_spaces),
+        max_concurrent=_int("HITL_MAX_CONCURRENT", 64),
+        queue_size=_int("HITL_QUEUE_SIZE", 256),
+        max_candidates=_int("HITL_MAX_CANDIDATES", 8),
+        session_ttl=_int("HITL_SESSION_TTL", 3600),
+    )
+    if settings.api_style not in {"responses", "images"}:
+        raise ValueError("HITL_API_STYLE must be 'responses' or 'images'")
+    return Settings(**{**settings.__dict__, **overrides}) if overrides else settings

@@ -1,0 +1,154 @@
+"""Turning upstream failures into decisions (retry or not) and short human messages.
+
+SDK error texts can quote request details, even part of a key, so they are never shown:
+each failure maps to a message written here, and any free text we do show is scrubbed.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+
+import httpx
+import openai
+
+from .config import Settings
+
+# Statuses that may succeed if asked again (the SDK's own list: 408, 409, 429, 5xx).
+_RETRYABLE_STATUS = {408, 409, 429}
+_KEY_PATTERN = re.compile(r"\b(sk|rk|sess)-[A-Za-z0-9_\-*]{6,}")
+
+
+class NoImageError(Exception):
+    """The model answered, but without an image (a refusal or plain text)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+class MalformedResponseError(Exception):
+    """The upstream answer could not be read as a Responses / Images result."""
+
+
+class TransientStreamError(Exception):
+    """A stream ended before its image arrived; asking again may succeed."""
+
+
+class UpstreamFailure(Exception):
+    """A failure reported inside a 200 answer (a stream `error` or `response.failed`)."""
+
+    def __init__(self, code: str | None, message: str = ""):
+        super().__init__(message)
+        self.code = code
+
+
+_TRANSIENT_CODES = {"server_error", "rate_limit_exceeded", "timeout"}
+
+
+def error_code(exc: BaseException) -> str | None:
+    code = getattr(exc, "code", None)
+    if code:
+        return str(code)
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("code"):
+            return str(inner["code"])
+    return None
+
+
+def status_of(exc: BaseException) -> int | None:
+    return getattr(exc, "status_code", None)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True only for failures that can succeed later; never for quota or bad requests."""
+    if error_code(exc) == "insufficient_quota":
+        return False
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, TransientStreamError)):
+        return True
+    if isinstance(exc, UpstreamFailure):
+        return exc.code in _TRANSIENT_CODES
+    if isinstance(exc, (httpx.TransportError, httpx.StreamError)):
+        return True
+    status = status_of(exc)
+    return status is not None and (status in _RETRYABLE_STATUS or status >= 500)
+
+
+def retry_after(exc: BaseException, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if any."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - (now or time.time()))
+
+
+def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """Remove anything that looks like an API key, and the given secrets verbatim."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_PATTERN.sub("[redacted]", text)
+
+
+def describe(exc: BaseException, settings: Settings) -> str:  # noqa: C901 - a flat table
+    """One specific sentence for the user: what happened and what to do."""
+    code = error_code(exc)
+    status = status_of(exc)
+    if isinstance(exc, NoImageError):
+        text = scrub(" ".join(exc.text.split()))[:600]
+        return f"The model answered without an image: “{text}”. Try rephrasing the prompt." if text else (
+            "The model answered without an image. Try rephrasing the prompt."
+        )
+    if code == "moderation_blocked" or code == "content_policy_violation":
+        return "Your request was rejected by the safety system. Rephrase the prompt and try again."
+    if code == "insufficient_quota":
+        return "The OpenAI account has run out of credit (insufficient quota). Add billing or use another key."
+    if isinstance(exc, openai.AuthenticationError) or status == 401:
+        return "OpenAI rejected the API key (401). Check OPENAI_API_KEY or the key you entered."
+    if isinstance(exc, openai.PermissionDeniedError) or status == 403:
+        return (
+            "OpenAI refused access to the image model (403). The organisation may need to be "
+            "verified on platform.openai.com before it can use image generation."
+        )
+    if isinstance(exc, openai.NotFoundError) or status == 404:
+        return (
+            f"OpenAI does not know the model “{settings.image_model}” or “{settings.responses_model}” "
+            "(404). Set HITL_IMAGE_MODEL / HITL_RESPONSES_MODEL to models your account can use."
+        )
+    if status == 429:
+        wait = retry_after(exc)
+        when = f"in {wait:.0f} s" if wait else "in a minute"
+        return f"OpenAI is rate limiting this key. Try again {when}."
+    if isinstance(exc, TimeoutError):
+        return f"The image was not ready within {settings.total_timeout:.0f} s. Try again, or choose a lower quality."
+    if isinstance(exc, openai.APITimeoutError):
+        return f"OpenAI did not answer within {settings.request_timeout:.0f} s. Try again, or choose a lower quality."
+    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, TransientStreamError)):
+        return "The connection to OpenAI was lost before the image arrived. Try again."
+    if (status is not None and status >= 500) or code == "server_error":
+        return f"OpenAI had a server error ({status}). Try again in a moment."
+    if isinstance(exc, (MalformedResponseError, openai.APIResponseValidationError, ValueError)):
+        return "OpenAI sent an answer that could not be read. Try again."
+    if isinstance(exc, openai.BadRequestError) or status == 400:
+        return "OpenAI rejected the request (400). Check the options and the prompt, then try again."
+    if status == 422:
+        return "OpenAI could not process the request (422). Check the options and try again."
+    return "Something went wrong while generating the image. Try again."

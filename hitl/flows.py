@@ -1,0 +1,56 @@
+"""One PocketFlow flow per user action. Guards end a flow early through `Halt`."""
+
+from __future__ import annotations
+
+from pocketflow import AsyncFlow
+
+from .nodes import STOP, Approve, CheckLimits, CheckStage, GenerateImage, Halt, SelectCandidate, StartOver, ValidateRequest
+from .stages import Action
+
+
+def _chain(*nodes) -> AsyncFlow:
+    """Link nodes in order; any of them saying "stop" ends the flow."""
+    halt = Halt()
+    for node, following in zip(nodes, nodes[1:]):
+        node >> following
+        node - STOP >> halt
+    return AsyncFlow(start=nodes[0])
+
+
+def generate_flow() -> AsyncFlow:
+    return _chain(CheckStage(Action.GENERATE),
+                  ValidateRequest("task_input", "input_used_by_process", "prompt"),
+                  CheckLimits(), GenerateImage(Action.GENERATE))
+
+
+def regenerate_flow() -> AsyncFlow:
+    return _chain(CheckStage(Action.REGENERATE),
+                  ValidateRequest("input_used_by_process", "input_used_by_process", "prompt"),
+                  CheckLimits(), GenerateImage(Action.REGENERATE))
+
+
+def refine_flow() -> AsyncFlow:
+    return _chain(CheckStage(Action.REFINE), ValidateRequest("feedback", "feedback", "feedback"),
+                  CheckLimits(), GenerateImage(Action.REFINE))
+
+
+def select_flow() -> AsyncFlow:
+    return _chain(CheckStage(Action.SELECT), SelectCandidate())
+
+
+def approve_flow() -> AsyncFlow:
+    return _chain(CheckStage(Action.APPROVE), Approve())
+
+
+def start_over_flow() -> AsyncFlow:
+    return _chain(CheckStage(Action.START_OVER), StartOver())
+
+
+FLOWS = {
+    Action.GENERATE: generate_flow,
+    Action.REGENERATE: regenerate_flow,
+    Action.REFINE: refine_flow,
+    Action.SELECT: select_flow,
+    Action.APPROVE: approve_flow,
+    Action.START_OVER: start_over_flow,
+}

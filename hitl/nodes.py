@@ -1,0 +1,168 @@
+"""PocketFlow nodes. Each reads the shared store in `prep`, works in `exec`, writes in `post`.
+
+Guards return "stop" to end a flow with a message in `error_message`; every message a
+user sees is written by exactly one node of the current event, so it is never stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+from pocketflow import AsyncNode
+
+from .backends import ImageRequest
+from .errors import describe
+from .images import thumbnail_b64
+from .limits import window_wait
+from .stages import Action, Stage, StageError, add_candidate, next_stage
+from .validation import InputError, check_options, check_prompt
+
+log = logging.getLogger(__name__)
+
+STOP = "stop"
+
+
+class CheckStage(AsyncNode):
+    """Refuses actions the current stage does not allow, before any work is done."""
+
+    def __init__(self, action: Action):
+        super().__init__()
+        self.action = action
+
+    async def prep_async(self, shared):
+        shared["error_message"] = ""
+        return shared["stage"]
+
+    async def exec_async(self, stage):
+        try:
+            next_stage(stage, self.action)
+        except StageError as refusal:
+            return str(refusal)
+        return None
+
+    async def post_async(self, shared, stage, refusal):
+        if refusal:
+            shared["error_message"] = refusal
+            return STOP
+        return None
+
+
+class ValidateRequest(AsyncNode):
+    """Cleans the typed text (prompt, or Refine feedback) and the options."""
+
+    def __init__(self, source: str, target: str, what: str):
+        super().__init__()
+        self.source, self.target, self.what = source, target, what
+
+    async def prep_async(self, shared):
+        return shared.get(self.source), shared.get("options"), shared["settings"].max_prompt_chars
+
+    async def exec_async(self, prep_res):
+        text, options, max_chars = prep_res
+        try:
+            return check_prompt(text, max_chars, self.what), check_options(options)
+        except InputError as problem:
+            return problem
+
+    async def post_async(self, shared, prep_res, result):
+        if isinstance(result, InputError):
+            shared["error_message"] = str(result)
+            return STOP
+        shared[self.target], shared["options"] = result
+        return None
+
+
+class CheckLimits(AsyncNode):
+    """Per-session and per-address sliding windows, so nobody drains the key."""
+
+    async def prep_async(self, shared):
+        return shared["settings"], shared["generations"], shared["limiter"], shared["client_ip"], shared["now"]
+
+    async def exec_async(self, prep_res):
+        settings, generations, limiter, client, now = prep_res
+        generations, session_wait = window_wait(generations, settings.session_limit, settings.limit_window, now)
+        wait = max(session_wait, limiter.wait(client, now))
+        return generations, wait
+
+    async def post_async(self, shared, prep_res, exec_res):
+        generations, wait = exec_res
+        shared["generations"] = generations
+        if wait > 0:
+            shared["error_message"] = f"Generation limit reached. Try again in {wait:.0f} s."
+            return STOP
+        now, limiter, client = shared["now"], shared["limiter"], shared["client_ip"]
+        shared["generations"] = generations + [now]
+        limiter.record(client, now)
+        return None
+
+
+class GenerateImage(AsyncNode):
+    """Asks the image backend for a new candidate; used by Generate, Regenerate and Refine."""
+
+    def __init__(self, action: Action):
+        super().__init__()  # one attempt here: hitl.retry is the only retry layer
+        self.action = action
+
+    async def prep_async(self, shared):
+        refining = self.action is Action.REFINE
+        candidates, selected = shared["candidates"], shared["selected"]
+        request = ImageRequest(
+            prompt=shared["input_used_by_process"],
+            options=shared["options"],
+            previous=candidates[selected] if refining else None,
+            feedback=shared.get("feedback", "") if refining else "",
+            variant=shared["made"],
+        )
+        return shared["backend"], request, shared["on_partial"]
+
+    async def exec_async(self, prep_res):
+        backend, request, on_partial = prep_res
+        candidate = await backend.generate(request, on_partial)
+        thumb = await asyncio.to_thread(thumbnail_b64, candidate.b64)
+        return replace(candidate, thumb_b64=thumb)
+
+    async def exec_fallback_async(self, prep_res, exc):
+        return exc  # turned into a message in post, with the session left as it was
+
+    async def post_async(self, shared, prep_res, result):
+        if isinstance(result, BaseException):
+            log.warning("generation failed: %s", type(result).__name__)
+            shared["error_message"] = describe(result, shared["settings"])
+            return "failed"
+        add_candidate(shared, result, shared["settings"].max_candidates)
+        shared["made"] += 1
+        shared["stage"] = next_stage(shared["stage"], self.action)
+        return "done"
+
+
+class SelectCandidate(AsyncNode):
+    """Puts another candidate from the gallery on screen."""
+
+    async def prep_async(self, shared):
+        return shared.get("select_index"), len(shared["candidates"])
+
+    async def post_async(self, shared, prep_res, _):
+        index, count = prep_res
+        if not isinstance(index, int) or not 0 <= index < count:
+            shared["error_message"] = f"There is no candidate {index}: pick one of the {count} shown."
+            return STOP
+        shared["selected"] = index
+        return None
+
+
+class Approve(AsyncNode):
+    async def post_async(self, shared, prep_res, exec_res):
+        shared["final_result"] = shared["candidates"][shared["selected"]]
+        shared["stage"] = next_stage(shared["stage"], Action.APPROVE)
+
+
+class StartOver(AsyncNode):
+    async def post_async(self, shared, prep_res, exec_res):
+        shared.update(candidates=[], selected=-1, final_result=None, made=0,
+                      stage=next_stage(shared["stage"], Action.START_OVER))
+
+
+class Halt(AsyncNode):
+    """Where a guard's "stop" leads, so a flow ends on purpose rather than by a missing edge."""

@@ -1,0 +1,62 @@
+"""Runs one user action: session -> shared store -> PocketFlow flow -> session.
+
+Gradio-free. Partial images are yielded as they arrive; the last item is the new session.
+If the event is cancelled, nothing is written back, so the session stays as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from .backends import ImageService
+from .config import Settings
+from .flows import FLOWS
+from .limits import ClientLimiter
+from .stages import Action, Candidate, Session, from_shared, to_shared
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What all sessions of one app share: settings, SDK clients, per-address limits."""
+
+    settings: Settings
+    service: ImageService
+    limiter: ClientLimiter
+
+    @classmethod
+    def create(cls, settings: Settings) -> "Runtime":
+        return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window))
+
+
+async def run_action(
+    action: Action, session: Session, runtime: Runtime, *, client_ip: str = "local",
+    api_key: str | None = None, **inputs,
+) -> AsyncIterator[Candidate | Session]:
+    previews: asyncio.Queue[Candidate] = asyncio.Queue()
+    shared = to_shared(
+        session, **inputs, settings=runtime.settings, limiter=runtime.limiter, client_ip=client_ip,
+        now=time.monotonic(), backend=runtime.service.backend_for(api_key), on_partial=previews.put_nowait,
+    )
+    flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))
+    try:
+        while not flow.done():
+            preview = asyncio.ensure_future(previews.get())
+            await asyncio.wait({flow, preview}, return_when=asyncio.FIRST_COMPLETED)
+            if preview.done():
+                yield preview.result()
+            else:
+                preview.cancel()
+        flow.result()
+    except Exception:
+        log.exception("flow %s crashed", action.value)
+        yield replace(session, message="Something unexpected went wrong. Your work is kept; try again.")
+        return
+    finally:
+        flow.cancel()
+    yield from_shared(shared)

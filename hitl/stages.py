@@ -1,0 +1,137 @@
+"""The stage machine: stages, legal transitions and per-user session state.
+
+Pure Python on purpose (no Gradio import) so it is testable on its own. A `Session`
+lives in the user's `gr.State`; each event turns it into PocketFlow's plain `shared`
+dict with `to_shared`, runs a flow, and reads it back with `from_shared`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Stage(str, Enum):
+    INITIAL_INPUT = "initial_input"
+    USER_FEEDBACK = "user_feedback"
+    FINAL = "final"
+
+
+class Action(str, Enum):
+    GENERATE = "generate"
+    REGENERATE = "regenerate"
+    REFINE = "refine"
+    SELECT = "select"
+    APPROVE = "approve"
+    START_OVER = "start_over"
+
+
+# (stage, action) -> stage after the action succeeds. Anything else is refused.
+TRANSITIONS: dict[tuple[Stage, Action], Stage] = {
+    (Stage.INITIAL_INPUT, Action.GENERATE): Stage.USER_FEEDBACK,
+    (Stage.USER_FEEDBACK, Action.REGENERATE): Stage.USER_FEEDBACK,
+    (Stage.USER_FEEDBACK, Action.REFINE): Stage.USER_FEEDBACK,
+    (Stage.USER_FEEDBACK, Action.SELECT): Stage.USER_FEEDBACK,
+    (Stage.USER_FEEDBACK, Action.APPROVE): Stage.FINAL,
+    (Stage.USER_FEEDBACK, Action.START_OVER): Stage.INITIAL_INPUT,
+    (Stage.FINAL, Action.START_OVER): Stage.INITIAL_INPUT,
+    (Stage.INITIAL_INPUT, Action.START_OVER): Stage.INITIAL_INPUT,
+}
+
+_REFUSALS = {
+    Stage.INITIAL_INPUT: "There is no image to review yet: enter a prompt and click Generate Image.",
+    Stage.USER_FEEDBACK: "An image is waiting for review: Approve it, Regenerate, or Start Over.",
+    Stage.FINAL: "This image is already approved: click Start Over to make a new one.",
+}
+
+
+class StageError(ValueError):
+    """An action that the current stage does not allow; its text is for the user."""
+
+
+def allowed(stage: Stage, action: Action) -> bool:
+    return (stage, action) in TRANSITIONS
+
+
+def next_stage(stage: Stage, action: Action) -> Stage:
+    try:
+        return TRANSITIONS[(stage, action)]
+    except KeyError:
+        raise StageError(_REFUSALS[stage]) from None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One generated image, kept as base64 in memory only."""
+
+    b64: str
+    mime: str = "image/png"
+    prompt: str = ""
+    revised_prompt: str = ""
+    response_id: str | None = None  # lets Refine continue the Responses conversation
+    thumb_b64: str = ""  # small WebP for the gallery, so it never resends full images
+
+    @property
+    def data_url(self) -> str:
+        return f"data:{self.mime};base64,{self.b64}"
+
+    @property
+    def thumb_url(self) -> str:
+        return f"data:image/webp;base64,{self.thumb_b64}" if self.thumb_b64 else self.data_url
+
+
+@dataclass
+class Session:
+    """Everything one browser tab (or gradio_client) owns. Never shared between users."""
+
+    stage: Stage = Stage.INITIAL_INPUT
+    prompt: str = ""  # the prompt the candidates were made from
+    candidates: list[Candidate] = field(default_factory=list)
+    selected: int = -1  # index into candidates of the one on screen
+    made: int = 0  # images made for this prompt (candidates keeps only the newest few)
+    approved: Candidate | None = None
+    message: str = ""
+    generations: list[float] = field(default_factory=list)  # times, for the session limit
+
+    @property
+    def current(self) -> Candidate | None:
+        """The image the user is looking at: approved, selected, or the last good one."""
+        if self.stage is Stage.FINAL and self.approved:
+            return self.approved
+        if 0 <= self.selected < len(self.candidates):
+            return self.candidates[self.selected]
+        return None
+
+
+# Shared-store key -> Session attribute. The seed design's names are kept where they fit;
+# `task_input` (what the user typed this time) is a per-event input, not session state.
+_SHARED_KEYS = {
+    "input_used_by_process": "prompt",
+    "stage": "stage",
+    "error_message": "message",
+    "final_result": "approved",
+    "candidates": "candidates",
+    "selected": "selected",
+    "made": "made",
+    "generations": "generations",
+}
+
+
+def to_shared(session: Session, **runtime) -> dict:
+    """Build the PocketFlow shared store from a session plus per-event runtime values."""
+    shared = {key: getattr(session, attr) for key, attr in _SHARED_KEYS.items()}
+    shared["candidates"] = list(session.candidates)
+    shared["generations"] = list(session.generations)
+    shared.update(runtime)
+    return shared
+
+
+def from_shared(shared: dict) -> Session:
+    """Read the session back after a flow; runtime keys are left behind."""
+    return Session(**{attr: shared[key] for key, attr in _SHARED_KEYS.items()})
+
+
+def add_candidate(shared: dict, candidate: Candidate, keep: int) -> None:
+    """Append a candidate, keep only the newest `keep`, and select it."""
+    shared["candidates"] = (shared["candidates"] + [candidate])[-keep:]
+    shared["selected"] = len(shared["candidates"]) - 1

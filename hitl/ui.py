@@ -1,0 +1,186 @@
+"""The Gradio page, laid out top to bottom as it appears. Handlers only translate events
+into `run_action` calls and the resulting session into component updates."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
+from .components import MemoryGallery, MemoryImage
+from .config import Settings
+from .runner import Runtime, run_action
+from .stages import Action, Candidate, Session, Stage, allowed
+
+TITLE = "HITL Image Studio"
+EXAMPLES = [
+    "A watercolor fox reading a newspaper in a rainy Paris café",
+    "Isometric pixel-art lighthouse on a tiny island at sunset",
+    "A 1970s sci-fi paperback cover: a greenhouse drifting through space",
+    "Studio photo of a ceramic teapot shaped like a sleeping cat",
+]
+DEMO_NOTICE = (
+    "**Demo mode:** no OpenAI key is set, so pictures are drawn locally. "
+    "Set `OPENAI_API_KEY` (a Space secret or an environment variable), or enter your own key under Advanced."
+)
+CSS = """
+#status textarea { font-weight: 600; }
+.stage-title { margin: 0 !important; }
+"""
+
+def client_address(request: gr.Request | None, trust_forwarded: bool) -> str:
+    """The caller's address; behind the Space proxy it is the first X-Forwarded-For entry."""
+    if request is None:
+        return "local"
+    forwarded = request.headers.get("x-forwarded-for", "") if trust_forwarded else ""
+    if forwarded.strip():
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+def build_demo(settings: Settings) -> gr.Blocks:
+    runtime = Runtime.create(settings)
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        session = gr.State(Session(), time_to_live=settings.session_ttl)
+        gr.Markdown(f"# 🎨 {TITLE}\nDescribe an image, review what comes back, regenerate until you love it, approve.")
+        gr.Markdown(DEMO_NOTICE, visible=settings.demo, elem_id="demo-notice")
+
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=320):
+                with gr.Column(visible=True, elem_id="stage-input") as input_col:
+                    prompt = gr.Textbox(label="Prompt", lines=3, max_lines=12, max_length=settings.max_prompt_chars,
+                                        placeholder="A lighthouse made of glass at dawn…", autofocus=True,
+                                        elem_id="prompt")
+                    generate_btn = gr.Button("Generate Image", variant="primary", elem_id="generate")
+                    with gr.Accordion("Advanced", open=False):
+                        size = gr.Dropdown(list(SIZES), value="auto", label="Size")
+                        quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
+                        background = gr.Dropdown(list(BACKGROUNDS), value="auto", label="Background")
+                        output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
+                        api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
+                                             placeholder="sk-… used for this session only, never stored")
+                    gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
+
+                with gr.Column(visible=False, elem_id="stage-review") as review_col:
+                    gr.Markdown("### Review", elem_classes="stage-title")
+                    with gr.Row():
+                        approve_btn = gr.Button("Approve", variant="primary", elem_id="approve")
+                        regenerate_btn = gr.Button("Regenerate", elem_id="regenerate")
+                    feedback = gr.Textbox(label="Feedback", lines=2, max_length=settings.max_prompt_chars,
+                                          placeholder="Make it night time, add snow…", elem_id="feedback")
+                    refine_btn = gr.Button("Refine", elem_id="refine")
+                    back_btn = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
+
+                with gr.Column(visible=False, elem_id="stage-final") as final_col:
+                    gr.Markdown("### Approved ✓", elem_classes="stage-title")
+                    start_over_btn = gr.Button("Start Over", variant="primary", elem_id="start-over")
+
+                cancel_btn = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")
+                with gr.Column(visible=False) as message_box:
+                    message = gr.Textbox(label="Message", interactive=False, elem_id="status")
+
+            with gr.Column(scale=3, min_width=320):
+                image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
+                                    buttons=["download", "fullscreen"], alt_text="Generated image")
+                with gr.Column(visible=False) as revised_box:
+                    revised = gr.Textbox(label="Revised prompt", interactive=False, elem_id="revised")
+                with gr.Column(visible=False) as gallery_box:
+                    gallery = MemoryGallery(label="Candidates", columns=4, height=220, allow_preview=False,
+                                            buttons=[], elem_id="gallery")
+
+        # Containers first (they toggle per stage and are not part of the API), then values.
+        outputs = [session, input_col, review_col, final_col, message_box, revised_box, gallery_box, cancel_btn,
+                   image, revised, gallery, message]
+        options = [size, quality, background, output_format, api_key]
+
+        def view(state: Session, refused: bool = False) -> tuple:
+            """All outputs for a session; a refused action sends no image (the page keeps its own)."""
+            current = state.current
+            revised_text = current.revised_prompt if current else ""
+            reviewing = state.stage is Stage.USER_FEEDBACK
+            return (
+                state,
+                gr.Column(visible=state.stage is Stage.INITIAL_INPUT),
+                gr.Column(visible=reviewing),
+                gr.Column(visible=state.stage is Stage.FINAL),
+                gr.Column(visible=bool(state.message)),
+                gr.Column(visible=bool(revised_text)),
+                gr.Column(visible=reviewing and len(state.candidates) > 1),
+                gr.Button(visible=False),
+                gr.skip() if refused else current, revised_text, state.candidates, state.message,
+            )
+
+        def preview(state: Session, partial: Candidate) -> tuple:
+            skip = gr.skip()
+            return (state, skip, skip, skip, gr.Column(visible=False), skip, skip, gr.Button(visible=True),
+                    partial, skip, skip, "")
+
+        async def act(action: Action, state: Session, request: gr.Request | None, **inputs):
+            ip = client_address(request, settings.trust_forwarded)
+            refused = not allowed(state.stage, action)
+            async for item in run_action(action, state, runtime, client_ip=ip, **inputs):
+                yield preview(state, item) if isinstance(item, Candidate) else view(item, refused)
+
+        def gen_inputs(size_, quality_, background_, format_, key):
+            return {"options": {"size": size_, "quality": quality_, "background": background_,
+                                "output_format": format_}, "api_key": (key or "").strip() or None}
+
+        async def generate(prompt_text: str, size_="auto", quality_="auto", background_="auto",
+                           format_="png", key="", state: Session | None = None, request: gr.Request = None):
+            """Generate a first image for the prompt (stage initial_input -> user_feedback)."""
+            async for update in act(Action.GENERATE, state or Session(), request, task_input=prompt_text,
+                                    **gen_inputs(size_, quality_, background_, format_, key)):
+                yield update
+
+        async def regenerate(size_="auto", quality_="auto", background_="auto", format_="png", key="",
+                             state: Session | None = None, request: gr.Request = None):
+            """Make another candidate from the same prompt (stage user_feedback)."""
+            async for update in act(Action.REGENERATE, state or Session(), request,
+                                    **gen_inputs(size_, quality_, background_, format_, key)):
+                yield update
+
+        async def refine(feedback_text: str, size_="auto", quality_="auto", background_="auto", format_="png",
+                         key="", state: Session | None = None, request: gr.Request = None):
+            """Edit the candidate on screen with written feedback (stage user_feedback)."""
+            async for update in act(Action.REFINE, state or Session(), request, feedback=feedback_text,
+                                    **gen_inputs(size_, quality_, background_, format_, key)):
+                yield update
+
+        async def approve(state: Session | None = None, request: gr.Request = None):
+            """Approve the candidate on screen (stage user_feedback -> final)."""
+            async for update in act(Action.APPROVE, state or Session(), request):
+                last = update
+            return last
+
+        async def start_over(state: Session | None = None, request: gr.Request = None):
+            """Return to an empty prompt stage, keeping the prompt text in the box."""
+            async for update in act(Action.START_OVER, state or Session(), request):
+                last = update
+            return last
+
+        async def select(state: Session, event: gr.SelectData, request: gr.Request = None):
+            async for update in act(Action.SELECT, state, request, select_index=event.index):
+                last = update
+            return last
+
+        def restore(state: Session):
+            return view(state)
+
+        common = dict(outputs=outputs, show_progress_on=[image], concurrency_id="generation",
+                      concurrency_limit=settings.max_concurrent)
+        running = [
+            generate_btn.click(generate, [prompt, *options, session], api_name="generate", **common),
+            prompt.submit(generate, [prompt, *options, session], api_visibility="private", **common),
+            regenerate_btn.click(regenerate, [*options, session], api_name="regenerate", **common),
+            refine_btn.click(refine, [feedback, *options, session], api_name="refine", **common),
+        ]
+        quick = dict(outputs=outputs, show_progress="hidden", concurrency_limit=None)
+        approve_btn.click(approve, [session], api_name="approve", **quick)
+        start_over_btn.click(start_over, [session], api_name="start_over", **quick)
+        back_btn.click(start_over, [session], api_visibility="private", **quick)
+        gallery.select(select, [session], api_visibility="private", **quick)
+        cancel_btn.click(restore, [session], outputs=outputs, cancels=running, api_visibility="private",
+                         show_progress="hidden", concurrency_limit=None)
+
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
+    return demo
