@@ -7,7 +7,7 @@ import logging
 import os
 
 from hitl.config import load_settings
-from hitl.ui import CSS, build_demo
+from hitl.ui import LAUNCH_OPTIONS, build_demo
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=os.environ.get("HITL_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(api_key=None) if args.demo else load_settings()
     demo = build_demo(settings)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, run_history=False)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,14 @@ import email.utils
 import re
 import time
 
-import httpx
+import httpx2  # the HTTP stack of openai 3.x; raised raw when a stream breaks mid-way
 import openai
 
 from .config import Settings
 
 # Statuses that may succeed if asked again (the SDK's own list: 408, 409, 429, 5xx).
 _RETRYABLE_STATUS = {408, 409, 429}
+_TRANSPORT_ERRORS = (httpx2.TransportError, httpx2.StreamError)
 _KEY_PATTERN = re.compile(r"\b(sk|rk|sess)-[A-Za-z0-9_\-*]{6,}")
 
 
@@ -71,7 +72,7 @@ def is_retryable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, UpstreamFailure):
         return exc.code in _TRANSIENT_CODES
-    if isinstance(exc, (httpx.TransportError, httpx.StreamError)):
+    if isinstance(exc, _TRANSPORT_ERRORS):
         return True
     status = status_of(exc)
     return status is not None and (status in _RETRYABLE_STATUS or status >= 500)
@@ -141,10 +142,10 @@ def describe(exc: BaseException, settings: Settings) -> str:  # noqa: C901 - a f
         return f"The image was not ready within {settings.total_timeout:.0f} s. Try again, or choose a lower quality."
     if isinstance(exc, openai.APITimeoutError):
         return f"OpenAI did not answer within {settings.request_timeout:.0f} s. Try again, or choose a lower quality."
-    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, TransientStreamError)):
+    if isinstance(exc, (openai.APIConnectionError, TransientStreamError, *_TRANSPORT_ERRORS)):
         return "The connection to OpenAI was lost before the image arrived. Try again."
     if (status is not None and status >= 500) or code == "server_error":
-        return f"OpenAI had a server error ({status}). Try again in a moment."
+        return f"OpenAI had a server error{f' ({status})' if status else ''}. Try again in a moment."
     if isinstance(exc, (MalformedResponseError, openai.APIResponseValidationError, ValueError)):
         return "OpenAI sent an answer that could not be read. Try again."
     if isinstance(exc, openai.BadRequestError) or status == 400:

@@ -55,6 +55,10 @@ def _give_up(settings: Settings):
 
 async def with_retries(call: Callable[[], Awaitable[T]], settings: Settings) -> T:
     """Run `call` until it succeeds, fails for good, or the attempt/time budget is spent."""
+
+    async def attempt() -> T:  # a coroutine function, so backoff picks its async retry loop
+        return await call()
+
     retrying = backoff.on_exception(
         _wait_gen,
         Exception,
@@ -64,7 +68,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], settings: Settings) -> 
         giveup=_give_up(settings),
         on_backoff=_log_backoff,
         logger=None,
-    )(call)
+    )(attempt)
     # backoff's max_time only stops new attempts; asyncio.timeout also bounds a slow one.
     async with asyncio.timeout(settings.total_timeout):
         return await retrying()

@@ -26,6 +26,9 @@ CSS = """
 #status textarea { font-weight: 600; }
 .stage-title { margin: 0 !important; }
 """
+# launch() arguments every entry point uses: Gradio 6 takes css here; run history stays off
+# so nobody's prompts or images are kept in the footer's "Runs" panel.
+LAUNCH_OPTIONS = {"css": CSS, "run_history": False}
 
 def client_address(request: gr.Request | None, trust_forwarded: bool) -> str:
     """The caller's address; behind the Space proxy it is the first X-Forwarded-For entry."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from contextlib import aclosing
 from dataclasses import asdict
 
 from openai import AsyncOpenAI
@@ -36,13 +37,18 @@ class ImagesBackend:
         if not self.settings.partial_images:
             return _candidate_from((await call(**arguments)).data, request, mime)
         stream = await call(**arguments, stream=True, partial_images=self.settings.partial_images)
-        async with stream:
-            async for event in stream:
+        started = False
+        # aclosing: we return mid-iteration, and the SDK's event generator must close now, not at GC
+        async with stream, aclosing(aiter(stream)) as events:
+            async for event in events:
+                started = True
                 kind = getattr(event, "type", "")
                 if kind.endswith("partial_image"):
                     on_partial(Candidate(event.b64_json, mime, request.prompt))
                 elif kind.endswith("completed"):
                     return Candidate(event.b64_json, mime, request.prompt)
+        if not started:  # a 200 that was not an event stream at all
+            raise MalformedResponseError("empty or unreadable stream")
         raise TransientStreamError("the stream ended before the image was complete")
 
 

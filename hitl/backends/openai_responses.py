@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import asdict
 
 from openai import AsyncOpenAI
@@ -50,8 +51,11 @@ class ResponsesBackend:
             response = await self.client.responses.create(**arguments)
             return _candidate_from(response, request, mime)
         stream = await self.client.responses.create(**arguments, stream=True)
-        async with stream:
-            async for event in stream:
+        started = False
+        # aclosing: we return mid-iteration, and the SDK's event generator must close now, not at GC
+        async with stream, aclosing(aiter(stream)) as events:
+            async for event in events:
+                started = True
                 kind = getattr(event, "type", "")
                 if kind == "response.image_generation_call.partial_image":
                     on_partial(Candidate(event.partial_image_b64, mime, request.prompt))
@@ -62,6 +66,8 @@ class ResponsesBackend:
                     raise UpstreamFailure(getattr(error, "code", None), getattr(error, "message", ""))
                 elif kind == "error":
                     raise UpstreamFailure(getattr(event, "code", None), getattr(event, "message", ""))
+        if not started:  # a 200 that was not an event stream at all
+            raise MalformedResponseError("empty or unreadable stream")
         raise TransientStreamError("the stream ended before the image was complete")
 
 

@@ -1,0 +1,295 @@
+"""A fake OpenAI server on 127.0.0.1: the Responses API (JSON and SSE) and the Images API.
+
+Tests point the real SDK at it with OPENAI_BASE_URL / base_url. It draws a deterministic
+PNG per request that carries the prompt in a tEXt chunk, so a test can tell which prompt
+an image was made from. Faults are queued with `fail_next(...)` and used one per request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FAULTS = {
+    # name: (status, error code, message, extra headers)
+    "rate_limit": (429, "rate_limit_exceeded", "Rate limit reached for images per minute.", {"Retry-After": "1"}),
+    "quota": (429, "insufficient_quota", "You exceeded your current quota, please check your plan.", {}),
+    "server_error": (500, "server_error", "The server had an error while processing your request.", {}),
+    "unavailable": (503, None, "The engine is currently overloaded.", {}),
+    "moderation": (400, "moderation_blocked", "Your request was rejected by the safety system.", {}),
+    "auth": (401, "invalid_api_key", "Incorrect API key provided: {key}. You can find your API key at ...", {}),
+    "forbidden": (403, None, "Your organization must be verified to use the model gpt-image-2.", {}),
+    "not_found": (404, "model_not_found", "The model `x` does not exist or you do not have access to it.", {}),
+}
+BEHAVIOURS = {"timeout", "drop", "malformed", "stream_cut", "refusal", "stream_error"}
+
+
+def png_for(prompt: str, serial: int, pad_to: int = 0) -> bytes:
+    """A small PNG whose colour comes from the prompt and which names it in a tEXt chunk."""
+    digest = hashlib.sha256(f"{prompt}\x00{serial}".encode()).digest()
+    width = height = 32
+    raw = b"".join(b"\x00" + bytes(digest[:3]) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    text = chunk(b"tEXt", b"prompt\x00" + prompt.encode("utf-8", "replace"))
+    serial_chunk = chunk(b"tEXt", b"serial\x00" + str(serial).encode())
+    body = [chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+            text, serial_chunk, chunk(b"IDAT", zlib.compress(raw))]
+    size = 8 + sum(map(len, body)) + 12
+    if pad_to > size + 12:  # a filler chunk makes benchmark images as large as asked
+        body.append(chunk(b"faKe", b"\x00" * (pad_to - size - 12)))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(body) + chunk(b"IEND", b"")
+
+
+def prompt_of(b64_png: str) -> tuple[str, int]:
+    """Read back (prompt, serial) from an image made by `png_for`."""
+    data = base64.b64decode(b64_png)
+    found, pos = {}, 8
+    while pos < len(data):
+        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        if kind == b"tEXt":
+            key, _, value = data[pos + 8:pos + 8 + length].partition(b"\x00")
+            found[key.decode()] = value.decode("utf-8")
+        pos += 12 + length
+    return found["prompt"], int(found["serial"])
+
+
+@dataclass
+class Recorded:
+    path: str
+    body: dict
+    headers: dict
+    at: float
+
+
+@dataclass
+class FakeOpenAI:
+    latency: float = 0.0  # seconds before the image is complete
+    image_bytes: int = 0  # pad images to about this size (0: tiny)
+    timeout_sleep: float = 5.0  # how long a "timeout" fault stalls
+    requests: list[Recorded] = field(default_factory=list)
+    _faults: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _serial: int = 0
+
+    # -- control ----------------------------------------------------------------
+    def fail_next(self, *faults: str) -> None:
+        unknown = set(faults) - set(FAULTS) - BEHAVIOURS
+        assert not unknown, f"unknown faults {unknown}"
+        with self._lock:
+            self._faults.extend(faults)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.requests.clear()
+
+    @property
+    def attempts(self) -> int:
+        return len(self.requests)
+
+    def start(self) -> str:
+        fake = self
+
+        class Handler(_Handler):
+            server_fake = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.request_queue_size = 1024
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return self.url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- used by the handler ----------------------------------------------------
+    def _take(self, path: str, body: dict, headers: dict) -> tuple[str | None, int]:
+        with self._lock:
+            self.requests.append(Recorded(path, body, headers, time.monotonic()))
+            self._serial += 1
+            return (self._faults.pop(0) if self._faults else None), self._serial
+
+    def image_b64(self, prompt: str, serial: int) -> str:
+        return base64.b64encode(png_for(prompt, serial, self.image_bytes)).decode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_fake: FakeOpenAI
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_POST(self):
+        try:
+            self._answer()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up first: fine
+            pass
+
+    def _answer(self):
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        body = _parse_body(raw, self.headers.get("content-type", ""))
+        fault, serial = self.server_fake._take(self.path, body, dict(self.headers))
+        if fault in FAULTS:
+            return self._error(fault)
+        if fault == "drop":
+            self.connection.shutdown(2)
+            return self.connection.close()
+        if fault == "timeout":
+            time.sleep(self.server_fake.timeout_sleep)
+            return self._error("server_error")
+        if fault == "malformed":
+            return self._send(200, b'{"id": "resp_1", "output": [ {"type": "image_gen', "application/json")
+        if self.path.endswith("/responses"):
+            return self._responses(body, serial, fault)
+        if self.path.endswith("/images/generations") or self.path.endswith("/images/edits"):
+            return self._images(body, serial)
+        self._send(404, json.dumps({"error": {"message": "no such route", "code": None}}).encode(), "application/json")
+
+    # -- answers ------------------------------------------------------------------
+    def _error(self, fault: str) -> None:
+        status, code, message, headers = FAULTS[fault]
+        key = self.headers.get("authorization", "").removeprefix("Bearer ")
+        message = message.format(key=key[:8] + "*" * 10 + key[-4:])
+        payload = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _responses(self, body: dict, serial: int, fault: str | None) -> None:
+        fake = self.server_fake
+        prompt = _prompt_from_input(body.get("input"))
+        tool = (body.get("tools") or [{}])[0]
+        partials = int(tool.get("partial_images") or 0) if body.get("stream") else 0
+        response_id = f"resp_{serial}"
+        if fault == "refusal":
+            output = [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                       "content": [{"type": "output_text", "text": "I can't help with that request.", "annotations": []}]}]
+        else:
+            time.sleep(fake.latency * (1 if not body.get("stream") else 0))
+            output = [{"type": "image_generation_call", "id": f"ig_{serial}", "status": "completed",
+                       "result": fake.image_b64(prompt, serial), "revised_prompt": f"{prompt} (revised)"}]
+        response = {"id": response_id, "object": "response", "created_at": int(time.time()), "status": "completed",
+                    "model": body.get("model"), "output": output, "tools": body.get("tools", []),
+                    "tool_choice": body.get("tool_choice"), "parallel_tool_calls": True, "error": None,
+                    "incomplete_details": None, "instructions": None, "metadata": {}, "temperature": 1.0,
+                    "top_p": 1.0}
+        if not body.get("stream"):
+            return self._send(200, json.dumps(response).encode(), "application/json")
+        self._start_sse()
+        seq = 0
+        self._event({"type": "response.created", "sequence_number": seq,
+                     "response": {**response, "status": "in_progress", "output": []}})
+        if fault == "refusal":
+            return self._finish_sse({"type": "response.completed", "sequence_number": 1, "response": response})
+        steps = partials + 1
+        for index in range(partials):
+            time.sleep(fake.latency / steps)
+            seq += 1
+            self._event({"type": "response.image_generation_call.partial_image", "sequence_number": seq,
+                         "item_id": f"ig_{serial}", "output_index": 0, "partial_image_index": index,
+                         "partial_image_b64": fake.image_b64(f"partial {index}: {prompt}", serial)})
+            if fault == "stream_cut":
+                return self.connection.close()
+        if fault == "stream_cut":
+            return self.connection.close()
+        if fault == "stream_error":
+            return self._finish_sse({"type": "error", "sequence_number": seq + 1, "code": "server_error",
+                                     "message": "stream failed", "param": None})
+        time.sleep(fake.latency / steps)
+        self._event({"type": "response.output_item.done", "sequence_number": seq + 1, "output_index": 0,
+                     "item": output[0]})
+        self._finish_sse({"type": "response.completed", "sequence_number": seq + 2, "response": response})
+
+    def _images(self, body: dict, serial: int) -> None:
+        fake = self.server_fake
+        prompt = str(body.get("prompt", ""))
+        image = fake.image_b64(prompt, serial)
+        if not _truthy(body.get("stream")):
+            time.sleep(fake.latency)
+            payload = {"created": int(time.time()), "data": [{"b64_json": image, "revised_prompt": None}]}
+            return self._send(200, json.dumps(payload).encode(), "application/json")
+        partials = int(body.get("partial_images") or 0)
+        self._start_sse()
+        for index in range(partials):
+            time.sleep(fake.latency / (partials + 1))
+            self._event({"type": "image_generation.partial_image", "partial_image_index": index,
+                         "b64_json": fake.image_b64(f"partial {index}: {prompt}", serial),
+                         "created_at": 0, "size": "1024x1024", "quality": "low", "background": "opaque",
+                         "output_format": "png"})
+        time.sleep(fake.latency / (partials + 1))
+        self._finish_sse({"type": "image_generation.completed", "b64_json": image, "created_at": 0,
+                          "size": "1024x1024", "quality": "low", "background": "opaque", "output_format": "png",
+                          "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
+                                    "input_tokens_details": {"image_tokens": 0, "text_tokens": 1}}})
+
+    # -- plumbing -----------------------------------------------------------------
+    def _send(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _start_sse(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def _event(self, payload: dict) -> None:
+        self.wfile.write(f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode())
+        self.wfile.flush()
+
+    def _finish_sse(self, payload: dict) -> None:
+        self._event(payload)
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+
+def _truthy(value) -> bool:
+    return value in (True, "true", "True", "1")
+
+
+def _parse_body(raw: bytes, content_type: str) -> dict:
+    if "multipart/form-data" in content_type:
+        boundary = content_type.split("boundary=")[-1].encode()
+        fields = {}
+        for part in raw.split(b"--" + boundary):
+            head, _, value = part.partition(b"\r\n\r\n")
+            if b'name="' in head:
+                name = head.split(b'name="')[1].split(b'"')[0].decode()
+                fields[name] = value.rstrip(b"\r\n").decode("utf-8", "replace") if b"filename" not in head else "<file>"
+        return fields
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+
+
+def _prompt_from_input(value) -> str:
+    """The text of a Responses `input`: a string, or the input_text parts of messages."""
+    if isinstance(value, str):
+        return value
+    texts = []
+    for message in value or []:
+        for part in message.get("content", []) if isinstance(message, dict) else []:
+            if isinstance(part, dict) and part.get("type") == "input_text":
+                texts.append(part.get("text", ""))
+    return " ".join(texts)
