@@ -1,4 +1,7 @@
-"""HITL Image Studio: `python app.py` builds the Gradio app and launches it."""
+"""HITL Image Studio: `python app.py` builds the Gradio app and launches it.
+
+Runs the same on a Hugging Face Space (SYSTEM=spaces), locally, and with `--share`.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +9,58 @@ import argparse
 import logging
 import os
 
+from gradio import networking
+
 from hitl.config import load_settings
 from hitl.ui import LAUNCH_OPTIONS, build_demo
+
+ON_SPACES = os.environ.get("SYSTEM") == "spaces"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Human-in-the-loop image generation (Gradio + PocketFlow).")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        help="address to listen on (0.0.0.0 for your network); default 127.0.0.1")
+                        help="address to listen on (0.0.0.0 for your network; default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
-                        help="port to listen on; default 7860")
-    parser.add_argument("--share", action="store_true", help="also create a public share link")
+                        help="port to listen on (default 7860)")
+    parser.add_argument("--share", action="store_true",
+                        help="also open a temporary public link (anyone with it uses your key)")
     parser.add_argument("--demo", action="store_true", help="ignore OPENAI_API_KEY and draw demo pictures")
     return parser.parse_args(argv)
 
 
+def open_share_link(demo) -> str | None:
+    """Open Gradio's share tunnel ourselves: offline, Gradio's own message misleads."""
+    try:
+        url = networking.setup_tunnel(demo.server_name, demo.server_port, demo.share_token, None, None)
+    except Exception as exc:  # no internet, blocked, or the tunnel binary is missing
+        print(f"* No share link: the tunnel could not be opened ({type(exc).__name__}). "
+              f"Still serving locally at {demo.local_url}", flush=True)
+        return None
+    demo.share_url = url
+    print(f"* Public share link: {url} (temporary; anyone with it generates on your key)", flush=True)
+    return url
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=os.environ.get("HITL_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=os.environ.get("HITL_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2", "openai"):  # one line per HTTP request is noise, not news
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = load_settings(api_key=None) if args.demo else load_settings()
+    share = args.share and not ON_SPACES  # a Space is already public
+    if args.share and ON_SPACES:
+        print("* --share ignored: this Space is already public.", flush=True)
     demo = build_demo(settings)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS)
+    # quiet: Gradio's own banner would suggest `share=True` even when --share was given.
+    demo.launch(server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True,
+                quiet=True, **LAUNCH_OPTIONS)
+    mode = "demo mode (no OpenAI key)" if settings.demo else f"OpenAI {settings.api_style} API"
+    print(f"* HITL Image Studio running at {demo.local_url} — {mode}", flush=True)
+    if share:
+        open_share_link(demo)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

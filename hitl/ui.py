@@ -51,7 +51,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
                 with gr.Column(visible=True, elem_id="stage-input") as input_col:
-                    prompt = gr.Textbox(label="Prompt", lines=3, max_lines=12, max_length=settings.max_prompt_chars,
+                    prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                         placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                         elem_id="prompt")
                     generate_btn = gr.Button("Generate Image", variant="primary", elem_id="generate")

@@ -1,0 +1,155 @@
+"""The PocketFlow nodes and flows, run directly with in-process backends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+
+from hitl.backends.demo import DemoBackend
+from hitl.config import load_settings
+from hitl.flows import FLOWS
+from hitl.limits import ClientLimiter
+from hitl.runner import Runtime, run_action
+from hitl.stages import Action, Candidate, Session, Stage, to_shared
+
+SETTINGS = load_settings(api_key=None, session_limit=100, ip_limit=100)
+
+
+class FailingBackend:
+    """A backend whose upstream always fails with the given exception."""
+
+    def __init__(self, exc: Exception):
+        self.exc, self.calls = exc, 0
+
+    async def generate(self, request, on_partial):
+        self.calls += 1
+        raise self.exc
+
+
+def run(action: Action, session: Session, backend=None, **inputs) -> dict:
+    shared = to_shared(session, settings=SETTINGS, limiter=ClientLimiter(100, 3600), client_ip="a", now=0.0,
+                       backend=backend or DemoBackend(), on_partial=lambda c: None, **inputs)
+    asyncio.run(FLOWS[action]().run_async(shared))
+    return shared
+
+
+def test_generate_makes_a_candidate_and_moves_to_review():
+    shared = run(Action.GENERATE, Session(), task_input="  a kite\x00 ", options={})
+    assert shared["stage"] is Stage.USER_FEEDBACK
+    assert shared["input_used_by_process"] == "a kite"  # cleaned before use
+    assert len(shared["candidates"]) == 1 and shared["candidates"][0].thumb_b64
+    assert shared["error_message"] == ""
+
+
+def test_blank_prompt_stops_before_the_backend():
+    backend = FailingBackend(AssertionError("must not be called"))
+    shared = run(Action.GENERATE, Session(), backend, task_input=" \n\t ", options={})
+    assert backend.calls == 0
+    assert "empty" in shared["error_message"]
+    assert shared["stage"] is Stage.INITIAL_INPUT
+
+
+def test_too_long_prompt_stops_before_the_backend():
+    backend = FailingBackend(AssertionError("must not be called"))
+    shared = run(Action.GENERATE, Session(), backend, task_input="x" * (SETTINGS.max_prompt_chars + 1), options={})
+    assert backend.calls == 0 and "limit" in shared["error_message"]
+
+
+def test_invalid_options_are_explained():
+    shared = run(Action.GENERATE, Session(), task_input="a kite",
+                 options={"background": "transparent", "output_format": "jpeg"})
+    assert "transparent" in shared["error_message"] and not shared["candidates"]
+
+
+def test_a_failure_keeps_the_candidates_and_says_what_happened():
+    kept = Candidate("OLD", prompt="p")
+    session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[kept], selected=0, made=1)
+    response = openai._base_client.httpx2.Response(401, request=openai._base_client.httpx2.Request("POST", "http://x"))
+    backend = FailingBackend(openai.AuthenticationError("bad key sk-abc", response=response, body=None))
+    shared = run(Action.REGENERATE, session, backend, options={})
+    assert backend.calls == 1
+    assert shared["candidates"] == [kept] and shared["selected"] == 0
+    assert "API key" in shared["error_message"] and "sk-abc" not in shared["error_message"]
+
+
+def test_session_limit_refuses_with_the_wait():
+    settings = load_settings(api_key=None, session_limit=1, ip_limit=100, limit_window=60)
+    shared = to_shared(Session(generations=[0.0]), settings=settings, limiter=ClientLimiter(100, 60),
+                       client_ip="a", now=10.0, backend=DemoBackend(), on_partial=lambda c: None,
+                       task_input="a kite", options={})
+    asyncio.run(FLOWS[Action.GENERATE]().run_async(shared))
+    assert shared["error_message"] == "Generation limit reached. Try again in 50 s."
+    assert not shared["candidates"]
+
+
+def test_select_and_approve_any_candidate():
+    a, b = Candidate("A"), Candidate("B")
+    session = Session(stage=Stage.USER_FEEDBACK, candidates=[a, b], selected=1)
+    selected = run(Action.SELECT, session, select_index=0)
+    assert selected["selected"] == 0
+    session.selected = 0
+    approved = run(Action.APPROVE, session)
+    assert approved["final_result"] is a and approved["stage"] is Stage.FINAL
+
+
+def test_select_out_of_range_is_refused():
+    session = Session(stage=Stage.USER_FEEDBACK, candidates=[Candidate("A")], selected=0)
+    shared = run(Action.SELECT, session, select_index=5)
+    assert shared["selected"] == 0 and "no candidate" in shared["error_message"]
+
+
+def test_start_over_clears_images():
+    session = Session(stage=Stage.FINAL, candidates=[Candidate("A")], selected=0, approved=Candidate("A"))
+    shared = run(Action.START_OVER, session)
+    assert shared["stage"] is Stage.INITIAL_INPUT and shared["candidates"] == [] and shared["final_result"] is None
+
+
+def test_refine_passes_the_current_candidate_and_feedback():
+    seen = {}
+
+    class Recording(DemoBackend):
+        async def generate(self, request, on_partial):
+            seen["request"] = request
+            return await super().generate(request, on_partial)
+
+    current = Candidate("iVBORw0KGgo=", prompt="p")
+    session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[current], selected=0, made=1)
+    shared = run(Action.REFINE, session, Recording(), feedback="  make it blue ", options={})
+    request = seen["request"]
+    assert request.previous is current and request.feedback == "make it blue" and request.prompt == "p"
+    assert len(shared["candidates"]) == 2
+
+
+def test_runner_streams_previews_then_the_new_session():
+    runtime = Runtime.create(SETTINGS)
+
+    async def collect():
+        return [item async for item in run_action(Action.GENERATE, Session(), runtime, task_input="a kite",
+                                                  options={})]
+
+    items = asyncio.run(collect())
+    assert isinstance(items[0], Candidate)  # the demo backend's blurred preview
+    assert isinstance(items[-1], Session) and items[-1].stage is Stage.USER_FEEDBACK
+
+
+def test_runner_cancellation_leaves_the_session_as_it_was():
+    class Slow(DemoBackend):
+        async def generate(self, request, on_partial):
+            await asyncio.sleep(30)
+
+    runtime = Runtime.create(SETTINGS)
+    runtime.service.backend_for = lambda key: Slow()
+    session = Session()
+
+    async def cancel_midway():
+        items = run_action(Action.GENERATE, session, runtime, task_input="a kite", options={})
+        task = asyncio.ensure_future(items.__anext__())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
+    assert session == Session()

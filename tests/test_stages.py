@@ -1,0 +1,73 @@
+"""The stage machine on its own: no Gradio, no network."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from hitl.stages import (TRANSITIONS, Action, Candidate, Session, Stage, StageError, add_candidate, allowed,
+                         from_shared, next_stage, to_shared)
+
+
+def test_the_seed_workflow_is_legal():
+    stage = Stage.INITIAL_INPUT
+    for action, expected in [(Action.GENERATE, Stage.USER_FEEDBACK), (Action.REGENERATE, Stage.USER_FEEDBACK),
+                             (Action.APPROVE, Stage.FINAL), (Action.START_OVER, Stage.INITIAL_INPUT)]:
+        stage = next_stage(stage, action)
+        assert stage is expected
+
+
+@pytest.mark.parametrize("stage,action", [
+    (s, a) for s, a in itertools.product(Stage, Action) if (s, a) not in TRANSITIONS
+])
+def test_every_other_action_is_refused_with_a_message(stage, action):
+    assert not allowed(stage, action)
+    with pytest.raises(StageError) as refusal:
+        next_stage(stage, action)
+    assert str(refusal.value)
+
+
+def test_refusals_name_the_way_forward():
+    with pytest.raises(StageError, match="Generate Image"):
+        next_stage(Stage.INITIAL_INPUT, Action.APPROVE)
+    with pytest.raises(StageError, match="Start Over"):
+        next_stage(Stage.FINAL, Action.REGENERATE)
+
+
+def test_shared_round_trip_keeps_the_session_and_drops_runtime_keys():
+    one, two = Candidate("AAA", prompt="p"), Candidate("BBB", prompt="p")
+    session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[one, two], selected=1, made=2,
+                      generations=[1.0, 2.0])
+    shared = to_shared(session, task_input="typed", settings=object())
+    assert shared["input_used_by_process"] == "p" and shared["stage"] is Stage.USER_FEEDBACK
+    assert shared["task_input"] == "typed"
+    assert from_shared(shared) == session
+
+
+def test_the_shared_store_does_not_alias_session_lists():
+    session = Session(candidates=[Candidate("A")], selected=0)
+    shared = to_shared(session)
+    add_candidate(shared, Candidate("B"), keep=8)
+    assert len(session.candidates) == 1  # a cancelled flow leaves the session untouched
+
+
+def test_candidates_are_capped_and_the_newest_is_selected():
+    shared = to_shared(Session())
+    for i in range(5):
+        add_candidate(shared, Candidate(str(i)), keep=3)
+    assert [c.b64 for c in shared["candidates"]] == ["2", "3", "4"]
+    assert shared["selected"] == 2
+
+
+def test_current_image_follows_the_stage():
+    a, b = Candidate("A"), Candidate("B")
+    assert Session().current is None
+    review = Session(stage=Stage.USER_FEEDBACK, candidates=[a, b], selected=0)
+    assert review.current is a
+    final = Session(stage=Stage.FINAL, candidates=[a, b], selected=1, approved=a)
+    assert final.current is a
+
+
+def test_data_urls_carry_the_mime_type():
+    assert Candidate("QUJD", mime="image/webp").data_url == "data:image/webp;base64,QUJD"
