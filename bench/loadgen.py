@@ -1,0 +1,209 @@
+"""A light load generator: one asyncio process speaking Gradio 6's queue protocol (sse_v3) over httpx.
+
+Per session it does what the browser's JS client does: POST {root}/gradio_api/queue/join with
+{"data", "fn_index", "session_hash", "event_data", "trigger_id"}, then reads
+GET {root}/gradio_api/queue/data?session_hash=... as server-sent events until the server sends
+"close_stream" after "process_completed". Optionally it holds the session's heartbeat stream
+(GET {root}/gradio_api/heartbeat/{session_hash}) open, which is how Gradio learns that a tab closed.
+
+Thousands of these fit in one event loop, where gradio_client needs threads per client.
+Everything is bounded: each session has a deadline, and each stream a maximum message count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+
+API = "/gradio_api"
+MAX_MESSAGES = 2_000  # per session stream; a generation sends fewer than ten
+IMAGE_MARK = b'"data:image/'
+
+
+@dataclass
+class Endpoint:
+    """What a queue/join needs for one named event, read from the app's /config."""
+
+    root: str
+    fn_index: int
+    trigger_id: int | None
+    api_name: str
+
+
+def endpoint(root: str, api_name: str, timeout: float = 30.0) -> Endpoint:
+    root = root.rstrip("/")
+    config = httpx.get(f"{root}/config", timeout=timeout).raise_for_status().json()
+    if config.get("protocol") != "sse_v3":
+        raise RuntimeError(f"unexpected Gradio protocol {config.get('protocol')!r}; this client speaks sse_v3")
+    for dep in config["dependencies"]:
+        if dep.get("api_name") == api_name:
+            targets = dep.get("targets") or []
+            return Endpoint(root, dep["id"], targets[0][0] if targets else None, api_name)
+    raise KeyError(f"no endpoint named {api_name!r} at {root}")
+
+
+@dataclass
+class SessionResult:
+    ok: bool = False
+    error: str = ""
+    t_start: float = 0.0  # perf_counter just before queue/join
+    t_first_image: float | None = None  # first process_generating that carries an image
+    t_done: float | None = None  # process_completed received
+    bytes_received: int = 0  # queue/join answer + every byte of this session's SSE stream
+    messages: int = 0
+    final: dict | None = None  # the process_completed message, when analyze=True
+    images: dict[str, int] = field(default_factory=dict)  # distinct data: URL -> decoded size (analyze=True)
+
+    @property
+    def total(self) -> float:
+        return (self.t_done or float("nan")) - self.t_start
+
+    @property
+    def first_image(self) -> float:
+        return (self.t_first_image or float("nan")) - self.t_start
+
+
+def new_client(max_connections: int | None = None) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1024)
+    # Read timeout: a queued event may wait silently; Gradio sends a heartbeat every 15 s.
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0, connect=30.0))
+
+
+def _strings(obj, found: list[str]) -> None:
+    if isinstance(obj, str):
+        if obj.startswith("data:image/"):
+            found.append(obj)
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            _strings(value, found)
+    elif isinstance(obj, list):
+        for value in obj:
+            _strings(value, found)
+
+
+def _decoded_size(data_url: str) -> int:
+    return len(base64.b64decode(data_url.split(",", 1)[1]))
+
+
+async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, timeout: float,
+                      analyze: bool = False, session_hash: str | None = None) -> SessionResult:
+    """One event in one (new or given) session; returns timings and byte counts, never raises."""
+    result = SessionResult()
+    session_hash = session_hash or uuid.uuid4().hex[:12]
+    result.t_start = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            join = await client.post(f"{ep.root}{API}/queue/join", json={
+                "data": data, "fn_index": ep.fn_index, "session_hash": session_hash,
+                "event_data": None, "trigger_id": ep.trigger_id})
+            result.bytes_received += len(join.content)
+            if join.status_code != 200:
+                result.error = f"join {join.status_code}: {join.text[:200]}"
+                return result
+            async with client.stream("GET", f"{ep.root}{API}/queue/data",
+                                     params={"session_hash": session_hash}) as stream:
+                buffer = b""
+                async for chunk in stream.aiter_raw():
+                    result.bytes_received += len(chunk)
+                    buffer += chunk
+                    while b"\n\n" in buffer:
+                        line, buffer = buffer.split(b"\n\n", 1)
+                        if not line.startswith(b"data:"):
+                            continue
+                        result.messages += 1
+                        if result.messages > MAX_MESSAGES:
+                            result.error = "too many messages"
+                            return result
+                        head = line[:64]
+                        if b'"process_generating"' in head:
+                            if result.t_first_image is None and IMAGE_MARK in line:
+                                result.t_first_image = time.perf_counter()
+                            if analyze:
+                                _note_images(result, json.loads(line[5:]))
+                        elif b'"process_completed"' in head:
+                            result.t_done = time.perf_counter()
+                            message = json.loads(line[5:])
+                            result.ok = bool(message.get("success"))
+                            if not result.ok:
+                                result.error = json.dumps(message.get("output"))[:200]
+                            if analyze:
+                                result.final = message
+                                _note_images(result, message)
+                        elif b'"close_stream"' in head:
+                            return result
+                        elif b'"unexpected_error"' in head:
+                            result.error = line[:300].decode("utf-8", "replace")
+                            return result
+            if result.t_done is None:
+                result.error = result.error or "stream ended before process_completed"
+    except TimeoutError:
+        result.error = f"timeout after {timeout:.0f} s"
+    except httpx.HTTPError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"[:200]
+    return result
+
+
+def _note_images(result: SessionResult, message: dict) -> None:
+    found: list[str] = []
+    _strings(message.get("output"), found)
+    for url in found:
+        if url not in result.images:
+            result.images[url] = _decoded_size(url)
+
+
+async def run_many(ep: Endpoint, make_data, n: int, *, timeout: float, analyze: bool = False,
+                   client: httpx.AsyncClient | None = None) -> tuple[float, list[SessionResult]]:
+    """n new sessions joining at once; returns (wall seconds until the last completes, results)."""
+    own = client is None
+    client = client or new_client()
+    try:
+        start = time.perf_counter()
+        results = await asyncio.gather(*(run_session(client, ep, make_data(i), timeout=timeout, analyze=analyze)
+                                         for i in range(n)))
+        wall = time.perf_counter() - start
+    finally:
+        if own:
+            await client.aclose()
+    return wall, list(results)
+
+
+class Heartbeats:
+    """Holds each session's /heartbeat stream open, like an open browser tab; close() is closing the tabs."""
+
+    def __init__(self, client: httpx.AsyncClient, root: str):
+        self.client, self.root = client, root.rstrip("/")
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.connected: dict[str, asyncio.Event] = {}
+
+    def open(self, session_hash: str) -> None:
+        self.connected[session_hash] = asyncio.Event()
+        self.tasks[session_hash] = asyncio.create_task(self._hold(session_hash))
+
+    async def _hold(self, session_hash: str) -> None:
+        deadline = time.monotonic() + 3600  # bounded even if nobody closes it
+        async with self.client.stream("GET", f"{self.root}{API}/heartbeat/{session_hash}",
+                                      timeout=httpx.Timeout(60.0, read=None)) as stream:
+            async for _ in stream.aiter_raw():
+                self.connected[session_hash].set()
+                if time.monotonic() > deadline:
+                    return
+
+    async def wait_connected(self, timeout: float) -> int:
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*(event.wait() for event in self.connected.values()))
+        except TimeoutError:
+            pass
+        return sum(event.is_set() for event in self.connected.values())
+
+    async def close(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.tasks.clear()

@@ -1,0 +1,378 @@
+"""The real page in a real browser: Debian's chromium driven by Playwright against the app
+launched by conftest's fixtures (the fake OpenAI behind it, or demo mode).
+
+One browser for this file, a new context (fresh cookies, fresh Gradio session) per test.
+Every wait is an `expect(...)` with a timeout; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+
+import pytest
+from fake_openai import prompt_of
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>**bold**'
+
+# Buttons by elem_id: the stage that owns them and the name a user (or screen reader) sees.
+# Both "Start Over" buttons are listed: the review one (#discard) and the final one.
+BUTTONS = {
+    "generate": ("input", "Generate Image"),
+    "approve": ("review", "Approve"),
+    "regenerate": ("review", "Regenerate"),
+    "refine": ("review", "Refine"),
+    "discard": ("review", "Start Over"),
+    "start-over": ("final", "Start Over"),
+}
+FIELDS = {"Prompt": "input", "Feedback": "review"}
+
+expect.set_options(timeout=15_000)
+
+
+# -- fixtures -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium for the whole file. Module scope, not session: while sync Playwright is
+    running it owns the main thread's event loop, and `asyncio.run` in any later test file
+    would fail with "cannot be called from a running event loop"."""
+    assert os.path.exists(CHROMIUM), f"chromium not found at {CHROMIUM}: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _new_page(browser: Browser, **context_options):
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+@pytest.fixture
+def page(browser):
+    """A new desktop-sized tab in its own context; fails the test on any uncaught page error."""
+    context, page, errors = _new_page(browser, viewport=DESKTOP)
+    yield page
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def phone_page(browser):
+    context, page, errors = _new_page(browser, viewport=PHONE, is_mobile=True, has_touch=True,
+                                      device_scale_factor=2)
+    yield page
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+# -- helpers ----------------------------------------------------------------------------
+def open_app(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(prompt_box(page)).to_be_visible()
+
+
+def prompt_box(page: Page) -> Locator:
+    return page.get_by_label("Prompt", exact=True)  # not "Revised prompt"
+
+
+def button(page: Page, elem_id: str) -> Locator:
+    return page.locator(f"button#{elem_id}")
+
+
+def generate_button(page: Page) -> Locator:
+    return page.get_by_role("button", name="Generate Image", exact=True)
+
+
+def main_image(page: Page) -> Locator:
+    return page.locator("#image img")
+
+
+def thumbnails(page: Page) -> Locator:
+    return page.locator("#gallery").get_by_role("button", name=re.compile(r"^Thumbnail \d+ of \d+$"))
+
+
+def message(page: Page) -> Locator:
+    return page.get_by_label("Message", exact=True)
+
+
+def image_origin(src: str) -> tuple[str, int]:
+    """(prompt, serial) the fake drew an image for, read from the <img>'s data: URL."""
+    assert src.startswith("data:image/png;base64,"), src[:40]
+    return prompt_of(src.split(",", 1)[1])
+
+
+def wait_until_idle(page: Page) -> None:
+    """The Cancel button shows only while a generation runs."""
+    expect(button(page, "cancel")).to_be_hidden()
+
+
+def expect_stage(page: Page, stage: str) -> None:
+    """Exactly the controls of `stage` are on screen, and usable."""
+    for elem_id, (owner, name) in BUTTONS.items():
+        control = button(page, elem_id)
+        if owner == stage:
+            expect(control).to_be_visible()
+            expect(control).to_have_accessible_name(name)
+            expect(control).to_be_enabled()
+        else:
+            expect(control).to_be_hidden()
+    for label, owner in FIELDS.items():
+        field = page.get_by_label(label, exact=True)
+        if owner == stage:
+            expect(field).to_be_visible()
+            expect(field).to_be_editable()
+        else:
+            expect(field).to_be_hidden()
+    heading = page.get_by_role("heading", name="Approved ✓")
+    (expect(heading).to_be_visible if stage == "final" else expect(heading).to_be_hidden)()
+
+
+def generate(page: Page, text: str) -> str:
+    """Type a prompt, click Generate Image, wait for the review stage; returns the image src."""
+    prompt_box(page).fill(text)
+    generate_button(page).click()
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    expect(main_image(page)).to_have_attribute("src", re.compile(r"^data:image/"))
+    return main_image(page).get_attribute("src")
+
+
+def expect_no_injection(page: Page) -> None:
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    expect(page.locator('img[src="x"]')).to_have_count(0)
+    expect(page.locator("script", has_text="__xss")).to_have_count(0)
+    expect(page.locator("strong", has_text="bold")).to_have_count(0)  # markdown not rendered either
+
+
+def expect_fits_width(page: Page, locator: Locator, width: int) -> None:
+    expect(locator).to_be_visible()
+    box = locator.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+
+
+def expect_no_horizontal_overflow(page: Page, width: int) -> None:
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"page is {scroll_width}px wide in a {width}px viewport"
+
+
+# -- a. the whole workflow ------------------------------------------------------------
+def test_generate_regenerate_select_approve_start_over(page, app_url, fake):
+    open_app(page, app_url)
+    expect(page.locator("#demo-notice")).to_be_hidden()  # a key is set: not demo mode
+    first = generate(page, "a lighthouse at dawn")
+    assert image_origin(first) == ("a lighthouse at dawn", image_origin(first)[1])
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Regenerate", exact=True)).to_be_visible()
+    expect(generate_button(page)).to_be_hidden()
+    expect(page.get_by_label("Revised prompt")).to_have_value("a lighthouse at dawn (revised)")
+    expect(thumbnails(page)).to_have_count(0)  # one candidate: no gallery yet
+
+    sources = [first]
+    for count in (2, 3, 4):
+        page.get_by_role("button", name="Regenerate", exact=True).click()
+        expect(thumbnails(page)).to_have_count(count)
+        wait_until_idle(page)
+        expect(main_image(page)).not_to_have_attribute("src", sources[-1])
+        src = main_image(page).get_attribute("src")
+        prompt, serial = image_origin(src)
+        assert prompt == "a lighthouse at dawn"  # the final image, not a "partial ..." preview
+        assert serial not in {image_origin(s)[1] for s in sources}
+        sources.append(src)
+    assert fake.attempts == 4
+
+    # Picking an older candidate puts it on screen, and that is the one approved.
+    thumbnails(page).nth(1).click()
+    expect(main_image(page)).to_have_attribute("src", sources[1])
+    page.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.get_by_role("heading", name="Approved ✓")).to_be_visible()
+    expect(button(page, "start-over")).to_be_visible()
+    expect(main_image(page)).to_have_attribute("src", sources[1])
+    expect(page.get_by_role("button", name="Regenerate", exact=True)).to_be_hidden()
+
+    button(page, "start-over").click()
+    expect(generate_button(page)).to_be_visible()
+    expect(prompt_box(page)).to_have_value("a lighthouse at dawn")
+    expect(main_image(page)).to_have_count(0)
+    assert fake.attempts == 4  # approving and starting over cost no generation
+
+
+# -- b. one stage's controls at a time -------------------------------------------------
+def test_only_the_current_stages_controls_are_visible(page, app_url, fake):
+    open_app(page, app_url)
+    expect_stage(page, "input")
+    generate(page, "stage check")
+    expect_stage(page, "review")
+    button(page, "approve").click()
+    expect(button(page, "start-over")).to_be_visible()
+    expect_stage(page, "final")
+    button(page, "start-over").click()
+    expect(generate_button(page)).to_be_visible()
+    expect_stage(page, "input")
+    generate(page, "stage check again")
+    expect_stage(page, "review")
+    button(page, "discard").click()  # the review stage's own Start Over
+    expect(generate_button(page)).to_be_visible()
+    expect_stage(page, "input")
+
+
+def test_preview_shows_while_generating_and_cancel_restores_the_prompt_stage(page, app_url, fake):
+    fake.latency = 6.0  # three steps of 2 s: two partial images, then the final one
+    open_app(page, app_url)
+    prompt_box(page).fill("slow one")
+    generate_button(page).click()
+    expect(button(page, "cancel")).to_be_visible()
+    expect(main_image(page)).to_have_attribute("src", re.compile(r"^data:image/"))
+    assert image_origin(main_image(page).get_attribute("src"))[0].startswith("partial ")
+    button(page, "cancel").click()
+    wait_until_idle(page)
+    expect_stage(page, "input")
+    expect(prompt_box(page)).to_have_value("slow one")
+    expect(main_image(page)).to_have_count(0)
+
+
+# -- c. errors keep the work and the controls -------------------------------------------
+def test_error_keeps_the_prompt_and_the_controls_usable(page, app_url, fake):
+    open_app(page, app_url)
+    fake.fail_next("moderation")
+    prompt_box(page).fill("a risky idea")
+    generate_button(page).click()
+    expect(message(page)).to_have_value(re.compile("safety system"))
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)  # no Gradio error overlay
+    expect_stage(page, "input")
+    expect(prompt_box(page)).to_have_value("a risky idea")
+    expect(prompt_box(page)).to_be_editable()
+    expect(generate_button(page)).to_be_enabled()
+    expect(main_image(page)).to_have_count(0)
+
+    # The user edits the prompt and tries again; real clicks, so an overlay would block them.
+    prompt_box(page).press("End")
+    prompt_box(page).press_sequentially(", gentler")
+    generate_button(page).click()
+    expect(button(page, "approve")).to_be_visible()
+    expect(main_image(page)).to_have_attribute("src", re.compile(r"^data:image/png"))
+    wait_until_idle(page)
+    assert image_origin(main_image(page).get_attribute("src"))[0] == "a risky idea, gentler"
+    expect(message(page)).to_be_hidden()
+
+
+def test_error_during_review_keeps_the_image_on_screen(page, app_url, fake):
+    open_app(page, app_url)
+    good = generate(page, "keep me")
+    fake.fail_next("moderation")
+    button(page, "regenerate").click()
+    expect(message(page)).to_have_value(re.compile("safety system"))
+    wait_until_idle(page)
+    expect(main_image(page)).to_have_attribute("src", good)
+    expect_stage(page, "review")
+    expect(thumbnails(page)).to_have_count(0)  # the failure added no candidate
+
+    button(page, "regenerate").click()  # still usable, and now it works
+    expect(thumbnails(page)).to_have_count(2)
+    expect(message(page)).to_be_hidden()
+    wait_until_idle(page)
+    expect(main_image(page)).not_to_have_attribute("src", good)
+
+
+# -- d. keyboard ----------------------------------------------------------------------------
+def test_enter_generates_and_shift_enter_adds_a_line(page, app_url, fake):
+    open_app(page, app_url)
+    box = prompt_box(page)
+    box.fill("line one")
+    box.press("Shift+Enter")
+    box.press_sequentially("line two")
+    expect(box).to_have_value("line one\nline two")
+    box.press("Enter")
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    assert image_origin(main_image(page).get_attribute("src"))[0] == "line one\nline two"
+    # Had Shift+Enter submitted, "line one" alone would have been sent first.
+    assert [r.body["input"] for r in fake.requests] == ["line one\nline two"]
+
+
+# -- e. phone -----------------------------------------------------------------------------------
+def test_phone_layout_fits_and_the_flow_works(phone_page, app_url, fake):
+    page = phone_page
+    open_app(page, app_url)
+    expect_fits_width(page, prompt_box(page), PHONE["width"])
+    expect_fits_width(page, generate_button(page), PHONE["width"])
+    expect_no_horizontal_overflow(page, PHONE["width"])
+
+    prompt_box(page).fill("a paper boat")
+    generate_button(page).tap()
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    main_image(page).scroll_into_view_if_needed()
+    expect_fits_width(page, main_image(page), PHONE["width"])
+    for elem_id in ("approve", "regenerate"):
+        expect_fits_width(page, button(page, elem_id), PHONE["width"])
+    expect_no_horizontal_overflow(page, PHONE["width"])
+
+    button(page, "regenerate").tap()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    expect_no_horizontal_overflow(page, PHONE["width"])
+    button(page, "approve").tap()
+    expect_fits_width(page, button(page, "start-over"), PHONE["width"])
+    expect_fits_width(page, main_image(page), PHONE["width"])
+    expect_no_horizontal_overflow(page, PHONE["width"])
+
+
+# -- f. accessibility --------------------------------------------------------------------------
+def test_images_have_alt_text(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "described")
+    expect(main_image(page)).to_have_attribute("alt", re.compile(r"\S"))
+    button(page, "regenerate").click()
+    expect(thumbnails(page)).to_have_count(2)
+    for thumb in thumbnails(page).locator("img").all():
+        expect(thumb).to_have_attribute("alt", re.compile(r"\S"))
+
+
+# -- g. user text is inert -----------------------------------------------------------------------
+def test_markup_in_the_prompt_is_shown_as_text(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, XSS)
+    expect(page.get_by_label("Revised prompt")).to_have_value(XSS + " (revised)")
+    expect(page.get_by_label("Revised prompt")).to_be_visible()
+    expect_no_injection(page)
+    button(page, "discard").click()
+    expect(prompt_box(page)).to_have_value(XSS)
+
+    fake.fail_next("refusal")
+    generate_button(page).click()
+    expect(message(page)).to_have_value(re.compile("can't help"))
+    wait_until_idle(page)
+    expect(prompt_box(page)).to_have_value(XSS)
+    expect_no_injection(page)
+
+
+# -- h. demo mode -------------------------------------------------------------------------------
+def test_demo_mode_page_shows_the_notice_and_works(page, demo_url):
+    open_app(page, demo_url)
+    notice = page.locator("#demo-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Demo mode")
+    first = generate(page, "a paper boat")
+    base64.b64decode(first.split(",", 1)[1], validate=True)  # a real data: URL payload
+    button(page, "regenerate").click()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    expect(main_image(page)).not_to_have_attribute("src", first)
+    second = main_image(page).get_attribute("src")
+    button(page, "approve").click()
+    expect(button(page, "start-over")).to_be_visible()
+    expect(main_image(page)).to_have_attribute("src", second)
+    button(page, "start-over").click()
+    expect(prompt_box(page)).to_have_value("a paper boat")
+    expect(generate_button(page)).to_be_visible()
