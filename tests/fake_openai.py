@@ -68,8 +68,9 @@ def prompt_of(b64_png: str) -> tuple[str, int]:
 class Recorded:
     path: str
     body: dict
-    headers: dict
+    headers: dict  # names in lower case
     at: float
+    serial: int  # the request's number; its response id is f"resp_{serial}"
 
 
 @dataclass
@@ -81,6 +82,7 @@ class FakeOpenAI:
     _faults: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: int = 0
+    disconnects: int = 0  # answers the client hung up on (a cancelled generation)
 
     # -- control ----------------------------------------------------------------
     def fail_next(self, *faults: str) -> None:
@@ -93,6 +95,7 @@ class FakeOpenAI:
         with self._lock:
             self._faults.clear()
             self.requests.clear()
+            self.disconnects = 0
 
     @property
     def attempts(self) -> int:
@@ -118,8 +121,8 @@ class FakeOpenAI:
     # -- used by the handler ----------------------------------------------------
     def _take(self, path: str, body: dict, headers: dict) -> tuple[str | None, int]:
         with self._lock:
-            self.requests.append(Recorded(path, body, headers, time.monotonic()))
             self._serial += 1
+            self.requests.append(Recorded(path, body, headers, time.monotonic(), self._serial))
             return (self._faults.pop(0) if self._faults else None), self._serial
 
     def image_b64(self, prompt: str, serial: int) -> str:
@@ -136,14 +139,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         try:
             self._answer()
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up first: fine
-            pass
+        except (BrokenPipeError, ConnectionResetError):  # the client hung up first
+            with self.server_fake._lock:
+                self.server_fake.disconnects += 1
 
     def _answer(self):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
         body = _parse_body(raw, self.headers.get("content-type", ""))
-        fault, serial = self.server_fake._take(self.path, body, dict(self.headers))
+        fault, serial = self.server_fake._take(self.path, body, {k.lower(): v for k, v in self.headers.items()})
         if fault in FAULTS:
             return self._error(fault)
         if fault == "drop":

@@ -1,0 +1,250 @@
+"""The benchmark's server processes: the fake OpenAI server, the real app, and the bare Gradio floor.
+
+Each runs in its own process (so none steals another's GIL) started with multiprocessing's
+"spawn" method. A process reports its URLs through a pipe, then serves until the parent says
+"stop", the parent dies, or a hard deadline passes. Everything listens on 127.0.0.1 only.
+
+The app process also runs a small debug HTTP server (in this wrapper only, never in hitl/)
+that reports RSS, Gradio's per-session stores and tracemalloc, for the memory measurement.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import gc
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+HARD_DEADLINE = 3 * 3600  # seconds; no server process outlives this
+BENCH_KEY = "sk-bench-0000000000000000000000000000000000000000BENCH"
+BIG = 16 * 1024  # strings at least this long count as image payloads in the memory report
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve_until_stopped(conn, on_message=None) -> None:
+    """Block until "stop", a dead parent, or the hard deadline; answer other messages."""
+    parent = os.getppid()
+    deadline = time.monotonic() + HARD_DEADLINE
+    while time.monotonic() < deadline and os.getppid() == parent:
+        try:
+            if not conn.poll(1.0):
+                continue
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message == "stop":
+            return
+        conn.send(on_message(message) if on_message else None)
+
+
+# -- the fake OpenAI server ---------------------------------------------------------------------
+
+def fake_main(conn, latency: float, image_bytes: int) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_openai import FakeOpenAI
+
+    fake = FakeOpenAI(latency=latency, image_bytes=image_bytes)
+    url = fake.start()
+    conn.send({"url": url, "pid": os.getpid()})
+
+    def configure(message: dict) -> dict:
+        for key in ("latency", "image_bytes"):
+            if key in message:
+                setattr(fake, key, message[key])
+        fake.reset()  # drops recorded requests, so the fake's memory stays flat
+        return {"latency": fake.latency, "image_bytes": fake.image_bytes}
+
+    _serve_until_stopped(conn, configure)
+    fake.stop()
+
+
+# -- the app and the bare floor app ------------------------------------------------------------
+
+def _prepare_env(env: dict[str, str]) -> None:
+    os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="hitl-bench-gradio-"))
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.pop("OPENAI_API_KEY", None)
+    os.environ.pop("OPENAI_BASE_URL", None)
+    os.environ.update(env)
+
+
+def bare_demo(latency: float):
+    """The floor: a Gradio app whose handler only awaits the same latency."""
+    import asyncio
+
+    import gradio as gr
+
+    with gr.Blocks(analytics_enabled=False) as demo:
+        prompt = gr.Textbox(label="Prompt")
+        out = gr.Textbox(label="Out")
+        button = gr.Button("Go")
+
+        async def handler(text: str) -> str:
+            await asyncio.sleep(latency)
+            return "done: " + text[:20]
+
+        button.click(handler, prompt, out, api_name="generate", concurrency_limit=None)
+    demo.queue(default_concurrency_limit=None)
+    return demo
+
+
+def app_main(conn, kind: str, settings: dict, launch: dict, env: dict, latency: float,
+             trace_memory: bool = False) -> None:
+    """kind "hitl": the real app via hitl.ui.build_demo; kind "bare": the floor app."""
+    _prepare_env(env)
+    sys.path.insert(0, str(ROOT))
+    if trace_memory:
+        import tracemalloc
+        tracemalloc.start(4)
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+
+    if kind == "hitl":
+        from hitl.config import load_settings
+        from hitl.ui import LAUNCH_OPTIONS, build_demo
+
+        demo = build_demo(load_settings(**settings))
+        options = {**LAUNCH_OPTIONS, **launch}
+    else:
+        demo = bare_demo(latency)
+        options = {"run_history": False, **launch}
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
+                **options)
+    debug = _start_debug_server(demo)
+    conn.send({"url": demo.local_url.rstrip("/"), "debug": debug, "pid": os.getpid()})
+    _serve_until_stopped(conn)
+    demo.close()
+
+
+# -- debug endpoint (bench wrapper only) --------------------------------------------------------
+
+def rss_kib(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return -1
+
+
+def _big_strings(obj, seen: set[int], depth: int = 0) -> int:
+    """Bytes of long str/bytes reachable from obj through containers, dataclasses and objects."""
+    if id(obj) in seen or depth > 12:
+        return 0
+    if isinstance(obj, (str, bytes)):
+        if len(obj) >= BIG:
+            seen.add(id(obj))
+            return len(obj)
+        return 0
+    if isinstance(obj, (int, float, bool, type(None))):
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        return sum(_big_strings(v, seen, depth + 1) for v in list(obj.values()))
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return sum(_big_strings(v, seen, depth + 1) for v in list(obj))
+    if dataclasses.is_dataclass(obj) or hasattr(obj, "__dict__"):
+        return sum(_big_strings(v, seen, depth + 1) for v in list(vars(obj).values()))
+    return 0
+
+
+def _stats(demo, collect: bool) -> dict:
+    if collect:
+        gc.collect()
+    holder = demo.state_holder
+    sessions = list(holder.session_data.values())
+    seen: set[int] = set()
+    state_bytes = sum(_big_strings(s.state_data, seen) for s in sessions)
+    config_bytes = sum(_big_strings(s.config_values, seen) for s in sessions)
+    # Components a session replaced with its own copy (every gr.Column(visible=...) update does that).
+    copies = sum(1 for s in sessions for k, v in list(s.blocks_config.blocks.items()) if demo.blocks.get(k) is not v)
+    queue = demo._queue
+    app = demo.server_app
+    out = {
+        "rss_kib": rss_kib(),
+        "sessions": len(sessions),
+        "closed_sessions": sum(bool(s.is_closed) for s in sessions),
+        "sessions_with_state": sum(bool(s.state_data) for s in sessions),
+        "image_bytes_in_state_data": state_bytes,
+        "image_bytes_in_config_values": config_bytes,
+        "session_component_copies": copies,
+        "image_bytes_in_pending_diff_streams": _big_strings(dict(demo.pending_diff_streams), seen),
+        "app_iterators": len(app.iterators) if app else 0,
+        "queue_event_analytics": len(queue.event_analytics),
+        "queue_pending_sessions": len(queue.pending_messages_per_session),
+        "queue_events": len(queue.event_ids_to_events),
+        "gc_objects": len(gc.get_objects()),
+    }
+    import tracemalloc
+    if tracemalloc.is_tracing():
+        current, peak = tracemalloc.get_traced_memory()
+        out["traced_current"], out["traced_peak"] = current, peak
+        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        top = []
+        for stat in snapshot.statistics("traceback")[:6]:
+            frames = [f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback]
+            top.append({"kib": stat.size // 1024, "count": stat.count, "where": " <- ".join(frames)})
+        out["traced_top"] = top
+    return out
+
+
+def _expire_closed(demo) -> int:
+    """Pretend the hour Gradio keeps a closed session's gr.State has passed (STATE_TTL_WHEN_CLOSED).
+    Gradio's own once-a-second cleanup task then deletes it, exactly as it would an hour later."""
+    count = 0
+    for session in list(demo.state_holder.session_data.values()):
+        if session.is_closed:
+            session.STATE_TTL_WHEN_CLOSED = 0
+            count += 1
+    return count
+
+
+def _malloc_trim() -> int:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        return -1
+
+
+def _start_debug_server(demo) -> str:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            url = urlparse(self.path)
+            query = parse_qs(url.query)
+            if url.path == "/stats":
+                body = _stats(demo, collect=query.get("gc", ["1"])[0] == "1")
+            elif url.path == "/expire":
+                body = {"expired": _expire_closed(demo)}
+            elif url.path == "/trim":
+                before = rss_kib()
+                body = {"trimmed": _malloc_trim(), "rss_before_kib": before, "rss_kib": rss_kib()}
+            else:
+                self.send_error(404)
+                return
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
