@@ -2,7 +2,8 @@
 launched by conftest's fixtures (the fake OpenAI behind it, or demo mode).
 
 One browser for this file, a new context (fresh cookies, fresh Gradio session) per test.
-Every wait is an `expect(...)` with a timeout; nothing sleeps.
+Waits on the page are `expect(...)` with a timeout; the one wait on the fake server's
+counters polls with a deadline. No sleep stands in for an assertion.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 
 import pytest
 from fake_openai import prompt_of
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from conftest import TEST_SETTINGS
 
 CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -62,7 +66,6 @@ def _new_page(browser: Browser, **context_options):
 def patient_app_url(fake_server, launch) -> str:
     """The app against the fake with a per-attempt timeout long enough for a slow stream
     (conftest's app gives up on a silent upstream after 1 s)."""
-    from conftest import TEST_SETTINGS
     return launch(**{**TEST_SETTINGS, "request_timeout": 10.0, "total_timeout": 30.0}, base_url=fake_server.url)
 
 
@@ -118,6 +121,14 @@ def image_origin(src: str) -> tuple[str, int]:
     """(prompt, serial) the fake drew an image for, read from the <img>'s data: URL."""
     assert src.startswith("data:image/png;base64,"), src[:40]
     return prompt_of(src.split(",", 1)[1])
+
+
+def wait_until(condition, limit: float = 15.0) -> None:
+    """For conditions outside the page (the fake server's counters)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
 
 
 def wait_until_idle(page: Page) -> None:
@@ -234,8 +245,8 @@ def test_only_the_current_stages_controls_are_visible(page, app_url, fake):
     expect_stage(page, "input")
 
 
-def test_preview_shows_while_generating_and_cancel_restores_the_prompt_stage(page, patient_app_url, fake):
-    fake.latency = 6.0  # three steps of 2 s: two partial images, then the final one
+def test_preview_shows_while_generating_and_cancel_stops_it(page, patient_app_url, fake):
+    fake.latency = 4.5  # three steps of 1.5 s: two partial images, then the final one
     open_app(page, patient_app_url)
     prompt_box(page).fill("slow one")
     generate_button(page).click()
@@ -247,6 +258,15 @@ def test_preview_shows_while_generating_and_cancel_restores_the_prompt_stage(pag
     expect_stage(page, "input")
     expect(prompt_box(page)).to_have_value("slow one")
     expect(main_image(page)).to_have_count(0)
+    wait_until(lambda: fake.disconnects == 1)  # the upstream request was really dropped
+
+    fake.latency = 0.0  # and the page goes on as if the cancelled run never happened
+    prompt_box(page).fill("fast one")
+    generate_button(page).click()
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    assert image_origin(main_image(page).get_attribute("src"))[0] == "fast one"
+    expect(thumbnails(page)).to_have_count(0)
 
 
 # -- c. errors keep the work and the controls -------------------------------------------
