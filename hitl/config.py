@@ -46,6 +46,7 @@ class Settings:
     queue_size: int  # requests waiting beyond that
     max_candidates: int  # images kept per session in review
     session_ttl: int  # seconds before an idle session's state is dropped
+    closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
 
     @property
     def demo(self) -> bool:
@@ -72,7 +73,8 @@ def load_settings(**overrides) -> Settings:
         max_concurrent=_int("HITL_MAX_CONCURRENT", 64),
         queue_size=_int("HITL_QUEUE_SIZE", 256),
         max_candidates=_int("HITL_MAX_CANDIDATES", 8),
-        session_ttl=_int("HITL_SESSION_TTL", 3600),
+        session_ttl=_int("HITL_SESSION_TTL", 1800),
+        closed_session_grace=_int("HITL_CLOSED_SESSION_GRACE", 60),
     )
     if settings.api_style not in {"responses", "images"}:
         raise ValueError("HITL_API_STYLE must be 'responses' or 'images'")

@@ -55,14 +55,6 @@ def build_demo(settings: Settings) -> gr.Blocks:
                                         placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                         elem_id="prompt")
                     generate_btn = gr.Button("Generate Image", variant="primary", elem_id="generate")
-                    with gr.Accordion("Advanced", open=False):
-                        size = gr.Dropdown(list(SIZES), value="auto", label="Size")
-                        quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
-                        background = gr.Dropdown(list(BACKGROUNDS), value="auto", label="Background")
-                        output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
-                        api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
-                                             placeholder="sk-… used for this session only, never stored")
-                    gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
 
                 with gr.Column(visible=False, elem_id="stage-review") as review_col:
                     gr.Markdown("### Review", elem_classes="stage-title")
@@ -81,6 +73,16 @@ def build_demo(settings: Settings) -> gr.Blocks:
                 cancel_btn = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")
                 with gr.Column(visible=False) as message_box:
                     message = gr.Textbox(label="Message", interactive=False, elem_id="status")
+                with gr.Column(visible=True) as input_extras:  # below the message, in the same stage
+                    with gr.Accordion("Advanced", open=False):
+                        size = gr.Dropdown(list(SIZES), value="auto", label="Size")
+                        quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
+                        background = gr.Dropdown(list(BACKGROUNDS), value="auto", label="Background")
+                        output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
+                        api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
+                                             placeholder="sk-… used for this session only, never stored")
+                    gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
+
 
             with gr.Column(scale=3, min_width=320):
                 image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
@@ -88,12 +90,13 @@ def build_demo(settings: Settings) -> gr.Blocks:
                 with gr.Column(visible=False) as revised_box:
                     revised = gr.Textbox(label="Revised prompt", interactive=False, elem_id="revised")
                 with gr.Column(visible=False) as gallery_box:
-                    gallery = MemoryGallery(label="Candidates", columns=4, height=220, allow_preview=False,
+                    gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6,
+                                            fit_columns=False, height="auto", allow_preview=False,
                                             buttons=[], elem_id="gallery")
 
         # Containers first (they toggle per stage and are not part of the API), then values.
-        outputs = [session, input_col, review_col, final_col, message_box, revised_box, gallery_box, cancel_btn,
-                   image, revised, gallery, message]
+        outputs = [session, input_col, input_extras, review_col, final_col, message_box, revised_box, gallery_box,
+                   cancel_btn, image, revised, gallery, message]
         options = [size, quality, background, output_format, api_key]
 
         def view(state: Session, refused: bool = False) -> tuple:
@@ -103,6 +106,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
             reviewing = state.stage is Stage.USER_FEEDBACK
             return (
                 state,
+                gr.Column(visible=state.stage is Stage.INITIAL_INPUT),
                 gr.Column(visible=state.stage is Stage.INITIAL_INPUT),
                 gr.Column(visible=reviewing),
                 gr.Column(visible=state.stage is Stage.FINAL),
@@ -115,7 +119,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
 
         def preview(state: Session, partial: Candidate) -> tuple:
             skip = gr.skip()
-            return (state, skip, skip, skip, gr.Column(visible=False), skip, skip, gr.Button(visible=True),
+            return (state, skip, skip, skip, skip, gr.Column(visible=False), skip, skip, gr.Button(visible=True),
                     partial, skip, skip, "")
 
         async def act(action: Action, state: Session, request: gr.Request | None, **inputs):
@@ -124,50 +128,48 @@ def build_demo(settings: Settings) -> gr.Blocks:
             async for item in run_action(action, state, runtime, client_ip=ip, **inputs):
                 yield preview(state, item) if isinstance(item, Candidate) else view(item, refused)
 
-        def gen_inputs(size_, quality_, background_, format_, key):
-            return {"options": {"size": size_, "quality": quality_, "background": background_,
-                                "output_format": format_}, "api_key": (key or "").strip() or None}
+        def upstream(size_, quality_, background_, format_, key) -> dict:
+            options = {"size": size_, "quality": quality_, "background": background_, "output_format": format_}
+            return {"options": options, "api_key": (key or "").strip() or None}
 
-        async def generate(prompt_text: str, size_="auto", quality_="auto", background_="auto",
-                           format_="png", key="", state: Session | None = None, request: gr.Request = None):
+        async def last(updates):
+            async for update in updates:
+                final = update
+            return final
+
+        async def generate(prompt_text, size_, quality_, background_, format_, key, state, request: gr.Request):
             """Generate a first image for the prompt (stage initial_input -> user_feedback)."""
-            async for update in act(Action.GENERATE, state or Session(), request, task_input=prompt_text,
-                                    **gen_inputs(size_, quality_, background_, format_, key)):
+            async for update in act(Action.GENERATE, state, request, task_input=prompt_text,
+                                    **upstream(size_, quality_, background_, format_, key)):
                 yield update
 
-        async def regenerate(size_="auto", quality_="auto", background_="auto", format_="png", key="",
-                             state: Session | None = None, request: gr.Request = None):
+        async def regenerate(size_, quality_, background_, format_, key, state, request: gr.Request):
             """Make another candidate from the same prompt (stage user_feedback)."""
-            async for update in act(Action.REGENERATE, state or Session(), request,
-                                    **gen_inputs(size_, quality_, background_, format_, key)):
+            async for update in act(Action.REGENERATE, state, request,
+                                    **upstream(size_, quality_, background_, format_, key)):
                 yield update
 
-        async def refine(feedback_text: str, size_="auto", quality_="auto", background_="auto", format_="png",
-                         key="", state: Session | None = None, request: gr.Request = None):
+        async def refine(feedback_text, size_, quality_, background_, format_, key, state, request: gr.Request):
             """Edit the candidate on screen with written feedback (stage user_feedback)."""
-            async for update in act(Action.REFINE, state or Session(), request, feedback=feedback_text,
-                                    **gen_inputs(size_, quality_, background_, format_, key)):
+            async for update in act(Action.REFINE, state, request, feedback=feedback_text,
+                                    **upstream(size_, quality_, background_, format_, key)):
                 yield update
 
-        async def approve(state: Session | None = None, request: gr.Request = None):
+        async def approve(state, request: gr.Request):
             """Approve the candidate on screen (stage user_feedback -> final)."""
-            async for update in act(Action.APPROVE, state or Session(), request):
-                last = update
-            return last
+            return await last(act(Action.APPROVE, state, request))
 
-        async def start_over(state: Session | None = None, request: gr.Request = None):
-            """Return to an empty prompt stage, keeping the prompt text in the box."""
-            async for update in act(Action.START_OVER, state or Session(), request):
-                last = update
-            return last
+        async def start_over(state, request: gr.Request):
+            """Go back to the prompt stage; the prompt text stays in its box."""
+            return await last(act(Action.START_OVER, state, request))
 
-        async def select(state: Session, event: gr.SelectData, request: gr.Request = None):
-            async for update in act(Action.SELECT, state, request, select_index=event.index):
-                last = update
-            return last
+        async def select(state, event: gr.SelectData, request: gr.Request):
+            return await last(act(Action.SELECT, state, request, select_index=event.index))
 
-        def restore(state: Session):
-            return view(state)
+        def release(request: gr.Request):
+            """A closed tab's images go after a short grace (Gradio's own is an hour), not kept."""
+            if request.session_hash in demo.state_holder:
+                demo.state_holder[request.session_hash].STATE_TTL_WHEN_CLOSED = settings.closed_session_grace
 
         common = dict(outputs=outputs, show_progress_on=[image], concurrency_id="generation",
                       concurrency_limit=settings.max_concurrent)
@@ -182,8 +184,9 @@ def build_demo(settings: Settings) -> gr.Blocks:
         start_over_btn.click(start_over, [session], api_name="start_over", **quick)
         back_btn.click(start_over, [session], api_visibility="private", **quick)
         gallery.select(select, [session], api_visibility="private", **quick)
-        cancel_btn.click(restore, [session], outputs=outputs, cancels=running, api_visibility="private",
+        cancel_btn.click(view, [session], outputs=outputs, cancels=running, api_visibility="private",
                          show_progress="hidden", concurrency_limit=None)
+        demo.unload(release)
 
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
