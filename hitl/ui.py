@@ -91,7 +91,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
                     revised = gr.Textbox(label="Revised prompt", interactive=False, elem_id="revised")
                 with gr.Column(visible=False) as gallery_box:
                     gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6,
-                                            fit_columns=False, height="auto", allow_preview=False,
+                                            fit_columns=False, height=230, allow_preview=False,
                                             buttons=[], elem_id="gallery")
 
         # Containers first (they toggle per stage and are not part of the API), then values.
