@@ -45,7 +45,8 @@ def open_share_link(demo) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=os.environ.get("HITL_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)  # the SDK may have configured logging on import (OPENAI_LOG)
     for chatty in ("httpx", "httpx2", "openai"):  # one line per HTTP request is noise, not news
         logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = load_settings(api_key=None) if args.demo else load_settings()

@@ -21,11 +21,6 @@ def _float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    return default if raw is None else raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
 @dataclass(frozen=True)
 class Settings:
     api_key: str | None
@@ -41,7 +36,7 @@ class Settings:
     session_limit: int  # generations per session per window
     ip_limit: int  # generations per client address per window
     limit_window: float  # seconds
-    trust_forwarded: bool  # take the client address from X-Forwarded-For
+    proxy_hops: int  # trusted proxies in front of the app (0: use the TCP peer address)
     max_concurrent: int  # generations running at once, all users together
     queue_size: int  # requests waiting beyond that
     max_candidates: int  # images kept per session in review
@@ -69,7 +64,7 @@ def load_settings(**overrides) -> Settings:
         session_limit=_int("HITL_SESSION_LIMIT", 20),
         ip_limit=_int("HITL_IP_LIMIT", 60),
         limit_window=_float("HITL_LIMIT_WINDOW", 3600),
-        trust_forwarded=_flag("HITL_TRUST_FORWARDED", on_spaces),
+        proxy_hops=_int("HITL_PROXY_HOPS", 1 if on_spaces else 0),
         max_concurrent=_int("HITL_MAX_CONCURRENT", 64),
         queue_size=_int("HITL_QUEUE_SIZE", 256),
         max_candidates=_int("HITL_MAX_CANDIDATES", 8),

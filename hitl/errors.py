@@ -46,6 +46,7 @@ class UpstreamFailure(Exception):
 
 
 _TRANSIENT_CODES = {"server_error", "rate_limit_exceeded", "timeout"}
+_MAX_QUOTE = 600  # characters of the model's own text quoted in a message
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -114,10 +115,13 @@ def describe(exc: BaseException, settings: Settings) -> str:  # noqa: C901 - a f
     code = error_code(exc)
     status = status_of(exc)
     if isinstance(exc, NoImageError):
-        text = scrub(" ".join(exc.text.split()))[:600]
-        return f"The model answered without an image: “{text}”. Try rephrasing the prompt." if text else (
-            "The model answered without an image. Try rephrasing the prompt."
-        )
+        text = scrub(" ".join(exc.text.split()), (settings.api_key,))
+        if not text:
+            return "The model answered without an image. Try rephrasing the prompt."
+        if len(text) > _MAX_QUOTE:
+            text = text[:_MAX_QUOTE - 1].rstrip() + "…"
+        stop = "" if text[-1] in ".!?…" else "."  # no “…request.”. double stop
+        return f"The model answered without an image: “{text}”{stop} Try rephrasing the prompt."
     if code == "moderation_blocked" or code == "content_policy_violation":
         return "Your request was rejected by the safety system. Rephrase the prompt and try again."
     if code == "insufficient_quota":

@@ -6,10 +6,15 @@ from collections import OrderedDict
 
 
 def window_wait(times: list[float], limit: int, window: float, now: float) -> tuple[list[float], float]:
-    """Drop times older than the window; return them and the seconds until one more is allowed."""
+    """Drop times older than the window; return them and the seconds until one more is allowed.
+
+    A limit of 0 (or less) allows nothing; the wait is then a whole window.
+    """
     recent = [t for t in times if now - t < window]
     if len(recent) < limit:
         return recent, 0.0
+    if limit <= 0:
+        return recent, window
     return recent, recent[-limit] + window - now
 
 

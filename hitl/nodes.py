@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import replace
 
 from pocketflow import AsyncNode
@@ -90,7 +91,7 @@ class CheckLimits(AsyncNode):
         generations, wait = exec_res
         shared["generations"] = generations
         if wait > 0:
-            shared["error_message"] = f"Generation limit reached. Try again in {wait:.0f} s."
+            shared["error_message"] = f"Generation limit reached. Try again in {math.ceil(wait)} s."
             return STOP
         now, limiter, client = shared["now"], shared["limiter"], shared["client_ip"]
         shared["generations"] = generations + [now]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -31,7 +32,7 @@ def _wait_gen():
     while True:
         asked = retry_after(exc) if exc is not None else None
         if asked is not None:
-            delay = asked + random.uniform(0, 0.1 * asked + 0.05)  # never earlier than asked
+            delay = random.uniform(asked, _longest_wait(asked))  # never earlier than asked
         else:
             delay = random.uniform(0, min(_MAX_DELAY, _BASE_DELAY * 2**attempt))
         attempt += 1
@@ -44,12 +45,23 @@ def _log_backoff(details) -> None:
                 details["tries"], type(exc).__name__, details["wait"])
 
 
-def _give_up(settings: Settings):
+def _longest_wait(asked: float) -> float:
+    """The most `_wait_gen` can wait when the server asked for `asked` seconds."""
+    return asked + 0.1 * asked + 0.05
+
+
+def _give_up(settings: Settings, started: float):
     def give_up(exc: BaseException) -> bool:
         if not is_retryable(exc):
             return True
         asked = retry_after(exc)
-        return asked is not None and asked > settings.total_timeout / 2
+        if asked is None:
+            return False
+        # Waiting as asked would not leave time for another attempt: stop now with the
+        # rate-limit message. Otherwise backoff would cut the wait to the time left (an
+        # attempt earlier than Retry-After) and asyncio.timeout would end it anyway.
+        remaining = settings.total_timeout - (time.monotonic() - started)
+        return asked > settings.total_timeout / 2 or _longest_wait(asked) >= remaining
     return give_up
 
 
@@ -65,7 +77,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], settings: Settings) -> 
         max_tries=settings.max_attempts,
         max_time=settings.total_timeout,
         jitter=None,  # jitter is applied in _wait_gen so Retry-After is never shortened
-        giveup=_give_up(settings),
+        giveup=_give_up(settings, time.monotonic()),
         on_backoff=_log_backoff,
         logger=None,
     )(attempt)

@@ -3,6 +3,8 @@ into `run_action` calls and the resulting session into component updates."""
 
 from __future__ import annotations
 
+import asyncio
+
 import gradio as gr
 
 from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
@@ -30,13 +32,15 @@ CSS = """
 # so nobody's prompts or images are kept in the footer's "Runs" panel.
 LAUNCH_OPTIONS = {"css": CSS, "run_history": False}
 
-def client_address(request: gr.Request | None, trust_forwarded: bool) -> str:
-    """The caller's address; behind the Space proxy it is the first X-Forwarded-For entry."""
+def client_address(request: gr.Request | None, proxy_hops: int) -> str:
+    """The caller's address. Each trusted proxy appends the peer it saw to X-Forwarded-For, so
+    the entry `proxy_hops` from the end is the client; entries before it are the client's own
+    invention and would let anyone dodge the per-address limit."""
     if request is None:
         return "local"
-    forwarded = request.headers.get("x-forwarded-for", "") if trust_forwarded else ""
-    if forwarded.strip():
-        return forwarded.split(",")[0].strip()
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    if proxy_hops and hops:
+        return hops[-min(proxy_hops, len(hops))]
     return request.client.host if request.client else "unknown"
 
 
@@ -123,7 +127,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
                     partial, skip, skip, "")
 
         async def act(action: Action, state: Session, request: gr.Request | None, **inputs):
-            ip = client_address(request, settings.trust_forwarded)
+            ip = client_address(request, settings.proxy_hops)
             refused = not allowed(state.stage, action)
             async for item in run_action(action, state, runtime, client_ip=ip, **inputs):
                 yield preview(state, item) if isinstance(item, Candidate) else view(item, refused)
@@ -166,10 +170,15 @@ def build_demo(settings: Settings) -> gr.Blocks:
         async def select(state, event: gr.SelectData, request: gr.Request):
             return await last(act(Action.SELECT, state, request, select_index=event.index))
 
-        def release(request: gr.Request):
-            """A closed tab's images go after a short grace (Gradio's own is an hour), not kept."""
-            if request.session_hash in demo.state_holder:
-                demo.state_holder[request.session_hash].STATE_TTL_WHEN_CLOSED = settings.closed_session_grace
+        async def release(request: gr.Request):
+            """Drop a closed tab's session after a short grace; Gradio alone keeps it an hour."""
+            await asyncio.sleep(settings.closed_session_grace)
+            holder, key = demo.state_holder, request.session_hash
+            entry = holder.session_data.get(key)
+            if entry is not None and entry.is_closed:  # not reconnected meanwhile
+                holder.delete_state(key)
+                with holder.lock:
+                    holder.session_data.pop(key, None)
 
         common = dict(outputs=outputs, show_progress_on=[image], concurrency_id="generation",
                       concurrency_limit=settings.max_concurrent)

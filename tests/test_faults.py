@@ -1,0 +1,241 @@
+"""The fault matrix: every upstream failure, through the real app and the real SDK.
+
+For each fault the app must make the designed number of upstream attempts (retryable
+faults up to `max_attempts`, the rest exactly one), finish within the time budget, show a
+specific message that replaces any older one, keep the prompt and the last good image,
+and let the same session generate again afterwards (never stuck).
+docs/fault-matrix.md is the table of what these tests verify.
+"""
+
+from __future__ import annotations
+
+import time
+
+import fake_openai
+import pytest
+from gradio_client import Client
+from helpers import CANDIDATES, MESSAGE, REVISED, image_b64, image_prompt, image_serial
+
+from conftest import TEST_SETTINGS
+from hitl.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
+
+MAX_ATTEMPTS = TEST_SETTINGS["max_attempts"]
+# A safety bound, not a performance target: the budget plus slack for a loaded machine.
+TIME_BOUND = TEST_SETTINGS["total_timeout"] + 5
+
+CONNECTION_LOST = "The connection to OpenAI was lost before the image arrived. Try again."
+# fault -> (retried?, the message the user sees when it persists)
+MATRIX = {
+    "rate_limit": (True, "OpenAI is rate limiting this key. Try again in 1 s."),
+    "quota": (False, "The OpenAI account has run out of credit (insufficient quota). Add billing or use another key."),
+    "server_error": (True, "OpenAI had a server error (500). Try again in a moment."),
+    "unavailable": (True, "OpenAI had a server error (503). Try again in a moment."),
+    "timeout": (True, "OpenAI did not answer within 1 s. Try again, or choose a lower quality."),
+    "drop": (True, CONNECTION_LOST),
+    "malformed": (False, "OpenAI sent an answer that could not be read. Try again."),
+    "stream_cut": (True, CONNECTION_LOST),
+    "stream_error": (True, "OpenAI had a server error. Try again in a moment."),
+    "moderation": (False, "Your request was rejected by the safety system. Rephrase the prompt and try again."),
+    "auth": (False, "OpenAI rejected the API key (401). Check OPENAI_API_KEY or the key you entered."),
+    "forbidden": (False, "OpenAI refused access to the image model (403). The organisation may need to be "
+                         "verified on platform.openai.com before it can use image generation."),
+    "not_found": (False, f"OpenAI does not know the model “{DEFAULT_IMAGE_MODEL}” or “{DEFAULT_RESPONSES_MODEL}” "
+                         "(404). Set HITL_IMAGE_MODEL / HITL_RESPONSES_MODEL to models your account can use."),
+    "refusal": (False, "The model answered without an image: “I can't help with that request.” "
+                       "Try rephrasing the prompt."),
+}
+FAULTS = list(MATRIX)
+
+
+def expected_attempts(fault: str) -> int:
+    return MAX_ATTEMPTS if MATRIX[fault][0] else 1
+
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def gaps(fake) -> list[float]:
+    times = [r.at for r in fake.requests]
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+def test_the_matrix_covers_every_fault_the_fake_can_inject():
+    assert set(MATRIX) == set(fake_openai.FAULTS) | fake_openai.BEHAVIOURS
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_persistent_fault_in_review(client, fake, fault):
+    """The fault keeps happening: bounded attempts, a specific current message, nothing lost."""
+    prompt = f"keep this prompt ({fault})"
+    good = client.predict(prompt, api_name="/generate")
+    assert image_prompt(good) == prompt
+    # An older, different failure first, so the test sees the message being replaced.
+    stale = "moderation" if fault != "moderation" else "quota"
+    fake.fail_next(stale)
+    assert client.predict(api_name="/regenerate")[MESSAGE] == MATRIX[stale][1]
+
+    fake.reset()
+    fake.fail_next(*[fault] * (MAX_ATTEMPTS + 1))  # more than enough for every attempt
+    failed, elapsed = timed(lambda: client.predict(api_name="/regenerate"))
+
+    assert fake.attempts == expected_attempts(fault)
+    assert elapsed < TIME_BOUND
+    assert failed[MESSAGE] == MATRIX[fault][1]
+    assert image_b64(failed) == image_b64(good), "the last good image must stay on screen"
+    assert failed[REVISED] == good[REVISED]
+    assert len(failed[CANDIDATES]) == 1
+    if fault == "rate_limit":  # Retry-After: 1 is honoured before every new attempt
+        assert all(gap >= 1.0 for gap in gaps(fake)), gaps(fake)
+
+    # The same session carries on, with the same prompt, and the message is gone.
+    fake.reset()
+    again = client.predict(api_name="/regenerate")
+    assert fake.attempts == 1
+    assert image_prompt(again) == prompt
+    assert again[MESSAGE] == ""
+    assert len(again[CANDIDATES]) == 2
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_single_fault_on_first_generate(client, fake, fault):
+    """One fault, then the server is healthy: retryable faults recover by themselves."""
+    prompt = f"first try ({fault})"
+    fake.fail_next(fault)
+    result, elapsed = timed(lambda: client.predict(prompt, api_name="/generate"))
+    assert elapsed < TIME_BOUND
+    if MATRIX[fault][0]:
+        assert fake.attempts == 2
+        assert image_prompt(result) == prompt
+        assert result[MESSAGE] == ""
+        if fault == "rate_limit":
+            assert gaps(fake)[0] >= 1.0, "Retry-After: 1 was not honoured"
+        return
+    assert fake.attempts == 1
+    assert image_b64(result) is None
+    assert result[MESSAGE] == MATRIX[fault][1]
+    # Still on the prompt stage: the same prompt goes through now.
+    fake.reset()
+    ok = client.predict(prompt, api_name="/generate")
+    assert fake.attempts == 1
+    assert image_prompt(ok) == prompt and ok[MESSAGE] == ""
+
+
+def test_prompt_box_is_never_an_output_of_a_generation(app_url):
+    """The typed prompt survives any failure: no generation event can overwrite the textbox."""
+    import httpx
+
+    config = httpx.get(f"{app_url}config", timeout=10).json()
+    prompt_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "prompt")
+    feedback_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "feedback")
+    status_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "status")
+    actions = [dep for dep in config["dependencies"] if status_id in dep["outputs"]]
+    assert {dep.get("api_name") for dep in actions} >= {"generate", "regenerate", "refine", "approve", "start_over"}
+    for dep in actions:  # (only the Examples loader writes the prompt box, by design)
+        assert prompt_id not in dep["outputs"] and feedback_id not in dep["outputs"], dep.get("api_name")
+
+
+def test_refine_failure_keeps_image_and_feedback_path_recovers(client, fake):
+    good = client.predict("a red kite", api_name="/generate")
+    fake.fail_next(*["server_error"] * MAX_ATTEMPTS)
+    failed = client.predict("make it blue", api_name="/refine")
+    assert fake.attempts == 1 + MAX_ATTEMPTS
+    assert failed[MESSAGE] == MATRIX["server_error"][1]
+    assert image_b64(failed) == image_b64(good)
+    fake.reset()
+    refined = client.predict("make it blue", api_name="/refine")
+    assert refined[MESSAGE] == "" and image_b64(refined) != image_b64(good)
+    assert fake.requests[0].body.get("previous_response_id") == f"resp_{image_serial(good)}"
+
+
+def test_retry_after_longer_than_the_budget_gives_up_at_once(client, fake, monkeypatch):
+    status, code, text, _ = fake_openai.FAULTS["rate_limit"]
+    monkeypatch.setitem(fake_openai.FAULTS, "rate_limit", (status, code, text, {"Retry-After": "30"}))
+    fake.fail_next(*["rate_limit"] * MAX_ATTEMPTS)
+    result, elapsed = timed(lambda: client.predict("patience", api_name="/generate"))
+    assert fake.attempts == 1
+    assert elapsed < 5  # it did not sleep 30 s, nor the whole budget
+    assert result[MESSAGE] == "OpenAI is rate limiting this key. Try again in 30 s."
+
+
+@pytest.fixture(scope="module")
+def tight_budget_url(launch, fake_server):
+    """Many attempts allowed, little time: the time budget is what stops the retries."""
+    return launch(**{**TEST_SETTINGS, "total_timeout": 2.0, "max_attempts": 10}, base_url=fake_server.url)
+
+
+def test_retry_after_that_would_overrun_the_budget_is_not_shortened(tight_budget_url, fake):
+    """Retry-After: 1 twice does not fit in 2 s: stop with the rate-limit message instead of
+    retrying early (backoff cuts waits to the remaining time) or timing out in the wait."""
+    client = Client(tight_budget_url, verbose=False)
+    fake.fail_next(*["rate_limit"] * 10)
+    result, elapsed = timed(lambda: client.predict("budget", api_name="/generate"))
+    assert all(gap >= 1.0 for gap in gaps(fake)), f"an attempt came before Retry-After: {gaps(fake)}"
+    assert fake.attempts in (1, 2)  # 2 unless the first answer was very slow
+    assert result[MESSAGE] == "OpenAI is rate limiting this key. Try again in 1 s."
+    assert elapsed < 2.0 + 5
+
+
+def test_total_timeout_bounds_slow_attempts(tight_budget_url, fake):
+    client = Client(tight_budget_url, verbose=False)
+    fake.fail_next(*["timeout"] * 10)
+    result, elapsed = timed(lambda: client.predict("slow", api_name="/generate"))
+    assert elapsed < 2.0 + 5
+    assert 1 <= fake.attempts <= 3  # 1 s per attempt: the 2 s budget allows no more
+    assert result[MESSAGE] == "The image was not ready within 2 s. Try again, or choose a lower quality."
+    fake.reset()
+    assert image_prompt(client.predict("slow", api_name="/generate")) == "slow"
+
+
+@pytest.fixture(scope="module")
+def plain_json_url(launch, fake_server):
+    """The Responses API without streaming (partial_images=0)."""
+    return launch(**{**TEST_SETTINGS, "partial_images": 0}, base_url=fake_server.url)
+
+
+@pytest.fixture(scope="module")
+def images_api_url(launch, fake_server):
+    """The Images API, for gateways without the Responses API."""
+    return launch(**{**TEST_SETTINGS, "api_style": "images"}, base_url=fake_server.url)
+
+
+@pytest.mark.parametrize(("style", "fault"), [
+    ("plain_json_url", "malformed"), ("plain_json_url", "drop"), ("plain_json_url", "quota"),
+    ("images_api_url", "malformed"), ("images_api_url", "server_error"), ("images_api_url", "auth"),
+])
+def test_other_api_paths(request, fake, style, fault):
+    """The same decisions and messages without streaming and through the Images API."""
+    client = Client(request.getfixturevalue(style), verbose=False)
+    good = client.predict(f"other path {fault}", api_name="/generate")
+    fake.reset()
+    fake.fail_next(*[fault] * (MAX_ATTEMPTS + 1))
+    failed, elapsed = timed(lambda: client.predict(api_name="/regenerate"))
+    assert fake.attempts == expected_attempts(fault)
+    assert elapsed < TIME_BOUND
+    assert failed[MESSAGE] == MATRIX[fault][1]
+    assert image_b64(failed) == image_b64(good)
+    fake.reset()
+    again = client.predict(api_name="/regenerate")
+    assert again[MESSAGE] == "" and image_prompt(again) == f"other path {fault}"
+
+
+def test_no_image_in_a_plain_json_answer(plain_json_url, fake):
+    client = Client(plain_json_url, verbose=False)
+    fake.fail_next("refusal", "refusal")
+    result = client.predict("refuse me", api_name="/generate")
+    assert fake.attempts == 1
+    assert result[MESSAGE] == MATRIX["refusal"][1]
+    assert image_b64(result) is None
+
+
+def test_time_budget_defaults_are_bounded_and_configurable(monkeypatch):
+    for name in ("HITL_REQUEST_TIMEOUT", "HITL_TOTAL_TIMEOUT", "HITL_MAX_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = load_settings()
+    assert 0 < defaults.request_timeout <= defaults.total_timeout <= 600
+    assert 1 <= defaults.max_attempts <= 5
+    monkeypatch.setenv("HITL_TOTAL_TIMEOUT", "42")
+    monkeypatch.setenv("HITL_MAX_ATTEMPTS", "2")
+    assert (load_settings().total_timeout, load_settings().max_attempts) == (42, 2)

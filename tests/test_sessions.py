@@ -1,0 +1,120 @@
+"""Bounded resources: images kept per session, and session state released when a session
+ends (idle past its time to live, or its browser disconnects)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gradio_client import Client
+from helpers import CANDIDATES, MESSAGE, image_prompt, image_serial
+
+from conftest import TEST_SETTINGS, free_port
+from hitl.backends import ImageService
+from hitl.config import load_settings
+from hitl.stages import Session
+from hitl.ui import LAUNCH_OPTIONS, build_demo
+
+
+@pytest.fixture
+def own_app(fake_server):
+    """Factory: launch the app and also hand back the Blocks, to look at its session store."""
+    demos = []
+
+    def _start(**overrides):
+        demo = build_demo(load_settings(**{**TEST_SETTINGS, **overrides}, base_url=fake_server.url))
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                    quiet=True, **LAUNCH_OPTIONS)
+        demos.append(demo)
+        return demo
+
+    yield _start
+    for demo in demos:
+        demo.close()
+
+
+def held(demo) -> dict:
+    """What the app's sessions hold in Gradio's state store right now."""
+    entries = list(demo.state_holder.session_data.values())
+    sessions = [v for entry in entries for v in list(entry.state_data.values()) if isinstance(v, Session)]
+    image_bytes = sum(len(c.b64) + len(c.thumb_b64) for s in sessions
+                      for c in [*s.candidates, *([s.approved] if s.approved else [])])
+    return {"gradio_session_entries": len(entries), "sessions": len(sessions), "image_bytes": image_bytes}
+
+
+def wait_for(condition, timeout: float, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def test_candidates_per_session_are_capped(own_app, fake):
+    demo = own_app(max_candidates=3)
+    client = Client(demo.local_url, verbose=False)
+    results = [client.predict("capped", api_name="/generate")]
+    results += [client.predict(api_name="/regenerate") for _ in range(5)]
+    assert [len(r[CANDIDATES]) for r in results] == [1, 2, 3, 3, 3, 3]
+    assert all(image_prompt(r) == "capped" for r in results)
+    (session,) = [s for s in [v for e in demo.state_holder.session_data.values()
+                              for v in e.state_data.values()] if isinstance(s, Session)]
+    assert len(session.candidates) == 3 and session.made == 6
+    newest = [image_serial(r) for r in results[-3:]]
+    assert [int(c.response_id.removeprefix("resp_")) for c in session.candidates] == newest
+    assert session.selected == 2  # the newest is on screen
+
+
+def test_idle_session_state_expires_after_its_time_to_live(own_app, fake):
+    demo = own_app(session_ttl=1)
+    client = Client(demo.local_url, verbose=False)
+    client.predict("short lived", api_name="/generate")
+    assert held(demo)["sessions"] == 1
+    assert wait_for(lambda: held(demo)["sessions"] == 0, timeout=6), held(demo)
+    # The same browser tab is not stuck: it is told to start again, and can.
+    stale = client.predict(api_name="/regenerate")
+    assert "no image to review" in stale[MESSAGE]
+    assert image_prompt(client.predict("short lived", api_name="/generate")) == "short lived"
+
+
+def test_session_state_is_released_when_the_browser_disconnects(own_app, fake, monkeypatch):
+    """Open and close many sessions: what sessions hold must return to the baseline.
+
+    A closed tab is noticed through Gradio's heartbeat stream (every 15 s by default; 0.2 s here).
+    Gradio then only marks the session closed and keeps its state for an hour; the app must
+    release it itself (a `demo.unload` hook)."""
+    monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "0.2")
+    demo = own_app(closed_session_grace=1)  # the app keeps a closed tab this long, in case it returns
+    monkeypatch.setattr(fake, "image_bytes", 50_000)  # sessions that hold something worth freeing
+    baseline = held(demo)
+
+    def use_and_keep(i):
+        client = Client(demo.local_url, verbose=False)
+        client.predict(f"disconnecting {i}", api_name="/generate")
+        client.predict(api_name="/regenerate")
+        return client
+
+    with ThreadPoolExecutor(6) as pool:
+        clients = list(pool.map(use_and_keep, range(12)))
+    busy = held(demo)
+    assert busy["sessions"] == 12 and busy["image_bytes"] > 12 * 2 * 50_000
+    with ThreadPoolExecutor(len(clients)) as pool:
+        list(pool.map(lambda c: c.close(), clients))  # the heartbeat stream closes, like a tab
+    entries = demo.state_holder.session_data
+    assert wait_for(lambda: all(entries[c.session_hash].is_closed for c in clients
+                                if c.session_hash in entries), timeout=5), "Gradio saw no disconnect"
+    wait_for(lambda: held(demo) == baseline, timeout=5)
+    assert held(demo) == baseline, f"still held after every session disconnected: {held(demo)}"
+
+
+def test_sdk_clients_for_user_keys_are_bounded(monkeypatch):
+    import hitl.backends
+
+    monkeypatch.setattr(hitl.backends, "_MAX_CLIENTS", 4)
+    service = ImageService(load_settings(**{**TEST_SETTINGS, "base_url": "http://127.0.0.1:9/v1"}))
+    for i in range(10):
+        service.backend_for(f"sk-user-{i:04d}-{'x' * 20}")
+    assert len(service._clients) == 4
+    assert all(len(digest) == 64 for digest in service._clients)  # keyed by hash, not by key
