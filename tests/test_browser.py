@@ -404,3 +404,18 @@ def test_demo_mode_page_shows_the_notice_and_works(page, demo_url):
     button(page, "start-over").click()
     expect(prompt_box(page)).to_have_value("a paper boat")
     expect(generate_button(page)).to_be_visible()
+
+
+# -- download, straight from the page's memory ---------------------------------------------
+def test_download_gives_the_approved_image_bytes(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "download me")
+    button(page, "approve").click()
+    expect(page.get_by_role("heading", name="Approved ✓")).to_be_visible()
+    src = main_image(page).get_attribute("src")
+    with page.expect_download() as download_info:
+        page.locator("#image").get_by_role("button", name=re.compile("download", re.I)).click()
+    download = download_info.value
+    with open(download.path(), "rb") as saved:
+        assert saved.read() == base64.b64decode(src.split(",", 1)[1])
+    assert download.suggested_filename.endswith(".png")
