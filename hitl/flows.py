@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pocketflow import AsyncFlow
 
-from .nodes import STOP, Approve, CheckLimits, CheckStage, GenerateImage, Halt, SelectCandidate, StartOver, ValidateRequest
+from .nodes import (STOP, Approve, CheckLimits, CheckStage, GenerateImage, Halt, SelectCandidate, StartOver,
+                    ValidateRequest)
 from .stages import Action
 
 
 def _chain(*nodes) -> AsyncFlow:
     """Link nodes in order; any of them saying "stop" ends the flow."""
     halt = Halt()
-    for node, following in zip(nodes, nodes[1:]):
+    for node, following in zip(nodes, nodes[1:], strict=False):
         node >> following
         node - STOP >> halt
     return AsyncFlow(start=nodes[0])

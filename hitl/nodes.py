@@ -17,7 +17,7 @@ from .backends import ImageRequest
 from .errors import describe
 from .images import thumbnail_b64
 from .limits import window_wait
-from .stages import Action, Stage, StageError, add_candidate, next_stage
+from .stages import Action, StageError, add_candidate, next_stage
 from .validation import InputError, check_options, check_prompt
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ class Runtime:
     limiter: ClientLimiter
 
     @classmethod
-    def create(cls, settings: Settings) -> "Runtime":
+    def create(cls, settings: Settings) -> Runtime:
         return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window))
 
 

@@ -32,6 +32,7 @@ CSS = """
 # so nobody's prompts or images are kept in the footer's "Runs" panel.
 LAUNCH_OPTIONS = {"css": CSS, "run_history": False}
 
+
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
     """The caller's address. Each trusted proxy appends the peer it saw to X-Forwarded-For, so
     the entry `proxy_hops` from the end is the client; entries before it are the client's own

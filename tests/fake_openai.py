@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import struct
 import threading
@@ -179,8 +178,9 @@ class _Handler(BaseHTTPRequestHandler):
         partials = int(tool.get("partial_images") or 0) if body.get("stream") else 0
         response_id = f"resp_{serial}"
         if fault == "refusal":
+            text = {"type": "output_text", "text": "I can't help with that request.", "annotations": []}
             output = [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                       "content": [{"type": "output_text", "text": "I can't help with that request.", "annotations": []}]}]
+                       "content": [text]}]
         else:
             time.sleep(fake.latency * (1 if not body.get("stream") else 0))
             output = [{"type": "image_generation_call", "id": f"ig_{serial}", "status": "completed",
