@@ -34,6 +34,25 @@ class Endpoint:
     fn_index: int
     trigger_id: int | None
     api_name: str
+    inputs: list[dict] = field(default_factory=list)  # component configs, in order
+    outputs: list[dict] = field(default_factory=list)
+
+    def output_index(self, component_type: str) -> int:
+        return next(i for i, c in enumerate(self.outputs) if c.get("type") == component_type)
+
+    def data(self, text: str) -> list:
+        """Inputs as the page would send them: each component's default value, the first textbox
+        holding `text`, None for gr.State."""
+        values, placed = [], False
+        for component in self.inputs:
+            if component.get("type") == "state":
+                values.append(None)
+            elif component.get("type") == "textbox" and not placed:
+                values.append(text)
+                placed = True
+            else:
+                values.append(component.get("props", {}).get("value"))
+        return values
 
 
 def endpoint(root: str, api_name: str, timeout: float = 30.0) -> Endpoint:
@@ -41,10 +60,12 @@ def endpoint(root: str, api_name: str, timeout: float = 30.0) -> Endpoint:
     config = httpx.get(f"{root}/config", timeout=timeout).raise_for_status().json()
     if config.get("protocol") != "sse_v3":
         raise RuntimeError(f"unexpected Gradio protocol {config.get('protocol')!r}; this client speaks sse_v3")
+    components = {c["id"]: c for c in config["components"]}
     for dep in config["dependencies"]:
         if dep.get("api_name") == api_name:
             targets = dep.get("targets") or []
-            return Endpoint(root, dep["id"], targets[0][0] if targets else None, api_name)
+            return Endpoint(root, dep["id"], targets[0][0] if targets else None, api_name,
+                            [components[i] for i in dep["inputs"]], [components[i] for i in dep["outputs"]])
     raise KeyError(f"no endpoint named {api_name!r} at {root}")
 
 
@@ -70,7 +91,10 @@ class SessionResult:
 
 
 def new_client(max_connections: int | None = None) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=1024)
+    # No keep-alive: uvicorn closes a connection idle for 5 s, and when both event loops are busy
+    # (N = 256 on 2 cores) a reused connection can be closed just as a request goes out on it
+    # ("Server disconnected without sending a response"); browsers retry those, httpx does not.
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=0)
     # Read timeout: a queued event may wait silently; Gradio sends a heartbeat every 15 s.
     return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0, connect=30.0))
 
@@ -95,8 +119,10 @@ async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, ti
                       analyze: bool = False, session_hash: str | None = None) -> SessionResult:
     """One event in one (new or given) session; returns timings and byte counts, never raises."""
     result = SessionResult()
+    generating: list[bytes] = []
     session_hash = session_hash or uuid.uuid4().hex[:12]
     result.t_start = time.perf_counter()
+    stage = "join"
     try:
         async with asyncio.timeout(timeout):
             join = await client.post(f"{ep.root}{API}/queue/join", json={
@@ -106,14 +132,19 @@ async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, ti
             if join.status_code != 200:
                 result.error = f"join {join.status_code}: {join.text[:200]}"
                 return result
+            stage = "stream"
             async with client.stream("GET", f"{ep.root}{API}/queue/data",
                                      params={"session_hash": session_hash}) as stream:
-                buffer = b""
+                # Linear in the message size: a 1 MiB image is a 1.4 MB line arriving in many chunks, and
+                # rescanning the whole buffer per chunk (as gradio_client does) costs tens of ms per message.
+                buffer, scan = bytearray(), 0
                 async for chunk in stream.aiter_raw():
                     result.bytes_received += len(chunk)
                     buffer += chunk
-                    while b"\n\n" in buffer:
-                        line, buffer = buffer.split(b"\n\n", 1)
+                    while (end := buffer.find(b"\n\n", scan)) >= 0:
+                        line = bytes(buffer[:end])
+                        del buffer[:end + 2]
+                        scan = 0
                         if not line.startswith(b"data:"):
                             continue
                         result.messages += 1
@@ -125,7 +156,7 @@ async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, ti
                             if result.t_first_image is None and IMAGE_MARK in line:
                                 result.t_first_image = time.perf_counter()
                             if analyze:
-                                _note_images(result, json.loads(line[5:]))
+                                generating.append(line)  # parsed after the run, not on the clock
                         elif b'"process_completed"' in head:
                             result.t_done = time.perf_counter()
                             message = json.loads(line[5:])
@@ -134,18 +165,21 @@ async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, ti
                                 result.error = json.dumps(message.get("output"))[:200]
                             if analyze:
                                 result.final = message
+                                for raw in generating:
+                                    _note_images(result, json.loads(raw[5:]))
                                 _note_images(result, message)
                         elif b'"close_stream"' in head:
                             return result
                         elif b'"unexpected_error"' in head:
                             result.error = line[:300].decode("utf-8", "replace")
                             return result
+                    scan = max(0, len(buffer) - 1)
             if result.t_done is None:
                 result.error = result.error or "stream ended before process_completed"
     except TimeoutError:
-        result.error = f"timeout after {timeout:.0f} s"
+        result.error = f"{stage}: timeout after {timeout:.0f} s"
     except httpx.HTTPError as exc:
-        result.error = f"{type(exc).__name__}: {exc}"[:200]
+        result.error = f"{stage}: {type(exc).__name__}: {exc}"[:200]
     return result
 
 

@@ -60,6 +60,11 @@ def fake_main(conn, latency: float, image_bytes: int) -> None:
 
     fake = FakeOpenAI(latency=latency, image_bytes=image_bytes)
     url = fake.start()
+    # FakeOpenAI sets request_queue_size after the socket is already listening, so its accept backlog
+    # is socketserver's default of 5: a burst of connections then waits on SYN retransmits (1 s, 3 s...)
+    # and the app sees APIConnectionError. Listening again with a deep backlog keeps the fake out of the
+    # way of the measurement (Linux applies a second listen() to the live socket).
+    fake._server.socket.listen(4096)
     conn.send({"url": url, "pid": os.getpid()})
 
     def configure(message: dict) -> dict:
@@ -75,12 +80,11 @@ def fake_main(conn, latency: float, image_bytes: int) -> None:
 
 # -- the app and the bare floor app ------------------------------------------------------------
 
-def _prepare_env(env: dict[str, str]) -> None:
+def _prepare_env() -> None:
     os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="hitl-bench-gradio-"))
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.pop("OPENAI_API_KEY", None)
     os.environ.pop("OPENAI_BASE_URL", None)
-    os.environ.update(env)
 
 
 def bare_demo(latency: float):
@@ -103,32 +107,69 @@ def bare_demo(latency: float):
     return demo
 
 
-def app_main(conn, kind: str, settings: dict, launch: dict, env: dict, latency: float,
-             trace_memory: bool = False) -> None:
-    """kind "hitl": the real app via hitl.ui.build_demo; kind "bare": the floor app."""
-    _prepare_env(env)
+def app_main(conn, kind: str, settings: dict, launch: dict, latency: float, trace_memory: bool = False,
+             ui_module: str = "hitl.ui") -> None:
+    """kind "hitl": the real app via hitl.ui.build_demo; kind "bare": the floor app.
+    Extra environment (GRADIO_ANALYTICS_CACHE_FREQUENCY, MALLOC_*) is set by the parent at spawn."""
+    _prepare_env()
     sys.path.insert(0, str(ROOT))
     if trace_memory:
         import tracemalloc
         tracemalloc.start(4)
     import logging
     logging.basicConfig(level=logging.WARNING)
+    _time_analytics()
 
     if kind == "hitl":
-        from hitl.config import load_settings
-        from hitl.ui import LAUNCH_OPTIONS, build_demo
+        import importlib
 
-        demo = build_demo(load_settings(**settings))
-        options = {**LAUNCH_OPTIONS, **launch}
+        from hitl.config import load_settings
+
+        ui = importlib.import_module(ui_module)  # hitl.ui, or a candidate change to compare (--ui-module)
+        demo = ui.build_demo(load_settings(**settings))
+        options = {**ui.LAUNCH_OPTIONS, **launch}
     else:
         demo = bare_demo(latency)
         options = {"run_history": False, **launch}
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
                 **options)
+    # Launching leaves a few unreachable asyncio loops behind whose __del__ complains ("Invalid file
+    # descriptor: -1") when a collection finds them; collect them now, quietly, not mid-measurement.
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
     debug = _start_debug_server(demo)
     conn.send({"url": demo.local_url.rstrip("/"), "debug": debug, "pid": os.getpid()})
     _serve_until_stopped(conn)
     demo.close()
+
+
+ANALYTICS = {"calls": 0, "seconds": 0.0, "rebuilt": 0}
+_ANALYTICS_ORIGINAL = None
+
+
+def _time_analytics() -> None:
+    """Time Gradio's per-event analytics summary (a pandas DataFrame of up to 10,000 events, rebuilt
+    every GRADIO_ANALYTICS_CACHE_FREQUENCY events), in this wrapper only, so the report can say
+    what it costs. The wrapped method behaves exactly as before."""
+    from gradio.queueing import Queue
+
+    global _ANALYTICS_ORIGINAL
+    original = _ANALYTICS_ORIGINAL = Queue.compute_analytics_summary
+
+    def timed(self, records):
+        before = self.event_count_at_last_cache
+        start = time.perf_counter()
+        try:
+            return original(self, records)
+        finally:
+            ANALYTICS["seconds"] += time.perf_counter() - start
+            ANALYTICS["calls"] += 1
+            ANALYTICS["rebuilt"] += self.event_count_at_last_cache != before
+
+    Queue.compute_analytics_summary = timed
 
 
 # -- debug endpoint (bench wrapper only) --------------------------------------------------------
@@ -177,6 +218,8 @@ def _stats(demo, collect: bool) -> dict:
         "rss_kib": rss_kib(),
         "sessions": len(sessions),
         "closed_sessions": sum(bool(s.is_closed) for s in sessions),
+        # Seconds Gradio keeps a closed session's gr.State (its default is 3600; an unload handler may lower it).
+        "closed_ttl": sorted({getattr(s, "STATE_TTL_WHEN_CLOSED", None) for s in sessions if s.is_closed}),
         "sessions_with_state": sum(bool(s.state_data) for s in sessions),
         "image_bytes_in_state_data": state_bytes,
         "image_bytes_in_config_values": config_bytes,
@@ -186,7 +229,8 @@ def _stats(demo, collect: bool) -> dict:
         "queue_event_analytics": len(queue.event_analytics),
         "queue_pending_sessions": len(queue.pending_messages_per_session),
         "queue_events": len(queue.event_ids_to_events),
-        "gc_objects": len(gc.get_objects()),
+        "gc_objects": len(gc.get_objects()) if collect else None,
+        "analytics": dict(ANALYTICS),
     }
     import tracemalloc
     if tracemalloc.is_tracing():
@@ -202,8 +246,9 @@ def _stats(demo, collect: bool) -> dict:
 
 
 def _expire_closed(demo) -> int:
-    """Pretend the hour Gradio keeps a closed session's gr.State has passed (STATE_TTL_WHEN_CLOSED).
-    Gradio's own once-a-second cleanup task then deletes it, exactly as it would an hour later."""
+    """Pretend the time Gradio keeps a closed session's gr.State (STATE_TTL_WHEN_CLOSED: an hour by
+    default, or what the app's unload handler set) has passed. Gradio's own once-a-second cleanup
+    task then deletes it, exactly as it would once that time is up."""
     count = 0
     for session in list(demo.state_holder.session_data.values()):
         if session.is_closed:
@@ -212,11 +257,63 @@ def _expire_closed(demo) -> int:
     return count
 
 
+def _analytics_rebuild_ms(demo, events: int, repeat: int = 5) -> float:
+    """One rebuild of Gradio's analytics summary with `events` recorded events (its cap is 10,000),
+    as happens after every event with the default GRADIO_ANALYTICS_CACHE_FREQUENCY=1 once events
+    trickle in one at a time. Run on a copy of the queue, so the app's own numbers are untouched."""
+    import copy
+    import uuid
+
+    queue = copy.copy(demo._queue)
+    records = [{"time": time.time(), "status": "success", "process_time": 2.0 + (i % 7) / 10,
+                "function": "generate", "session_hash": uuid.uuid4().hex[:12]} for i in range(events)]
+    timings = []
+    for _ in range(repeat):
+        queue.events_recorded, queue.event_count_at_last_cache = 10**9, 0
+        start = time.perf_counter()
+        _ANALYTICS_ORIGINAL(queue, records)
+        timings.append(time.perf_counter() - start)
+    return 1000 * sorted(timings)[len(timings) // 2]
+
+
 def _malloc_trim() -> int:
     try:
         return ctypes.CDLL("libc.so.6").malloc_trim(0)
     except OSError:
         return -1
+
+
+def _server_loop():
+    """The event loop Gradio's server runs on (in uvicorn's thread)."""
+    import asyncio
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.AbstractEventLoop) and obj.is_running():
+            return obj
+    return None
+
+
+def _on_loop(fn, timeout: float = 60.0):
+    """Run fn on the server's event loop and wait for it: gc.collect() there finalizes async
+    generators in their own thread, and Gradio's session store is only touched from there."""
+    loop = _server_loop()
+    if loop is None:
+        return fn()
+    done, box = threading.Event(), {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            box["error"] = exc
+        finally:
+            done.set()
+
+    loop.call_soon_threadsafe(run)
+    if not done.wait(timeout):
+        raise TimeoutError("the server loop did not run the debug call")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _start_debug_server(demo) -> str:
@@ -228,9 +325,13 @@ def _start_debug_server(demo) -> str:
             url = urlparse(self.path)
             query = parse_qs(url.query)
             if url.path == "/stats":
-                body = _stats(demo, collect=query.get("gc", ["1"])[0] == "1")
+                collect = query.get("gc", ["1"])[0] == "1"
+                body = _on_loop(lambda: _stats(demo, collect=collect))
             elif url.path == "/expire":
-                body = {"expired": _expire_closed(demo)}
+                body = {"expired": _on_loop(lambda: _expire_closed(demo))}
+            elif url.path == "/analytics_cost":
+                events = int(query.get("events", ["10000"])[0])
+                body = {"events": events, "ms": _analytics_rebuild_ms(demo, events)}
             elif url.path == "/trim":
                 before = rss_kib()
                 body = {"trimmed": _malloc_trim(), "rss_before_kib": before, "rss_kib": rss_kib()}

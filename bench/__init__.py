@@ -1,0 +1,1 @@
+"""Benchmark for HITL Image Studio (issue 6): `python -m bench.run`."""
