@@ -62,18 +62,31 @@ def next_stage(stage: Stage, action: Action) -> Stage:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One generated image, kept as base64 in memory only."""
+    """One generated image, kept in memory only, as the data: URL the page shows.
 
-    b64: str
-    mime: str = "image/png"
+    Holding the URL (not bare base64 beside it) keeps one copy per image: Gradio's
+    per-session config stores the very same string object when the image is shown.
+    """
+
+    data_url: str
     prompt: str = ""
     revised_prompt: str = ""
     response_id: str | None = None  # lets Refine continue the Responses conversation
     thumb_b64: str = ""  # small WebP for the gallery, so it never resends full images
 
+    @classmethod
+    def from_b64(cls, b64: str, mime: str = "image/png", prompt: str = "", revised_prompt: str = "",
+                 response_id: str | None = None) -> Candidate:
+        return cls(f"data:{mime};base64,{b64}", prompt, revised_prompt, response_id)
+
     @property
-    def data_url(self) -> str:
-        return f"data:{self.mime};base64,{self.b64}"
+    def mime(self) -> str:
+        return self.data_url[5:self.data_url.index(";")]
+
+    @property
+    def b64(self) -> str:
+        """The bare base64 (a copy: only for decoding, when needed)."""
+        return self.data_url.partition(",")[2]
 
     @property
     def thumb_url(self) -> str:

@@ -64,7 +64,7 @@ def test_invalid_options_are_explained():
 
 
 def test_a_failure_keeps_the_candidates_and_says_what_happened():
-    kept = Candidate("OLD", prompt="p")
+    kept = Candidate.from_b64("OLD", prompt="p")
     session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[kept], selected=0, made=1)
     response = openai._base_client.httpx2.Response(401, request=openai._base_client.httpx2.Request("POST", "http://x"))
     backend = FailingBackend(openai.AuthenticationError("bad key sk-abc", response=response, body=None))
@@ -85,7 +85,7 @@ def test_session_limit_refuses_with_the_wait():
 
 
 def test_select_and_approve_any_candidate():
-    a, b = Candidate("A"), Candidate("B")
+    a, b = Candidate.from_b64("A"), Candidate.from_b64("B")
     session = Session(stage=Stage.USER_FEEDBACK, candidates=[a, b], selected=1)
     selected = run(Action.SELECT, session, select_index=0)
     assert selected["selected"] == 0
@@ -95,13 +95,13 @@ def test_select_and_approve_any_candidate():
 
 
 def test_select_out_of_range_is_refused():
-    session = Session(stage=Stage.USER_FEEDBACK, candidates=[Candidate("A")], selected=0)
+    session = Session(stage=Stage.USER_FEEDBACK, candidates=[Candidate.from_b64("A")], selected=0)
     shared = run(Action.SELECT, session, select_index=5)
     assert shared["selected"] == 0 and "no candidate" in shared["error_message"]
 
 
 def test_start_over_clears_images():
-    session = Session(stage=Stage.FINAL, candidates=[Candidate("A")], selected=0, approved=Candidate("A"))
+    session = Session(stage=Stage.FINAL, candidates=[Candidate.from_b64("A")], selected=0, approved=Candidate.from_b64("A"))
     shared = run(Action.START_OVER, session)
     assert shared["stage"] is Stage.INITIAL_INPUT and shared["candidates"] == [] and shared["final_result"] is None
 
@@ -114,7 +114,7 @@ def test_refine_passes_the_current_candidate_and_feedback():
             seen["request"] = request
             return await super().generate(request, on_partial)
 
-    current = Candidate("iVBORw0KGgo=", prompt="p")
+    current = Candidate.from_b64("iVBORw0KGgo=", prompt="p")
     session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[current], selected=0, made=1)
     shared = run(Action.REFINE, session, Recording(), feedback="  make it blue ", options={})
     request = seen["request"]

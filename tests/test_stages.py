@@ -36,7 +36,7 @@ def test_refusals_name_the_way_forward():
 
 
 def test_shared_round_trip_keeps_the_session_and_drops_runtime_keys():
-    one, two = Candidate("AAA", prompt="p"), Candidate("BBB", prompt="p")
+    one, two = Candidate.from_b64("AAA", prompt="p"), Candidate.from_b64("BBB", prompt="p")
     session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[one, two], selected=1, made=2,
                       generations=[1.0, 2.0])
     shared = to_shared(session, task_input="typed", settings=object())
@@ -46,22 +46,22 @@ def test_shared_round_trip_keeps_the_session_and_drops_runtime_keys():
 
 
 def test_the_shared_store_does_not_alias_session_lists():
-    session = Session(candidates=[Candidate("A")], selected=0)
+    session = Session(candidates=[Candidate.from_b64("A")], selected=0)
     shared = to_shared(session)
-    add_candidate(shared, Candidate("B"), keep=8)
+    add_candidate(shared, Candidate.from_b64("B"), keep=8)
     assert len(session.candidates) == 1  # a cancelled flow leaves the session untouched
 
 
 def test_candidates_are_capped_and_the_newest_is_selected():
     shared = to_shared(Session())
     for i in range(5):
-        add_candidate(shared, Candidate(str(i)), keep=3)
+        add_candidate(shared, Candidate.from_b64(str(i)), keep=3)
     assert [c.b64 for c in shared["candidates"]] == ["2", "3", "4"]
     assert shared["selected"] == 2
 
 
 def test_current_image_follows_the_stage():
-    a, b = Candidate("A"), Candidate("B")
+    a, b = Candidate.from_b64("A"), Candidate.from_b64("B")
     assert Session().current is None
     review = Session(stage=Stage.USER_FEEDBACK, candidates=[a, b], selected=0)
     assert review.current is a
@@ -70,4 +70,4 @@ def test_current_image_follows_the_stage():
 
 
 def test_data_urls_carry_the_mime_type():
-    assert Candidate("QUJD", mime="image/webp").data_url == "data:image/webp;base64,QUJD"
+    assert Candidate.from_b64("QUJD", mime="image/webp").data_url == "data:image/webp;base64,QUJD"

@@ -73,5 +73,5 @@ class DemoBackend:
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         preview, final = await asyncio.to_thread(_render_both, request)
         mime = request.options.mime
-        on_partial(Candidate(preview, mime, request.prompt))
-        return Candidate(final, mime, request.prompt, revised_prompt="")
+        on_partial(Candidate.from_b64(preview, mime, request.prompt))
+        return Candidate.from_b64(final, mime, request.prompt, revised_prompt="")

@@ -44,9 +44,9 @@ class ImagesBackend:
                 started = True
                 kind = getattr(event, "type", "")
                 if kind.endswith("partial_image"):
-                    on_partial(Candidate(event.b64_json, mime, request.prompt))
+                    on_partial(Candidate.from_b64(event.b64_json, mime, request.prompt))
                 elif kind.endswith("completed"):
-                    return Candidate(event.b64_json, mime, request.prompt)
+                    return Candidate.from_b64(event.b64_json, mime, request.prompt)
         if not started:  # a 200 that was not an event stream at all
             raise MalformedResponseError("empty or unreadable stream")
         raise TransientStreamError("the stream ended before the image was complete")
@@ -58,4 +58,4 @@ def _candidate_from(data, request: ImageRequest, mime: str) -> Candidate:
     first = data[0]
     if not getattr(first, "b64_json", None):
         raise NoImageError(getattr(first, "revised_prompt", None) or "")
-    return Candidate(first.b64_json, mime, request.prompt, first.revised_prompt or "")
+    return Candidate.from_b64(first.b64_json, mime, request.prompt, first.revised_prompt or "")

@@ -58,7 +58,7 @@ class ResponsesBackend:
                 started = True
                 kind = getattr(event, "type", "")
                 if kind == "response.image_generation_call.partial_image":
-                    on_partial(Candidate(event.partial_image_b64, mime, request.prompt))
+                    on_partial(Candidate.from_b64(event.partial_image_b64, mime, request.prompt))
                 elif kind in ("response.completed", "response.incomplete"):
                     return _candidate_from(event.response, request, mime)
                 elif kind == "response.failed":
@@ -77,7 +77,7 @@ def _candidate_from(response, request: ImageRequest, mime: str) -> Candidate:
         raise MalformedResponseError("no output in response")
     for item in output:
         if getattr(item, "type", None) == "image_generation_call" and getattr(item, "result", None):
-            return Candidate(
+            return Candidate.from_b64(
                 b64=item.result,
                 mime=mime,
                 prompt=request.prompt,
