@@ -104,22 +104,30 @@ def build_demo(settings: Settings) -> gr.Blocks:
                    cancel_btn, image, revised, gallery, message]
         options = [size, quality, background, output_format, api_key]
 
-        def view(state: Session, refused: bool = False) -> tuple:
-            """All outputs for a session; a refused action sends no image (the page keeps its own)."""
+        def visibility(state: Session) -> tuple[bool, ...]:
+            """Which containers show: input (twice: controls and extras), review, final, revised, gallery."""
             current = state.current
-            revised_text = current.revised_prompt if current else ""
-            reviewing = state.stage is Stage.USER_FEEDBACK
+            stage = state.stage
+            return (stage is Stage.INITIAL_INPUT, stage is Stage.INITIAL_INPUT, stage is Stage.USER_FEEDBACK,
+                    stage is Stage.FINAL, bool(current and current.revised_prompt),
+                    stage is Stage.USER_FEEDBACK and len(state.candidates) > 1)
+
+        def view(state: Session, before: Session | None = None, refused: bool = False) -> tuple:
+            """All outputs for a session. Only what changed since `before` is sent: each update
+            costs Gradio a component rebuild per session. A refused action sends no image."""
+            shown = visibility(state)
+            was = visibility(before) if before else (None,) * len(shown)
+            boxes = [gr.skip() if now == then else gr.Column(visible=now) for now, then in zip(shown, was)]
+            current = state.current
             return (
-                state,
-                gr.Column(visible=state.stage is Stage.INITIAL_INPUT),
-                gr.Column(visible=state.stage is Stage.INITIAL_INPUT),
-                gr.Column(visible=reviewing),
-                gr.Column(visible=state.stage is Stage.FINAL),
-                gr.Column(visible=bool(state.message)),
-                gr.Column(visible=bool(revised_text)),
-                gr.Column(visible=reviewing and len(state.candidates) > 1),
+                state, *boxes[:4],
+                gr.Column(visible=bool(state.message)),  # previews hide it, so always say
+                *boxes[4:],
                 gr.Button(visible=False),
-                gr.skip() if refused else current, revised_text, state.candidates, state.message,
+                gr.skip() if refused else current,
+                current.revised_prompt if current else "",
+                state.candidates,
+                state.message,
             )
 
         def preview(state: Session, partial: Candidate) -> tuple:
@@ -131,7 +139,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
             ip = client_address(request, settings.proxy_hops)
             refused = not allowed(state.stage, action)
             async for item in run_action(action, state, runtime, client_ip=ip, **inputs):
-                yield preview(state, item) if isinstance(item, Candidate) else view(item, refused)
+                yield preview(state, item) if isinstance(item, Candidate) else view(item, state, refused)
 
         def upstream(size_, quality_, background_, format_, key) -> dict:
             options = {"size": size_, "quality": quality_, "background": background_, "output_format": format_}

@@ -106,9 +106,7 @@ class FakeOpenAI:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 1024
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         return self.url
@@ -126,6 +124,11 @@ class FakeOpenAI:
 
     def image_b64(self, prompt: str, serial: int) -> str:
         return base64.b64encode(png_for(prompt, serial, self.image_bytes)).decode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # listen() backlog: read when the socket opens, so set here
 
 
 class _Handler(BaseHTTPRequestHandler):
