@@ -6,8 +6,10 @@ Runs the same on a Hugging Face Space (SYSTEM=spaces), locally, and with `--shar
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
+import sys
 
 from gradio import networking
 
@@ -42,8 +44,19 @@ def open_share_link(demo) -> str | None:
     return url
 
 
+def return_freed_images_to_the_os() -> None:
+    """Give each allocation over 128 KiB (every base64 image) its own mmap, so memory a closed
+    session frees goes back to the OS; glibc's default heap keeps it (bench/results.md)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # -3: M_MMAP_THRESHOLD
+        except (OSError, AttributeError):  # not glibc (e.g. musl): keep the default
+            pass
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    return_freed_images_to_the_os()
     logging.basicConfig(level=os.environ.get("HITL_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)  # the SDK may have configured logging on import (OPENAI_LOG)
