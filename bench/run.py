@@ -447,6 +447,33 @@ async def phase_memory(fake: Proc, app: Proc, *, n: int, latency: float, image_b
 
 # -- report --------------------------------------------------------------------------------------
 
+def code_state() -> str:
+    """Which app code is measured: git HEAD, whether hitl/ has uncommitted changes, and a hash of
+    hitl/*.py (each server process imports hitl/ when it starts, so a change mid-run shows here)."""
+    import hashlib
+    import subprocess
+
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "hitl").rglob("*.py")):
+        digest.update(path.read_bytes())
+
+    def git(*argv: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True, check=False,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD") or "no git"
+    dirty = " + uncommitted changes in hitl/" if git("status", "--porcelain", "--", "hitl") else ""
+    return f"{head}{dirty}, hitl/*.py sha256 {digest.hexdigest()[:12]}"
+
+
+def same_code(start: str, end: str) -> bool:
+    """Whether hitl/ was the same at both ends of the run (commits elsewhere do not matter)."""
+    return start.rsplit("sha256 ", 1)[-1] == end.rsplit("sha256 ", 1)[-1]
+
+
 def machine() -> dict:
     import gradio
     import openai
@@ -573,6 +600,9 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
         "",
         (f"- Date: {m['date']}; machine: **{m['cores']} cores** ({m['usable_cores']} usable), Python {m['python']}, "
         f"Gradio {m['gradio']}, openai {m['openai']}, Linux {m['kernel']}"),
+        f"- App code: {m['code']}" + ("" if same_code(m["code"], m["code_at_end"]) else
+                                      f" — **hitl/ changed during the run** (at the end: {m['code_at_end']}); "
+                                      "phases started after the change measured different code, rerun"),
         (f"- Other processes on the machine used {m['foreign_share']:.0%} of its CPU during the run "
         f"(load average at start {m['load_at_start'] * m['cores']:.2f}); ratios are measured side by side, "
         "interleaved, so shared noise hits both sides, but the p95s and the concurrency walls feel it."),
@@ -627,7 +657,8 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
         lines.append("")
     for label, mem in mems.items():
         lines += [(f"Memory, {label} (app process; image payload = str/bytes ≥ 16 KiB reachable from Gradio's "
-                  "per-session store `demo.state_holder`):"), "",
+                  "per-session store `demo.state_holder`; a string referenced from both gr.State and the "
+                  "per-session config is counted once, under gr.State):"), "",
                   ("| point | RSS MiB | sessions (closed) | with gr.State | images in gr.State MiB "
                   "| images in per-session config MiB | diff streams MiB | traced MiB |"),
                   "|---|---|---|---|---|---|---|---|"]
@@ -698,6 +729,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 async def run(args) -> None:
     m = machine()
+    m["code"] = code_state()
     if args.wait_quiet:
         log(f"waiting up to {args.wait_quiet:.0f} s for a quiet machine (load {other_load():.2f} per core)")
         m["load_at_start"] = await wait_quiet(args.wait_quiet)
@@ -771,6 +803,7 @@ async def run(args) -> None:
                                                      image_bytes=args.image_bytes,
                                                      grace=grace.get("closed_session_grace"))
     elapsed = time.monotonic() - started_at
+    m["code_at_end"] = code_state()
     foreign = (machine_busy_seconds() - busy0) - (own_seconds() - own0)
     m["foreign_share"] = max(0.0, foreign) / (elapsed * (os.cpu_count() or 1))
     text = report(args, m, single, nopart, small, conc, variants, mems, elapsed)

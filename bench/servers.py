@@ -60,10 +60,9 @@ def fake_main(conn, latency: float, image_bytes: int) -> None:
 
     fake = FakeOpenAI(latency=latency, image_bytes=image_bytes)
     url = fake.start()
-    # FakeOpenAI sets request_queue_size after the socket is already listening, so its accept backlog
-    # is socketserver's default of 5: a burst of connections then waits on SYN retransmits (1 s, 3 s...)
-    # and the app sees APIConnectionError. Listening again with a deep backlog keeps the fake out of the
-    # way of the measurement (Linux applies a second listen() to the live socket).
+    # A deep accept backlog, whatever the fake's version: with socketserver's default of 5 a burst
+    # of connections waits on SYN retransmits (1 s, 3 s...) and the app sees APIConnectionError,
+    # which is the fake's limit, not the app's. Linux applies a second listen() to the live socket.
     fake._server.socket.listen(4096)
     conn.send({"url": url, "pid": os.getpid()})
 
