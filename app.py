@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(settings)
     # quiet: Gradio's own banner would suggest `share=True` even when --share was given.
     demo.launch(server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True,
-                quiet=True, **LAUNCH_OPTIONS)
+                quiet=True, max_threads=settings.max_concurrent + 16,  # Gradio caps events at max_threads
+                **LAUNCH_OPTIONS)
     mode = "demo mode (no OpenAI key)" if settings.demo else f"OpenAI {settings.api_style} API"
     print(f"* HITL Image Studio running at {demo.local_url} — {mode}", flush=True)
     if share:

@@ -131,9 +131,11 @@ def build_demo(settings: Settings) -> gr.Blocks:
             )
 
         def preview(state: Session, partial: Candidate) -> tuple:
-            skip = gr.skip()
+            """A partial image. Unchanged values are resent as they are (an empty diff): in Gradio
+            6.31 `gr.skip()` still rebuilds the component, and the gallery's rebuild is costly."""
+            skip, current = gr.skip(), state.current
             return (state, skip, skip, skip, skip, gr.Column(visible=False), skip, skip, gr.Button(visible=True),
-                    partial, skip, skip, "")
+                    partial, current.revised_prompt if current else "", state.candidates, "")
 
         async def act(action: Action, state: Session, request: gr.Request | None, **inputs):
             ip = client_address(request, settings.proxy_hops)
