@@ -6,6 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from openai import AsyncOpenAI
+
+from ..config import Settings
+from ..retry import with_retries
 from ..stages import Candidate
 
 OnPartial = Callable[[Candidate], None]
@@ -51,3 +55,17 @@ class ImageRequest:
 
 class Backend(Protocol):
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate: ...
+
+
+class OpenAIBackend:
+    """What both OpenAI backends share: a client, settings, and every call through the retry layer."""
+
+    def __init__(self, client: AsyncOpenAI, settings: Settings):
+        self.client = client
+        self.settings = settings
+
+    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        return await with_retries(lambda: self._attempt(request, on_partial), self.settings)
+
+    async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        raise NotImplementedError

@@ -6,23 +6,12 @@ import base64
 from contextlib import aclosing
 from dataclasses import asdict
 
-from openai import AsyncOpenAI
-
-from ..config import Settings
 from ..errors import MalformedResponseError, NoImageError, TransientStreamError
-from ..retry import with_retries
 from ..stages import Candidate
-from .base import ImageRequest, OnPartial
+from .base import ImageRequest, OnPartial, OpenAIBackend
 
 
-class ImagesBackend:
-    def __init__(self, client: AsyncOpenAI, settings: Settings):
-        self.client = client
-        self.settings = settings
-
-    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
-        return await with_retries(lambda: self._attempt(request, on_partial), self.settings)
-
+class ImagesBackend(OpenAIBackend):
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         arguments = {"model": self.settings.image_model, **asdict(request.options)}
         if request.previous:

@@ -5,23 +5,12 @@ from __future__ import annotations
 from contextlib import aclosing
 from dataclasses import asdict
 
-from openai import AsyncOpenAI
-
-from ..config import Settings
 from ..errors import MalformedResponseError, NoImageError, TransientStreamError, UpstreamFailure
-from ..retry import with_retries
 from ..stages import Candidate
-from .base import ImageRequest, OnPartial
+from .base import ImageRequest, OnPartial, OpenAIBackend
 
 
-class ResponsesBackend:
-    def __init__(self, client: AsyncOpenAI, settings: Settings):
-        self.client = client
-        self.settings = settings
-
-    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
-        return await with_retries(lambda: self._attempt(request, on_partial), self.settings)
-
+class ResponsesBackend(OpenAIBackend):
     def _arguments(self, request: ImageRequest) -> dict:
         tool = {"type": "image_generation", "model": self.settings.image_model, **asdict(request.options)}
         if self.settings.partial_images:
