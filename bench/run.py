@@ -483,6 +483,14 @@ def machine() -> dict:
             "kernel": platform.release()}
 
 
+
+def _single_line(result: dict, heading: str) -> str:
+    """One 'Single generation' details line: raw SDK, gradio_client and light client p50/p95."""
+    return (f"Single generation, {heading}: raw SDK p50 {fmt(result['raw_p50'])} p95 {fmt(result['raw_p95'])}; "
+            f"gradio_client p50 {fmt(result['gradio_client_p50'])} p95 {fmt(result['gradio_client_p95'])}; "
+            f"light client p50 {fmt(result['light_p50'])} p95 {fmt(result['light_p95'])}."
+            + (f" Errors: {result['errors']}" if result["errors"] else ""))
+
 def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict | None, conc: dict | None,
            variants: dict, mems: dict, elapsed: float) -> str:
     L = args.latency
@@ -621,20 +629,10 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
     ]
     lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
     lines += ["", "## Details", ""]
-    if single:
-        lines.append(f"Single generation, partial images on ({single['samples']} samples each, seconds): raw SDK p50 "
-                     f"{fmt(single['raw_p50'])} p95 {fmt(single['raw_p95'])}; gradio_client p50 "
-                     f"{fmt(single['gradio_client_p50'])} p95 {fmt(single['gradio_client_p95'])}; light client p50 "
-                     f"{fmt(single['light_p50'])} p95 {fmt(single['light_p95'])}."
-                     + (f" Errors: {single['errors']}" if single["errors"] else ""))
-        lines.append("")
-    if nopart:
-        lines.append(f"Single generation, partial images off ({nopart['samples']} samples): raw SDK p50 "
-                     f"{fmt(nopart['raw_p50'])} p95 {fmt(nopart['raw_p95'])}; gradio_client p50 "
-                     f"{fmt(nopart['gradio_client_p50'])} p95 {fmt(nopart['gradio_client_p95'])}; light client p50 "
-                     f"{fmt(nopart['light_p50'])} p95 {fmt(nopart['light_p95'])}."
-                     + (f" Errors: {nopart['errors']}" if nopart["errors"] else ""))
-        lines.append("")
+    for result, heading in ((single, "partial images on ({n} samples each, seconds)"),
+                            (nopart, "partial images off ({n} samples)")):
+        if result:
+            lines += [_single_line(result, heading.format(n=result["samples"])), ""]
     for label, c in ([("default launch", conc)] if conc else []) + list(variants.items()):
         lines += [(f"Concurrency, {label} (median wall of {len(c['walls']['app'][c['ns'][0]])} runs, seconds; "
                   f"per-session latency p50/p95):"), "",
