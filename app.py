@@ -14,7 +14,7 @@ import sys
 from gradio import networking
 
 from hitl.config import load_settings
-from hitl.ui import LAUNCH_OPTIONS, build_demo
+from hitl.ui import build_demo, launch_options
 
 ON_SPACES = os.environ.get("SYSTEM") == "spaces"
 
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(settings)
     # quiet: Gradio's own banner would suggest `share=True` even when --share was given.
     demo.launch(server_name=args.host, server_port=args.port, share=False, prevent_thread_lock=True,
-                quiet=True, max_threads=settings.max_concurrent + 16,  # Gradio caps events at max_threads
-                **LAUNCH_OPTIONS)
+                quiet=True, **launch_options(settings))
     mode = "demo mode (no OpenAI key)" if settings.demo else f"OpenAI {settings.api_style} API"
     print(f"* HITL Image Studio running at {demo.local_url} — {mode}", flush=True)
     if share:

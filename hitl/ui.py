@@ -1,5 +1,9 @@
-"""The Gradio page, laid out top to bottom as it appears. Handlers only translate events
-into `run_action` calls and the resulting session into component updates."""
+"""The Gradio page, laid out top to bottom as it appears, and the API endpoints.
+
+Page events stream previews and send only what changed on screen; API endpoints return the
+final results in one message. Both only turn a call into `run_action` and the resulting
+session into outputs.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
 from .components import MemoryGallery, MemoryImage
 from .config import Settings
 from .runner import Runtime, run_action
-from .stages import Action, Candidate, Session, Stage, allowed
+from .stages import Action, Candidate, Session, Stage, allowed, stages_switched_by
 
 TITLE = "HITL Image Studio"
 EXAMPLES = [
@@ -28,9 +32,15 @@ CSS = """
 #status textarea { font-weight: 600; }
 .stage-title { margin: 0 !important; }
 """
-# launch() arguments every entry point uses: Gradio 6 takes css here; run history stays off
-# so nobody's prompts or images are kept in the footer's "Runs" panel.
-LAUNCH_OPTIONS = {"css": CSS, "run_history": False}
+CANCEL = "Cancel"
+
+
+def launch_options(settings: Settings) -> dict:
+    """launch() arguments for every entry point (app.py, tests, bench). Gradio 6 takes css here;
+    run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
+    and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
+    so it is lifted above the generation pool."""
+    return {"css": CSS, "run_history": False, "max_threads": settings.max_concurrent + 16}
 
 
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
@@ -45,21 +55,65 @@ def client_address(request: gr.Request | None, proxy_hops: int) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def shown(state: Session, running: bool = False) -> dict:
+    """What the page shows for a session: each stage's controls, and the parts that come and go.
+    `running`: a generation is streaming previews (Cancel shows, the last message hides)."""
+    current = state.current
+    return {
+        **{stage: state.stage is stage for stage in Stage},
+        "cancel": running,
+        "message": bool(state.message) and not running,
+        "revised": bool(current and current.revised_prompt),
+        "gallery": state.stage is Stage.USER_FEEDBACK and len(state.candidates) > 1,
+    }
+
+
+def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: dict) -> tuple:
+    """A page event's outputs: the session, the stage boxes it may switch, then Cancel, image,
+    revised prompt, gallery and message. Only a change of visibility is sent as an update: Gradio
+    rebuilds a component for the session on every update (gr.skip() included), while a plain
+    value is only postprocessed and an unchanged one adds nothing to the stream."""
+
+    def part(key, value):
+        return gr.update(visible=now[key], value=value) if now[key] != was[key] else value
+
+    current = state.current
+    return (
+        state,
+        *(gr.update(visible=now[stage]) if now[stage] != was[stage] else gr.skip() for stage in boxes),
+        part("cancel", CANCEL),
+        picture,
+        part("revised", current.revised_prompt if current else ""),
+        part("gallery", state.candidates),
+        part("message", state.message),
+    )
+
+
 def build_demo(settings: Settings) -> gr.Blocks:
     runtime = Runtime.create(settings)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         session = gr.State(Session(), time_to_live=settings.session_ttl)
         gr.Markdown(f"# 🎨 {TITLE}\nDescribe an image, review what comes back, regenerate until you love it, approve.")
-        gr.Markdown(DEMO_NOTICE, visible=settings.demo, elem_id="demo-notice")
+        if settings.demo:
+            gr.Markdown(DEMO_NOTICE, elem_id="demo-notice")
 
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
+                message = gr.Textbox(label="Message", interactive=False, visible=False, elem_id="status")
                 with gr.Column(visible=True, elem_id="stage-input") as input_col:
                     prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                         placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                         elem_id="prompt")
                     generate_btn = gr.Button("Generate Image", variant="primary", elem_id="generate")
+                    with gr.Accordion("Advanced", open=False):
+                        size = gr.Dropdown(list(SIZES), value="auto", label="Size")
+                        quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
+                        background = gr.Dropdown(list(BACKGROUNDS), value="auto", label="Background")
+                        output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
+                        api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
+                                             placeholder="sk-… used for this session only, never stored")
+                    gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
 
                 with gr.Column(visible=False, elem_id="stage-review") as review_col:
                     gr.Markdown("### Review", elem_classes="stage-title")
@@ -75,138 +129,144 @@ def build_demo(settings: Settings) -> gr.Blocks:
                     gr.Markdown("### Approved ✓", elem_classes="stage-title")
                     start_over_btn = gr.Button("Start Over", variant="primary", elem_id="start-over")
 
-                cancel_btn = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")
-                with gr.Column(visible=False) as message_box:
-                    message = gr.Textbox(label="Message", interactive=False, elem_id="status")
-                with gr.Column(visible=True) as input_extras:  # below the message, in the same stage
-                    with gr.Accordion("Advanced", open=False):
-                        size = gr.Dropdown(list(SIZES), value="auto", label="Size")
-                        quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
-                        background = gr.Dropdown(list(BACKGROUNDS), value="auto", label="Background")
-                        output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
-                        api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
-                                             placeholder="sk-… used for this session only, never stored")
-                    gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
-
+                cancel_btn = gr.Button(CANCEL, variant="stop", visible=False, elem_id="cancel")
 
             with gr.Column(scale=3, min_width=320):
                 image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
                                     buttons=["download", "fullscreen"], alt_text="Generated image")
-                with gr.Column(visible=False) as revised_box:
-                    revised = gr.Textbox(label="Revised prompt", interactive=False, elem_id="revised")
-                with gr.Column(visible=False) as gallery_box:
-                    gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6,
-                                            fit_columns=False, height=230, allow_preview=False,
-                                            buttons=[], elem_id="gallery")
+                revised = gr.Textbox(label="Revised prompt", interactive=False, visible=False, elem_id="revised")
+                gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6, fit_columns=False,
+                                        height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
 
-        # Containers first (they toggle per stage and are not part of the API), then values.
-        outputs = [session, input_col, input_extras, review_col, final_col, message_box, revised_box, gallery_box,
-                   cancel_btn, image, revised, gallery, message]
+        box_of = {Stage.INITIAL_INPUT: input_col, Stage.USER_FEEDBACK: review_col, Stage.FINAL: final_col}
         options = [size, quality, background, output_format, api_key]
-
-        def visibility(state: Session) -> tuple[bool, ...]:
-            """Which containers show: input (twice: controls and extras), review, final, revised, gallery."""
-            current = state.current
-            stage = state.stage
-            return (stage is Stage.INITIAL_INPUT, stage is Stage.INITIAL_INPUT, stage is Stage.USER_FEEDBACK,
-                    stage is Stage.FINAL, bool(current and current.revised_prompt),
-                    stage is Stage.USER_FEEDBACK and len(state.candidates) > 1)
-
-        def view(state: Session, before: Session | None = None, refused: bool = False) -> tuple:
-            """All outputs for a session. Only what changed since `before` is sent: each update
-            costs Gradio a component rebuild per session. A refused action sends no image."""
-            shown = visibility(state)
-            was = visibility(before) if before else (None,) * len(shown)
-            boxes = [gr.skip() if now == then else gr.Column(visible=now) for now, then in zip(shown, was)]
-            current = state.current
-            return (
-                state, *boxes[:4],
-                gr.Column(visible=bool(state.message)),  # previews hide it, so always say
-                *boxes[4:],
-                gr.Button(visible=False),
-                gr.skip() if refused else current,
-                current.revised_prompt if current else "",
-                state.candidates,
-                state.message,
-            )
-
-        def preview(state: Session, partial: Candidate) -> tuple:
-            """A partial image. Unchanged values are resent as they are (an empty diff): in Gradio
-            6.31 `gr.skip()` still rebuilds the component, and the gallery's rebuild is costly."""
-            skip, current = gr.skip(), state.current
-            return (state, skip, skip, skip, skip, gr.Column(visible=False), skip, skip, gr.Button(visible=True),
-                    partial, current.revised_prompt if current else "", state.candidates, "")
-
-        async def act(action: Action, state: Session, request: gr.Request | None, **inputs):
-            ip = client_address(request, settings.proxy_hops)
-            refused = not allowed(state.stage, action)
-            async for item in run_action(action, state, runtime, client_ip=ip, **inputs):
-                yield preview(state, item) if isinstance(item, Candidate) else view(item, state, refused)
+        values = [cancel_btn, image, revised, gallery, message]
 
         def upstream(size_, quality_, background_, format_, key) -> dict:
             options = {"size": size_, "quality": quality_, "background": background_, "output_format": format_}
             return {"options": options, "api_key": (key or "").strip() or None}
+
+        def run(action: Action, state: Session, request: gr.Request | None, **inputs):
+            return run_action(action, state, runtime, client_ip=client_address(request, settings.proxy_hops),
+                              **inputs)
 
         async def last(updates):
             async for update in updates:
                 final = update
             return final
 
+        # -- the page: previews as they arrive, then only what changed on screen -----------------
+        def outputs_of(action: Action) -> list:
+            return [session, *(box_of[stage] for stage in stages_switched_by(action)), *values]
+
+        async def on_page(action: Action, state: Session, request: gr.Request, **inputs):
+            boxes = stages_switched_by(action)
+            was, on_screen = shown(state), state.current
+            async for item in run(action, state, request, **inputs):
+                if isinstance(item, Candidate):  # a preview
+                    now = shown(state, running=True)
+                    yield page_outputs(boxes, state, item, was, now)
+                    was, on_screen = now, item
+                else:
+                    picture = item.current if item.current is not on_screen else gr.skip()
+                    yield page_outputs(boxes, item, picture, was, shown(item))
+
+        def streaming(action: Action, *names: str):
+            """The page handler of a generating action; its inputs: `names`, the options, the session."""
+
+            async def handler(request: gr.Request, *given):
+                *fields, state = given
+                inputs = {**dict(zip(names, fields)), **upstream(*fields[len(names):])}
+                async for outputs in on_page(action, state, request, **inputs):
+                    yield outputs
+
+            return handler
+
+        def instant(action: Action):
+            async def handler(state: Session, request: gr.Request):
+                return await last(on_page(action, state, request))
+
+            return handler
+
+        async def select(state: Session, event: gr.SelectData, request: gr.Request):
+            return await last(on_page(Action.SELECT, state, request, select_index=event.index))
+
+        def cancelled(state: Session):
+            """Cancel stops the generation; the page goes back to the session as it was."""
+            return page_outputs([], state, state.current, shown(state, running=True), shown(state))
+
+        generating = dict(concurrency_id="generation", concurrency_limit=settings.max_concurrent)
+        quick = dict(show_progress="hidden", concurrency_limit=None, api_visibility="private")
+        running = [
+            trigger(streaming(action, *names), [*fields, *options, session], outputs_of(action),
+                    show_progress_on=[image], api_visibility="private", **generating)
+            for trigger, action, names, fields in (
+                (generate_btn.click, Action.GENERATE, ("task_input",), [prompt]),
+                (prompt.submit, Action.GENERATE, ("task_input",), [prompt]),
+                (regenerate_btn.click, Action.REGENERATE, (), []),
+                (refine_btn.click, Action.REFINE, ("feedback",), [feedback]),
+            )
+        ]
+        for trigger, action in ((approve_btn.click, Action.APPROVE), (start_over_btn.click, Action.START_OVER),
+                                (back_btn.click, Action.START_OVER)):
+            trigger(instant(action), [session], outputs_of(action), **quick)
+        gallery.select(select, [session], outputs_of(Action.SELECT), **quick)
+        cancel_btn.click(cancelled, [session], [session, *values], cancels=running, **quick)
+        demo.unload(release_closed(demo, settings.closed_session_grace))
+
+        # -- the API: one endpoint per action, the final results in one message ------------------
+        async def answer(action: Action, state: Session, request: gr.Request, **inputs) -> tuple:
+            # Upstream still streams (each event resets the read timeout of a long generation);
+            # the previews are skipped here.
+            after = await last(run(action, state, request, **inputs))
+            current = after.current
+            picture = current if allowed(state.stage, action) else gr.skip()  # refused: no image
+            return after, picture, current.revised_prompt if current else "", after.candidates, after.message
+
         async def generate(prompt_text, size_, quality_, background_, format_, key, state, request: gr.Request):
             """Generate a first image for the prompt (stage initial_input -> user_feedback)."""
-            async for update in act(Action.GENERATE, state, request, task_input=prompt_text,
-                                    **upstream(size_, quality_, background_, format_, key)):
-                yield update
+            return await answer(Action.GENERATE, state, request, task_input=prompt_text,
+                                **upstream(size_, quality_, background_, format_, key))
 
         async def regenerate(size_, quality_, background_, format_, key, state, request: gr.Request):
             """Make another candidate from the same prompt (stage user_feedback)."""
-            async for update in act(Action.REGENERATE, state, request,
-                                    **upstream(size_, quality_, background_, format_, key)):
-                yield update
+            return await answer(Action.REGENERATE, state, request,
+                                **upstream(size_, quality_, background_, format_, key))
 
         async def refine(feedback_text, size_, quality_, background_, format_, key, state, request: gr.Request):
             """Edit the candidate on screen with written feedback (stage user_feedback)."""
-            async for update in act(Action.REFINE, state, request, feedback=feedback_text,
-                                    **upstream(size_, quality_, background_, format_, key)):
-                yield update
+            return await answer(Action.REFINE, state, request, feedback=feedback_text,
+                                **upstream(size_, quality_, background_, format_, key))
 
         async def approve(state, request: gr.Request):
             """Approve the candidate on screen (stage user_feedback -> final)."""
-            return await last(act(Action.APPROVE, state, request))
+            return await answer(Action.APPROVE, state, request)
 
         async def start_over(state, request: gr.Request):
-            """Go back to the prompt stage; the prompt text stays in its box."""
-            return await last(act(Action.START_OVER, state, request))
+            """Go back to the prompt stage."""
+            return await answer(Action.START_OVER, state, request)
 
-        async def select(state, event: gr.SelectData, request: gr.Request):
-            return await last(act(Action.SELECT, state, request, select_index=event.index))
-
-        async def release(request: gr.Request):
-            """Drop a closed tab's session after a short grace; Gradio alone keeps it an hour."""
-            await asyncio.sleep(settings.closed_session_grace)
-            holder, key = demo.state_holder, request.session_hash
-            entry = holder.session_data.get(key)
-            if entry is not None and entry.is_closed:  # not reconnected meanwhile
-                holder.delete_state(key)
-                with holder.lock:
-                    holder.session_data.pop(key, None)
-
-        common = dict(outputs=outputs, show_progress_on=[image], concurrency_id="generation",
-                      concurrency_limit=settings.max_concurrent)
-        running = [
-            generate_btn.click(generate, [prompt, *options, session], api_name="generate", **common),
-            prompt.submit(generate, [prompt, *options, session], api_visibility="private", **common),
-            regenerate_btn.click(regenerate, [*options, session], api_name="regenerate", **common),
-            refine_btn.click(refine, [feedback, *options, session], api_name="refine", **common),
-        ]
-        quick = dict(outputs=outputs, show_progress="hidden", concurrency_limit=None)
-        approve_btn.click(approve, [session], api_name="approve", **quick)
-        start_over_btn.click(start_over, [session], api_name="start_over", **quick)
-        back_btn.click(start_over, [session], api_visibility="private", **quick)
-        gallery.select(select, [session], api_visibility="private", **quick)
-        cancel_btn.click(view, [session], outputs=outputs, cancels=running, api_visibility="private",
-                         show_progress="hidden", concurrency_limit=None)
-        demo.unload(release)
+        for fn, inputs, limits in ((generate, [prompt, *options, session], generating),
+                                   (regenerate, [*options, session], generating),
+                                   (refine, [feedback, *options, session], generating),
+                                   (approve, [session], {"concurrency_limit": None}),
+                                   (start_over, [session], {"concurrency_limit": None})):
+            gr.on([], fn, inputs, [session, image, revised, gallery, message], api_name=fn.__name__,
+                  show_progress="hidden", **limits)  # no trigger on the page: API only
 
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
+
+
+def release_closed(demo: gr.Blocks, grace: float):
+    async def release(request: gr.Request):
+        """Drop a closed tab's session after a short grace; Gradio alone keeps it an hour."""
+        await asyncio.sleep(grace)
+        holder, key = demo.state_holder, request.session_hash
+        entry = holder.session_data.get(key)
+        if entry is not None and entry.is_closed:  # not reconnected meanwhile
+            holder.delete_state(key)
+            with holder.lock:
+                holder.session_data.pop(key, None)
+
+    return release

@@ -34,7 +34,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from fake_openai import FakeOpenAI, prompt_of  # noqa: E402
 from hitl.config import load_settings  # noqa: E402
-from hitl.ui import LAUNCH_OPTIONS, build_demo  # noqa: E402
+from hitl.ui import build_demo, launch_options  # noqa: E402
 
 PROMPT = "Isometric pixel-art lighthouse on a tiny island at sunset"
 VIEWPORT = {"width": 1280, "height": 900}
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
                              request_timeout=30.0, total_timeout=60.0, ip_limit=1000, session_limit=1000)
     demo = build_demo(settings)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
-                **LAUNCH_OPTIONS)
+                **launch_options(settings))
     expect.set_options(timeout=30_000)
     try:
         with sync_playwright() as playwright:

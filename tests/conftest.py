@@ -20,7 +20,7 @@ from gradio_client import Client  # noqa: E402
 
 from fake_openai import FakeOpenAI  # noqa: E402
 from hitl.config import load_settings  # noqa: E402
-from hitl.ui import LAUNCH_OPTIONS, build_demo  # noqa: E402
+from hitl.ui import build_demo, launch_options  # noqa: E402
 
 TEST_KEY = "sk-test-1234567890abcdefghijklmnopqrstuvwxyzSECRET"
 # Fast, generous defaults for tests; individual tests override what they examine.
@@ -57,9 +57,10 @@ def launch():
     demos = []
 
     def _launch(**overrides) -> str:
-        demo = build_demo(load_settings(**overrides))
+        settings = load_settings(**overrides)
+        demo = build_demo(settings)
         demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                    quiet=True, **LAUNCH_OPTIONS)
+                    quiet=True, **launch_options(settings))
         demos.append(demo)
         return demo.local_url
 

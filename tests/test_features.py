@@ -86,14 +86,14 @@ def test_images_api_fallback(launch, fake_server, fake, partial_images):
     assert image_prompt(refined) == "add a moon"
 
 
-def test_partial_previews_arrive_before_the_final_image(client, fake):
+def test_the_api_answers_once_with_the_final_image(client, fake):
+    """Previews are for the page (browser tests); an API caller gets one message, the final image."""
     fake.latency = 0.6
     job = client.submit("previews please", api_name="/generate")
-    job.result(timeout=30)
-    images = [image_b64(output) for output in job.outputs() if image_b64(output)]
-    assert len(images) >= 2
-    assert image_prompt((dict(url="data:image/png;base64," + images[0]),)) == "partial 0: previews please"
-    assert image_prompt((dict(url="data:image/png;base64," + images[-1]),)) == "previews please"
+    result = job.result(timeout=30)
+    assert image_prompt(result) == "previews please"  # not a "partial ..." preview
+    assert len(job.outputs()) == 1
+    assert fake.requests[-1].body["tools"][0]["partial_images"] == 2  # streamed upstream all the same
 
 
 def test_cancel_stops_the_request_and_keeps_the_session(client, fake):

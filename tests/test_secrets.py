@@ -26,7 +26,7 @@ from helpers import MESSAGE, image_b64
 from conftest import TEST_KEY, TEST_SETTINGS, free_port
 from hitl.config import load_settings
 from hitl.errors import NoImageError, describe
-from hitl.ui import LAUNCH_OPTIONS, build_demo
+from hitl.ui import build_demo, launch_options
 
 ROOT = Path(__file__).resolve().parent.parent
 USER_KEY = "sk-proj-UserOwnKey0987654321zyxwvutsrqponmlkjihTAILpiece"
@@ -224,8 +224,9 @@ def test_app_output_has_no_prompt_image_or_key(app_processes, fake):
 
 def test_run_history_and_analytics_are_off_by_default(monkeypatch):
     monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED", raising=False)
-    assert LAUNCH_OPTIONS["run_history"] is False
-    demo = build_demo(load_settings(**TEST_SETTINGS))
+    settings = load_settings(**TEST_SETTINGS)
+    assert launch_options(settings)["run_history"] is False
+    demo = build_demo(settings)
     assert demo.analytics_enabled is False
 
 

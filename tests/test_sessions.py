@@ -14,7 +14,7 @@ from conftest import TEST_SETTINGS, free_port
 from hitl.backends import ImageService
 from hitl.config import load_settings
 from hitl.stages import Session
-from hitl.ui import LAUNCH_OPTIONS, build_demo
+from hitl.ui import build_demo, launch_options
 
 
 @pytest.fixture
@@ -23,9 +23,10 @@ def own_app(fake_server):
     demos = []
 
     def _start(**overrides):
-        demo = build_demo(load_settings(**{**TEST_SETTINGS, **overrides}, base_url=fake_server.url))
+        settings = load_settings(**{**TEST_SETTINGS, **overrides}, base_url=fake_server.url)
+        demo = build_demo(settings)
         demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                    quiet=True, **LAUNCH_OPTIONS)
+                    quiet=True, **launch_options(settings))
         demos.append(demo)
         return demo
 
