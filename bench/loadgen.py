@@ -24,6 +24,7 @@ import httpx
 API = "/gradio_api"
 MAX_MESSAGES = 2_000  # per session stream; a generation sends fewer than ten
 IMAGE_MARK = b'"data:image/'
+PAGE_HEADERS = {"x-gradio-user": "app"}  # what Gradio's own page sends (its client libraries send "api")
 
 
 @dataclass
@@ -55,18 +56,24 @@ class Endpoint:
         return values
 
 
-def endpoint(root: str, api_name: str, timeout: float = 30.0) -> Endpoint:
+def endpoint(root: str, name: str, timeout: float = 30.0) -> Endpoint:
+    """The event the page runs when the component with elem_id `name` is clicked, else the
+    endpoint with api_name `name` (the bare app's button has no elem_id)."""
     root = root.rstrip("/")
     config = httpx.get(f"{root}/config", timeout=timeout).raise_for_status().json()
     if config.get("protocol") != "sse_v3":
         raise RuntimeError(f"unexpected Gradio protocol {config.get('protocol')!r}; this client speaks sse_v3")
     components = {c["id"]: c for c in config["components"]}
-    for dep in config["dependencies"]:
-        if dep.get("api_name") == api_name:
-            targets = dep.get("targets") or []
-            return Endpoint(root, dep["id"], targets[0][0] if targets else None, api_name,
-                            [components[i] for i in dep["inputs"]], [components[i] for i in dep["outputs"]])
-    raise KeyError(f"no endpoint named {api_name!r} at {root}")
+    clicked = [c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == name]
+    deps = config["dependencies"]
+    chosen = [d for d in deps if any(t == [i, "click"] for t in d.get("targets") or [] for i in clicked)]
+    chosen = chosen or [d for d in deps if d.get("api_name") == name]
+    if not chosen:
+        raise KeyError(f"no event for {name!r} at {root}")
+    dep = chosen[0]
+    targets = [t for t in dep.get("targets") or [] if t[0] in clicked] or dep.get("targets") or []
+    return Endpoint(root, dep["id"], targets[0][0] if targets else None, name,
+                    [components[i] for i in dep["inputs"]], [components[i] for i in dep["outputs"]])
 
 
 @dataclass
@@ -127,7 +134,7 @@ async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, ti
         async with asyncio.timeout(timeout):
             join = await client.post(f"{ep.root}{API}/queue/join", json={
                 "data": data, "fn_index": ep.fn_index, "session_hash": session_hash,
-                "event_data": None, "trigger_id": ep.trigger_id})
+                "event_data": None, "trigger_id": ep.trigger_id}, headers=PAGE_HEADERS)
             result.bytes_received += len(join.content)
             if join.status_code != 200:
                 result.error = f"join {join.status_code}: {join.text[:200]}"

@@ -312,7 +312,7 @@ def summarize_single(s: dict, partial_images: int) -> dict:
 
 async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int], reps: int,
                             latency: float) -> dict:
-    app_ep = loadgen.endpoint(app.info["url"], "generate")
+    app_ep = loadgen.endpoint(app.info["url"], "generate")  # the page's Generate button
     bare_ep = loadgen.endpoint(bare.info["url"], "generate")
     targets = {"app": (app_ep, lambda i: app_ep.data(f"concurrency prompt {i}")),
                "bare": (bare_ep, lambda i: bare_ep.data(f"concurrency prompt {i}"))}
@@ -789,9 +789,6 @@ async def run(args) -> None:
             runs = {"default": {}}
             if args.memory_env:
                 runs[args.memory_env] = dict(item.split("=", 1) for item in args.memory_env.split(","))
-            elif not args.quick:
-                # glibc raises its mmap threshold after large frees; pinning it shows what RSS would be without that.
-                runs["MALLOC_MMAP_THRESHOLD_=131072"] = {"MALLOC_MMAP_THRESHOLD_": "131072"}
             grace = grace_setting(args.memory_grace)
             for label, env in runs.items():
                 log(f"phase: memory ({label}), {args.memory_sessions} sessions with {args.image_bytes / MIB:g} MiB images")

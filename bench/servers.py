@@ -119,17 +119,17 @@ def app_main(conn, kind: str, settings: dict, launch: dict, latency: float, trac
     logging.basicConfig(level=logging.WARNING)
     _time_analytics()
 
-    if kind == "hitl":
-        import importlib
+    import importlib
 
-        from hitl.config import load_settings
+    from app import return_freed_images_to_the_os
+    from hitl.config import load_settings
 
-        ui = importlib.import_module(ui_module)  # hitl.ui, or a candidate change to compare (--ui-module)
-        demo = ui.build_demo(load_settings(**settings))
-        options = {**ui.LAUNCH_OPTIONS, **launch}
-    else:
-        demo = bare_demo(latency)
-        options = {"run_history": False, **launch}
+    return_freed_images_to_the_os()  # as app.py does
+    ui = importlib.import_module(ui_module)  # hitl.ui, or a candidate change to compare (--ui-module)
+    app_settings = load_settings(**settings)
+    # Both apps launch with the app's own options (max_threads included), so they queue alike.
+    options = {**ui.launch_options(app_settings), **launch}
+    demo = ui.build_demo(app_settings) if kind == "hitl" else bare_demo(latency)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
                 **options)
     # Launching leaves a few unreachable asyncio loops behind whose __del__ complains ("Invalid file
