@@ -6,14 +6,13 @@ Runs the same on a Hugging Face Space (SYSTEM=spaces), locally, and with `--shar
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
-import sys
 
 from gradio import networking
 
 from hitl.config import load_settings
+from hitl.memory import return_freed_images_to_the_os
 from hitl.ui import build_demo, launch_options
 
 ON_SPACES = os.environ.get("SYSTEM") == "spaces"
@@ -42,16 +41,6 @@ def open_share_link(demo) -> str | None:
     demo.share_url = url
     print(f"* Public share link: {url} (temporary; anyone with it generates on your key)", flush=True)
     return url
-
-
-def return_freed_images_to_the_os() -> None:
-    """Give each allocation over 128 KiB (every base64 image) its own mmap, so memory a closed
-    session frees goes back to the OS; glibc's default heap keeps it (bench/results.md)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # -3: M_MMAP_THRESHOLD
-        except (OSError, AttributeError):  # not glibc (e.g. musl): keep the default
-            pass
 
 
 def main(argv: list[str] | None = None) -> None:

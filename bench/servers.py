@@ -121,8 +121,8 @@ def app_main(conn, kind: str, settings: dict, launch: dict, latency: float, trac
 
     import importlib
 
-    from app import return_freed_images_to_the_os
     from hitl.config import load_settings
+    from hitl.memory import return_freed_images_to_the_os
 
     return_freed_images_to_the_os()  # as app.py does
     ui = importlib.import_module(ui_module)  # hitl.ui, or a candidate change to compare (--ui-module)

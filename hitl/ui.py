@@ -14,6 +14,7 @@ import gradio as gr
 from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
 from .components import MemoryGallery, MemoryImage
 from .config import Settings
+from .memory import trim
 from .runner import Runtime, run_action
 from .stages import Action, Candidate, Session, Stage, allowed, stages_switched_by
 
@@ -268,5 +269,6 @@ def release_closed(demo: gr.Blocks, grace: float):
             holder.delete_state(key)
             with holder.lock:
                 holder.session_data.pop(key, None)
+            await asyncio.to_thread(trim)  # its images' memory goes back to the OS
 
     return release

@@ -16,6 +16,7 @@ from conftest import TEST_SETTINGS
 from hitl.config import load_settings
 from hitl.limits import ClientLimiter, window_wait
 from hitl.nodes import STOP, CheckLimits
+from hitl.ui import launch_options
 
 LIMIT_MESSAGE = re.compile(r"^Generation limit reached\. Try again in (\d+) s\.$")
 
@@ -200,3 +201,12 @@ def test_client_limiter_is_bounded():
         limiter.record(f"10.0.0.{i}", 0.0)
     assert len(limiter._times) == 3
     assert limiter.wait("10.0.0.4", 1.0) == pytest.approx(59.0)  # the newest are kept
+
+
+@pytest.mark.parametrize("pool", [1, 64, 500])
+def test_gradio_can_run_the_whole_generation_pool_at_once(pool):
+    """Gradio runs at most `max_threads` events at once (40 unless told), whatever the
+    concurrency limits say; every entry point launches with these options."""
+    options = launch_options(load_settings(api_key=None, max_concurrent=pool))
+    assert options["max_threads"] > pool
+    assert options["run_history"] is False

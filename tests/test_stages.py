@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from hitl.stages import (TRANSITIONS, Action, Candidate, Session, Stage, StageError, add_candidate, allowed,
-                         from_shared, next_stage, to_shared)
+                         from_shared, next_stage, stages_switched_by, to_shared)
 
 
 def test_the_seed_workflow_is_legal():
@@ -71,3 +71,14 @@ def test_current_image_follows_the_stage():
 
 def test_data_urls_carry_the_mime_type():
     assert Candidate.from_b64("QUJD", mime="image/webp").data_url == "data:image/webp;base64,QUJD"
+
+
+def test_only_actions_that_move_between_stages_switch_stage_controls():
+    assert stages_switched_by(Action.GENERATE) == [Stage.INITIAL_INPUT, Stage.USER_FEEDBACK]
+    assert stages_switched_by(Action.APPROVE) == [Stage.USER_FEEDBACK, Stage.FINAL]
+    assert stages_switched_by(Action.START_OVER) == list(Stage)
+    for action in (Action.REGENERATE, Action.REFINE, Action.SELECT):
+        assert stages_switched_by(action) == []
+    for (start, action), end in TRANSITIONS.items():  # every real move is covered
+        if start is not end:
+            assert {start, end} <= set(stages_switched_by(action))
