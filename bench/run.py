@@ -311,7 +311,7 @@ def summarize_single(s: dict, partial_images: int) -> dict:
 # -- phase 3/4: concurrency against the bare floor -----------------------------------------------
 
 async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int], reps: int,
-                            latency: float) -> dict:
+                            latency: float, partial_images: int) -> dict:
     app_ep = loadgen.endpoint(app.info["url"], "generate")  # the page's Generate button
     bare_ep = loadgen.endpoint(bare.info["url"], "generate")
     targets = {"app": (app_ep, lambda i: app_ep.data(f"concurrency prompt {i}")),
@@ -365,6 +365,7 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
                     f"loadgen {cpu[name][n]['loadgen'][-1] * 1000:.1f}; analytics {analytics[name][n][-1] * 1000:.1f}")
                 await asyncio.sleep(0.5)
             order.reverse()  # alternate which goes first
+    sdk = await sdk_concurrency(fake, ns=ns, reps=reps, partial_images=partial_images)
     rebuild = {n: (await asyncio.to_thread(debug, app, f"/analytics_cost?events={n}"))["ms"] for n in (1000, 10000)}
     out = {"analytics_rebuild_ms": rebuild, "gradio_client_floor_p50": pct(client_floor[1:], 50), "ns": ns, "walls": walls, "errors": errors, "error_samples": samples_err[:10], "ratio": {}, "overhead": {},
            "lat_p50": {}, "lat_p95": {},
@@ -377,7 +378,39 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
         out["lat_p50"][name] = {n: pct(lat[name][n], 50) for n in ns}
         out["lat_p95"][name] = {n: pct(lat[name][n], 95) for n in ns}
     out["overhead"] = {n: out["ratio"]["app"][n] / out["ratio"]["bare"][n] for n in ns}
+    out["sdk_ratio"] = {n: statistics.median(sdk[n]) / statistics.median(sdk[1]) for n in ns}
+    out["sdk_cpu_ms"] = sdk["cpu_ms"]
     return out
+
+
+async def sdk_concurrency(fake: Proc, *, ns: list[int], reps: int, partial_images: int) -> dict:
+    """The SDK's own floor: N raw `responses.create` calls at once from one asyncio process (this
+    one), with the app's arguments, ÷ one call. The bare app pays no SDK; the app pays both."""
+    from openai import AsyncOpenAI
+
+    from hitl.backends.base import ImageRequest
+    from hitl.backends.openai_responses import ResponsesBackend
+    from hitl.config import load_settings
+
+    settings = load_settings(**app_settings(fake.info["url"], partial_images))
+    client = AsyncOpenAI(api_key=servers.BENCH_KEY, base_url=fake.info["url"], max_retries=0, timeout=120)
+    arguments = ResponsesBackend(client, settings)._arguments(ImageRequest(prompt="bench sdk floor"))
+    walls: dict = {n: [] for n in ns}
+    cpu = []
+    try:
+        await raw_sdk_call(client, arguments, partial_images > 0)  # warm-up
+        for n in ns:
+            for _ in range(reps):
+                start, cpu0 = time.perf_counter(), time.process_time()
+                await asyncio.gather(*(raw_sdk_call(client, arguments, partial_images > 0) for _ in range(n)))
+                walls[n].append(time.perf_counter() - start)
+                cpu.append((time.process_time() - cpu0) / n)
+                log(f"  sdk  N={n:3d}: wall {walls[n][-1]:.3f}s  CPU ms/call {cpu[-1] * 1000:.1f}")
+                await asyncio.sleep(0.5)
+    finally:
+        await client.close()
+    walls["cpu_ms"] = 1000 * statistics.median(cpu)
+    return walls
 
 
 # -- phase 5: memory -----------------------------------------------------------------------------
@@ -532,6 +565,10 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
             row(f"concurrency_ratio_{n} app / bare", f"{fmt(conc['ratio']['app'][n])} / {fmt(conc['ratio']['bare'][n])}",
                 "info", "", "wall(N) ÷ wall(1); " + (f"{fails} failed sessions" if fails else "all sessions ok"))
             row(f"concurrency_overhead_{n}", fmt(v), goal, status, "app ratio ÷ bare ratio")
+            sdk = conc["sdk_ratio"][n]
+            row(f"sdk_ratio_{n}", fmt(sdk), "info", "",
+                f"N raw SDK calls at once from one process ÷ one call ({conc['sdk_cpu_ms']:.0f} ms CPU per call): "
+                f"the SDK's part, which the bare app does not pay; bare × SDK {fmt(conc['ratio']['bare'][n] * sdk)}")
         floor = conc["gradio_client_floor_p50"]
         row("gradio_client floor: bare app ÷ L", fmt(floor / L), "info", "",
             f"gradio_client → a Gradio app whose handler only sleeps L: {fmt(floor)} s; the part of "
@@ -768,7 +805,8 @@ async def run(args) -> None:
             log(f"phase: concurrency N={args.ns}, {args.reps} reps, app vs bare floor (default launch options)")
             with start_app(fake_url, partial_images=args.partial_images) as app, \
                     start_app(fake_url, kind="bare", latency=L) as bare:
-                conc = await phase_concurrency(app, bare, fake, ns=args.ns, reps=args.reps, latency=L)
+                conc = await phase_concurrency(app, bare, fake, ns=args.ns, reps=args.reps, latency=L,
+                                              partial_images=args.partial_images)
         if "variants" in args.phases:
             ns = [n for n in args.ns if n in (1, 64, 256)]
             reps = max(1, args.reps - 1)
@@ -784,7 +822,8 @@ async def run(args) -> None:
                 log(f"phase: variant {label}, N={ns}")
                 with start_app(fake_url, partial_images=args.partial_images, **app_kw) as app, \
                         start_app(fake_url, kind="bare", latency=L, **bare_kw) as bare:
-                    variants[label] = await phase_concurrency(app, bare, fake, ns=ns, reps=reps, latency=L)
+                    variants[label] = await phase_concurrency(app, bare, fake, ns=ns, reps=reps, latency=L,
+                                                               partial_images=args.partial_images)
         if "memory" in args.phases:
             runs = {"default": {}}
             if args.memory_env:
