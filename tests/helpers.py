@@ -32,3 +32,60 @@ def image_serial(result) -> int:
 
 def decode(result) -> bytes:
     return base64.b64decode(image_b64(result))
+
+
+class Page:
+    """One browser tab, speaking Gradio's queue protocol as the page does (sse_v3), so the
+    page's own private events can be checked without a browser: every message is kept."""
+
+    def __init__(self, url: str):
+        import uuid
+
+        import httpx
+
+        self.root = url.rstrip("/")
+        self.http = httpx.Client(timeout=30)
+        self.session_hash = uuid.uuid4().hex[:12]
+        config = self.http.get(f"{self.root}/config").json()
+        self.config = config
+        self.ids = {c["props"]["elem_id"]: c["id"] for c in config["components"] if c.get("props", {}).get("elem_id")}
+
+    def click(self, elem_id: str, *values) -> list[dict]:
+        """Click a button; returns the event's messages up to and including process_completed."""
+        import json
+
+        target = self.ids[elem_id]
+        fn_index = next(i for i, dep in enumerate(self.config["dependencies"])
+                        if [target, "click"] in [list(t) for t in dep["targets"]])
+        body = {"data": [*values, None], "fn_index": fn_index, "session_hash": self.session_hash,
+                "event_data": None, "trigger_id": target}
+        self.http.post(f"{self.root}/gradio_api/queue/join", json=body,
+                       headers={"x-gradio-user": "app"}).raise_for_status()
+        messages = []
+        with self.http.stream("GET", f"{self.root}/gradio_api/queue/data",
+                              params={"session_hash": self.session_hash}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:]))
+                    if messages[-1]["msg"] == "process_completed":
+                        return messages
+        raise AssertionError(f"no process_completed: {[m['msg'] for m in messages]}")
+
+
+def data_urls(messages: list[dict]) -> list[str]:
+    """Every data: URL in the messages, in order, repeats included."""
+    found: list[str] = []
+
+    def walk(value):
+        if isinstance(value, str) and value.startswith("data:image/"):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for message in messages:
+        walk(message.get("output"))
+    return found

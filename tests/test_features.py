@@ -6,7 +6,8 @@ import time
 
 import pytest
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, image_b64, image_prompt
+from fake_openai import prompt_of
+from helpers import CANDIDATES, MESSAGE, Page, data_urls, image_b64, image_prompt
 
 from conftest import TEST_KEY, TEST_SETTINGS
 
@@ -94,6 +95,20 @@ def test_the_api_answers_once_with_the_final_image(client, fake):
     assert image_prompt(result) == "previews please"  # not a "partial ..." preview
     assert len(job.outputs()) == 1
     assert fake.requests[-1].body["tools"][0]["partial_images"] == 2  # streamed upstream all the same
+
+
+def test_the_page_gets_previews_first_and_the_final_image_in_the_result(app_url, fake):
+    """The page streams previews; its result message carries the final image again, which is
+    what reliably replaces a preview on screen (stream diffs alone can lose that race)."""
+    fake.latency = 0.3
+    page = Page(app_url)
+    for button, values in (("generate", ("a kite", "auto", "auto", "auto", "png", "")),
+                           ("regenerate", ("auto", "auto", "auto", "png", ""))):
+        messages = page.click(button, *values)
+        pngs = [url for url in data_urls(messages) if url.startswith("data:image/png")]
+        drawn = [prompt_of(url.split(",", 1)[1])[0] for url in dict.fromkeys(pngs)]  # distinct, in order
+        assert drawn == ["partial 0: a kite", "partial 1: a kite", "a kite"], button
+        assert pngs[-1] in data_urls(messages[-1:]), button  # the final image is in process_completed
 
 
 def test_cancel_stops_the_request_and_keeps_the_session(client, fake):
