@@ -35,12 +35,12 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
     os.environ.pop(_name, None)
 
-import httpx
+import httpx  # noqa: E402 - after the environment is cleaned above
 
-from bench import loadgen, servers
+from bench import loadgen, servers  # noqa: E402
 
 MIB = 1 << 20
-UI_MODULE = "hitl.ui"  # --ui-module: a module with build_demo and LAUNCH_OPTIONS, to compare a candidate change
+UI_MODULE = "hitl.ui"  # --ui-module: a module with build_demo and launch_options, to compare a candidate change
 GOALS = {"overhead": 1.05, "concurrency_overhead_64": 1.1, "first_preview": 0.35, "bytes": 1.4}
 
 
@@ -367,7 +367,8 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
             order.reverse()  # alternate which goes first
     sdk = await sdk_concurrency(fake, ns=ns, reps=reps, partial_images=partial_images)
     rebuild = {n: (await asyncio.to_thread(debug, app, f"/analytics_cost?events={n}"))["ms"] for n in (1000, 10000)}
-    out = {"analytics_rebuild_ms": rebuild, "gradio_client_floor_p50": pct(client_floor[1:], 50), "ns": ns, "walls": walls, "errors": errors, "error_samples": samples_err[:10], "ratio": {}, "overhead": {},
+    out = {"analytics_rebuild_ms": rebuild, "gradio_client_floor_p50": pct(client_floor[1:], 50), "ns": ns,
+           "walls": walls, "errors": errors, "error_samples": samples_err[:10], "ratio": {}, "overhead": {},
            "lat_p50": {}, "lat_p95": {},
            "cpu_ms": {name: {n: {key: 1000 * statistics.median(v) for key, v in cpu[name][n].items()} for n in ns}
                       for name in targets},
@@ -562,7 +563,8 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
             goal = f"≤ {GOALS['concurrency_overhead_64']}" if n == 64 else "info"
             status = verdict(v, GOALS["concurrency_overhead_64"]) if n == 64 else ""
             fails = conc["errors"]["app"][n] + conc["errors"]["bare"][n]
-            row(f"concurrency_ratio_{n} app / bare", f"{fmt(conc['ratio']['app'][n])} / {fmt(conc['ratio']['bare'][n])}",
+            ratios = f"{fmt(conc['ratio']['app'][n])} / {fmt(conc['ratio']['bare'][n])}"
+            row(f"concurrency_ratio_{n} app / bare", ratios,
                 "info", "", "wall(N) ÷ wall(1); " + (f"{fails} failed sessions" if fails else "all sessions ok"))
             row(f"concurrency_overhead_{n}", fmt(v), goal, status, "app ratio ÷ bare ratio")
             sdk = conc["sdk_ratio"][n]
@@ -591,7 +593,8 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
                 continue
             row(f"[{label}] concurrency_ratio_{n} app / bare",
                 f"{fmt(v['ratio']['app'][n])} / {fmt(v['ratio']['bare'][n])}", "info", "",
-                f"concurrency_overhead_{n} {fmt(v['overhead'][n])}; CPU/session app {v['cpu_ms']['app'][n]['server']:.0f} "
+                f"concurrency_overhead_{n} {fmt(v['overhead'][n])}; "
+                f"CPU/session app {v['cpu_ms']['app'][n]['server']:.0f} "
                 f"ms, bare {v['cpu_ms']['bare'][n]['server']:.0f} ms; analytics/event app "
                 f"{v['analytics_ms']['app'][n]:.1f} ms")
     if single and "first_preview_ratio_p50" in single:
@@ -618,7 +621,8 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
         opened = (open_["rss_kib"] - base["rss_kib"]) / 1024
         live = (open_["image_bytes_in_state_data"] + open_["image_bytes_in_config_values"]
                 - base["image_bytes_in_state_data"] - base["image_bytes_in_config_values"]) / n / MIB
-        row(f"{tag}memory_per_session (RSS growth ÷ {n} open sessions, one {mem['image_bytes'] / MIB:g} MiB image each)",
+        row(f"{tag}memory_per_session (RSS growth ÷ {n} open sessions, "
+            f"one {mem['image_bytes'] / MIB:g} MiB image each)",
             f"{opened / n:.2f} MiB", "info", "",
             f"RSS {base['rss_kib'] / 1024:.0f} → {open_['rss_kib'] / 1024:.0f} MiB; live image payload per session "
             f"{live:.2f} MiB (gr.State + Gradio's per-session config copy)")
@@ -658,7 +662,8 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
         "for concurrency, first preview and bytes; overhead_ratio is measured with **gradio_client** "
         "(as the issue asks) and, for comparison, with the light client."),
         ("" if UI_MODULE == "hitl.ui" else f"- **App built from `{UI_MODULE}`** (a candidate change), not hitl.ui.\n")
-        + "- Processes: fake OpenAI, app (launched like app.py: `build_demo(...).launch(**LAUNCH_OPTIONS)`), "
+        + "- Processes: fake OpenAI, app (launched like app.py: "
+        "`build_demo(settings).launch(**launch_options(settings))`, both apps with those options), "
         "bare floor app and load generator each in their own process.",
         "",
         "| metric | value | goal | status | how / notes |",
@@ -674,11 +679,13 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
         lines += [(f"Concurrency, {label} (median wall of {len(c['walls']['app'][c['ns'][0]])} runs, seconds; "
                   f"per-session latency p50/p95):"), "",
                   ("| N | app wall | bare wall | app ratio | bare ratio | overhead | app p50/p95 | bare p50/p95 "
-                  "| CPU ms/session app / bare / fake / load gen | analytics ms/session app / bare | failed app/bare |"),
+                  "| CPU ms/session app / bare / fake / load gen | analytics ms/session app / bare "
+                  "| failed app/bare |"),
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for n in c["ns"]:
             lines.append(
-                f"| {n} | {fmt(statistics.median(c['walls']['app'][n]))} | {fmt(statistics.median(c['walls']['bare'][n]))} "
+                f"| {n} | {fmt(statistics.median(c['walls']['app'][n]))} "
+                f"| {fmt(statistics.median(c['walls']['bare'][n]))} "
                 f"| {fmt(c['ratio']['app'][n])} | {fmt(c['ratio']['bare'][n])} | {fmt(c['overhead'][n])} "
                 f"| {fmt(c['lat_p50']['app'][n])}/{fmt(c['lat_p95']['app'][n])} "
                 f"| {fmt(c['lat_p50']['bare'][n])}/{fmt(c['lat_p95']['bare'][n])} "
@@ -729,19 +736,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--partial-images", type=int, default=2, help="partial images (app default 2)")
     p.add_argument("--image-bytes", type=int, default=MIB, help="image size for single-generation phases and memory")
     p.add_argument("--concurrency-image-bytes", type=int, default=0,
-                   help="image size for the concurrency phase (default 0: the fake's tiny PNG, so the queue is measured)")
+                   help="image size for the concurrency phase "
+                        "(default 0: the fake's tiny PNG, so the queue is measured)")
     p.add_argument("--ns", default=None, help="comma-separated session counts (default 16,64,256; quick 16,64)")
     p.add_argument("--reps", type=int, help="repetitions per concurrency point (default 3, quick 1)")
     p.add_argument("--memory-sessions", type=int, help="sessions in the memory phase (default 64, quick 16)")
     p.add_argument("--memory-grace", type=int, default=5,
                    help="the app's closed_session_grace in the memory phase, seconds (app default 60)")
     p.add_argument("--ui-module", default="hitl.ui",
-                   help="module providing build_demo and LAUNCH_OPTIONS (default hitl.ui); to measure a candidate "
+                   help="module providing build_demo and launch_options (default hitl.ui); to measure a candidate "
                         "change, put a modified copy on PYTHONPATH and name it here")
     p.add_argument("--tracemalloc", action="store_true",
                    help="trace allocations in the memory phase's app (adds its own memory; off by default)")
     p.add_argument("--memory-env", default="",
-                   help="environment for a second memory run (default in full runs: MALLOC_MMAP_THRESHOLD_=131072)")
+                   help="environment for a second memory run, e.g. MALLOC_MMAP_THRESHOLD_=131072")
     p.add_argument("--wait-quiet", type=float, default=0.0,
                    help="first wait up to this many seconds for the machine's load average to drop (shared machines)")
     p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory",
@@ -795,14 +803,15 @@ async def run(args) -> None:
             nopart = summarize_single(raw, 0)
         if "small" in args.phases:
             n = max(3, args.samples // 2)
-            log(f"phase: single generations with the fake's tiny images, {args.partial_images} partial images, {n} samples")
+            log(f"phase: single generations with the fake's tiny images, {args.partial_images} partial images, "
+                f"{n} samples")
             with start_app(fake_url, partial_images=args.partial_images) as app:
                 raw = await phase_single(fake, app, partial_images=args.partial_images, samples=n, latency=L,
                                          image_bytes=0, warmups=1)
             small = summarize_single(raw, args.partial_images)
         fake.ask({"latency": L, "image_bytes": args.concurrency_image_bytes})
         if "concurrency" in args.phases:
-            log(f"phase: concurrency N={args.ns}, {args.reps} reps, app vs bare floor (default launch options)")
+            log(f"phase: concurrency N={args.ns}, {args.reps} reps, app vs bare floor (the app's launch options)")
             with start_app(fake_url, partial_images=args.partial_images) as app, \
                     start_app(fake_url, kind="bare", latency=L) as bare:
                 conc = await phase_concurrency(app, bare, fake, ns=args.ns, reps=args.reps, latency=L,
@@ -830,7 +839,8 @@ async def run(args) -> None:
                 runs[args.memory_env] = dict(item.split("=", 1) for item in args.memory_env.split(","))
             grace = grace_setting(args.memory_grace)
             for label, env in runs.items():
-                log(f"phase: memory ({label}), {args.memory_sessions} sessions with {args.image_bytes / MIB:g} MiB images")
+                log(f"phase: memory ({label}), {args.memory_sessions} sessions "
+                    f"with {args.image_bytes / MIB:g} MiB images")
                 with start_app(fake_url, partial_images=args.partial_images, trace_memory=args.tracemalloc,
                                env=env, settings=grace) as app:
                     mems[label] = await phase_memory(fake, app, n=args.memory_sessions, latency=L,
@@ -847,7 +857,8 @@ async def run(args) -> None:
     log(f"wrote {args.out}")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": m, "single": single, "nopartials": nopart,
-                                               "small": small, "concurrency": conc, "variants": variants, "memory": mems},
+                                               "small": small, "concurrency": conc, "variants": variants,
+                                               "memory": mems},
                                               indent=1, default=str))
 
 

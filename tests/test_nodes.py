@@ -101,7 +101,8 @@ def test_select_out_of_range_is_refused():
 
 
 def test_start_over_clears_images():
-    session = Session(stage=Stage.FINAL, candidates=[Candidate.from_b64("A")], selected=0, approved=Candidate.from_b64("A"))
+    image = Candidate.from_b64("A")
+    session = Session(stage=Stage.FINAL, candidates=[image], selected=0, approved=image)
     shared = run(Action.START_OVER, session)
     assert shared["stage"] is Stage.INITIAL_INPUT and shared["candidates"] == [] and shared["final_result"] is None
 
