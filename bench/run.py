@@ -181,6 +181,20 @@ def debug(app: Proc, path: str) -> dict:
 
 # -- phase 1/2: one generation at a time: overhead, first preview, bytes -------------------------
 
+def raw_sdk(fake: Proc, partial_images: int, prompt: str) -> tuple:
+    """An SDK client for the fake and the exact request the app sends (same builder), so a raw
+    call and the app do the same work upstream."""
+    from openai import AsyncOpenAI
+
+    from hitl.backends.base import ImageRequest
+    from hitl.backends.openai_responses import ResponsesBackend
+    from hitl.config import load_settings
+
+    settings = load_settings(**app_settings(fake.info["url"], partial_images))
+    client = AsyncOpenAI(api_key=servers.BENCH_KEY, base_url=fake.info["url"], max_retries=0, timeout=120)
+    return client, ResponsesBackend(client, settings)._arguments(ImageRequest(prompt=prompt))
+
+
 async def raw_sdk_call(client, arguments: dict, stream: bool) -> tuple[float, float | None]:
     """One raw SDK call to the fake, as the app makes it; returns (total s, first partial s)."""
     start = time.perf_counter()
@@ -226,19 +240,11 @@ def image_sizes(result: loadgen.SessionResult, mime: str = "image/png") -> tuple
 async def phase_single(fake: Proc, app: Proc, *, partial_images: int, samples: int, latency: float,
                        image_bytes: int, warmups: int = 2) -> dict:
     from gradio_client import Client
-    from openai import AsyncOpenAI
-
-    from hitl.backends.base import ImageRequest
-    from hitl.backends.openai_responses import ResponsesBackend
-    from hitl.config import load_settings
 
     fake.ask({"latency": latency, "image_bytes": image_bytes})
     url = app.info["url"]
     ep = loadgen.endpoint(url, "generate")
-    settings = load_settings(**app_settings(fake.info["url"], partial_images))
-    raw_client = AsyncOpenAI(api_key=servers.BENCH_KEY, base_url=fake.info["url"], max_retries=0, timeout=120)
-    # The exact request the app sends (same builder), so the raw call and the app do the same work upstream.
-    arguments = ResponsesBackend(raw_client, settings)._arguments(ImageRequest(prompt="bench raw prompt"))
+    raw_client, arguments = raw_sdk(fake, partial_images, "bench raw prompt")
     stream = partial_images > 0
     gclient = await asyncio.to_thread(Client, url, verbose=False)
     http = loadgen.new_client()
@@ -387,15 +393,7 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
 async def sdk_concurrency(fake: Proc, *, ns: list[int], reps: int, partial_images: int) -> dict:
     """The SDK's own floor: N raw `responses.create` calls at once from one asyncio process (this
     one), with the app's arguments, ÷ one call. The bare app pays no SDK; the app pays both."""
-    from openai import AsyncOpenAI
-
-    from hitl.backends.base import ImageRequest
-    from hitl.backends.openai_responses import ResponsesBackend
-    from hitl.config import load_settings
-
-    settings = load_settings(**app_settings(fake.info["url"], partial_images))
-    client = AsyncOpenAI(api_key=servers.BENCH_KEY, base_url=fake.info["url"], max_retries=0, timeout=120)
-    arguments = ResponsesBackend(client, settings)._arguments(ImageRequest(prompt="bench sdk floor"))
+    client, arguments = raw_sdk(fake, partial_images, "bench sdk floor")
     walls: dict = {n: [] for n in ns}
     cpu = []
     try:

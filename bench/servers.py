@@ -10,7 +10,6 @@ that reports RSS, Gradio's per-session stores and tracemalloc, for the memory me
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import gc
 import json
@@ -275,13 +274,6 @@ def _analytics_rebuild_ms(demo, events: int, repeat: int = 5) -> float:
     return 1000 * sorted(timings)[len(timings) // 2]
 
 
-def _malloc_trim() -> int:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        return -1
-
-
 def _server_loop():
     """The event loop Gradio's server runs on (in uvicorn's thread)."""
     import asyncio
@@ -316,6 +308,8 @@ def _on_loop(fn, timeout: float = 60.0):
 
 
 def _start_debug_server(demo) -> str:
+    from hitl.memory import trim
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -333,7 +327,7 @@ def _start_debug_server(demo) -> str:
                 body = {"events": events, "ms": _analytics_rebuild_ms(demo, events)}
             elif url.path == "/trim":
                 before = rss_kib()
-                body = {"trimmed": _malloc_trim(), "rss_before_kib": before, "rss_kib": rss_kib()}
+                body = {"trimmed": trim(), "rss_before_kib": before, "rss_kib": rss_kib()}
             else:
                 self.send_error(404)
                 return

@@ -7,11 +7,13 @@ memory for reuse, so without these the process's RSS would stay at its peak (ben
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 M_MMAP_THRESHOLD = -3
 
 
+@functools.cache
 def _libc():
     if not sys.platform.startswith("linux"):
         return None
@@ -29,8 +31,7 @@ def return_freed_images_to_the_os() -> None:
         libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
 
 
-def trim() -> None:
-    """Hand free heap pages back now (after a session's images are dropped)."""
+def trim() -> bool:
+    """Hand free heap pages back now (after a session's images are dropped); True if any went."""
     libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    return bool(libc.malloc_trim(0)) if libc is not None else False

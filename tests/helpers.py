@@ -1,8 +1,12 @@
-"""Small helpers for reading what the app returns through gradio_client."""
+"""Small helpers for reading what the app returns, through gradio_client or the page's own protocol."""
 
 from __future__ import annotations
 
 import base64
+import json
+import uuid
+
+import httpx
 
 from fake_openai import prompt_of
 
@@ -39,10 +43,6 @@ class Page:
     page's own private events can be checked without a browser: every message is kept."""
 
     def __init__(self, url: str):
-        import uuid
-
-        import httpx
-
         self.root = url.rstrip("/")
         self.http = httpx.Client(timeout=30)
         self.session_hash = uuid.uuid4().hex[:12]
@@ -52,8 +52,6 @@ class Page:
 
     def click(self, elem_id: str, *values) -> list[dict]:
         """Click a button; returns the event's messages up to and including process_completed."""
-        import json
-
         target = self.ids[elem_id]
         fn_index = next(i for i, dep in enumerate(self.config["dependencies"])
                         if [target, "click"] in [list(t) for t in dep["targets"]])
