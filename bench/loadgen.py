@@ -3,7 +3,8 @@
 Per session it does what the browser's JS client does: POST {root}/gradio_api/queue/join with
 {"data", "fn_index", "session_hash", "event_data", "trigger_id"}, then reads
 GET {root}/gradio_api/queue/data?session_hash=... as server-sent events until the server sends
-"close_stream" after "process_completed". Optionally it holds the session's heartbeat stream
+"close_stream" after "process_completed"; then, as the page's <img> does, it fetches any image the
+result links by URL instead of carrying inline. Optionally it holds the session's heartbeat stream
 (GET {root}/gradio_api/heartbeat/{session_hash}) open, which is how Gradio learns that a tab closed.
 
 Thousands of these fit in one event loop, where gradio_client needs threads per client.
@@ -18,6 +19,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 import httpx
 
@@ -82,11 +84,12 @@ class SessionResult:
     error: str = ""
     t_start: float = 0.0  # perf_counter just before queue/join
     t_first_image: float | None = None  # first process_generating that carries an image
-    t_done: float | None = None  # process_completed received
-    bytes_received: int = 0  # queue/join answer + every byte of this session's SSE stream
+    t_done: float | None = None  # process_completed received and the images it links fetched
+    bytes_received: int = 0  # queue/join answer + every byte of this session's SSE stream + linked images
     messages: int = 0
     final: dict | None = None  # the process_completed message, when analyze=True
-    images: dict[str, int] = field(default_factory=dict)  # distinct data: URL -> decoded size (analyze=True)
+    # distinct image URL (data: or linked) -> (mime type, decoded size), in order of arrival (analyze=True)
+    images: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -118,8 +121,35 @@ def _strings(obj, found: list[str]) -> None:
             _strings(value, found)
 
 
+def _linked(obj, found: list[str]) -> None:
+    """URLs of the files (images) a message links rather than carries: what a page then fetches."""
+    if isinstance(obj, dict):
+        url = obj.get("url")
+        if (obj.get("meta") or {}).get("_type") == "gradio.FileData" and isinstance(url, str) \
+                and not url.startswith("data:"):
+            found.append(url)
+        for value in obj.values():
+            _linked(value, found)
+    elif isinstance(obj, list):
+        for value in obj:
+            _linked(value, found)
+
+
 def _decoded_size(data_url: str) -> int:
     return len(base64.b64decode(data_url.split(",", 1)[1]))
+
+
+async def _fetch_linked(client: httpx.AsyncClient, ep: Endpoint, message: dict, result: SessionResult) -> bool:
+    found: list[str] = []
+    _linked(message.get("output"), found)
+    for url in dict.fromkeys(found):
+        response = await client.get(urljoin(ep.root + "/", url))
+        result.bytes_received += len(response.content) + sum(len(k) + len(v) + 4 for k, v in response.headers.raw)
+        if response.status_code != 200:
+            result.error = f"image {response.status_code}: {url}"
+            return False
+        result.images.setdefault(url, (response.headers.get("content-type", ""), len(response.content)))
+    return True
 
 
 async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, timeout: float,
@@ -165,7 +195,6 @@ async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, ti
                             if analyze:
                                 generating.append(line)  # parsed after the run, not on the clock
                         elif b'"process_completed"' in head:
-                            result.t_done = time.perf_counter()
                             message = json.loads(line[5:])
                             result.ok = bool(message.get("success"))
                             if not result.ok:
@@ -175,6 +204,9 @@ async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, ti
                                 for raw in generating:
                                     _note_images(result, json.loads(raw[5:]))
                                 _note_images(result, message)
+                            stage = "image"
+                            result.ok = result.ok and await _fetch_linked(client, ep, message, result)
+                            result.t_done = time.perf_counter()
                         elif b'"close_stream"' in head:
                             return result
                         elif b'"unexpected_error"' in head:
@@ -195,7 +227,7 @@ def _note_images(result: SessionResult, message: dict) -> None:
     _strings(message.get("output"), found)
     for url in found:
         if url not in result.images:
-            result.images[url] = _decoded_size(url)
+            result.images[url] = (url[5:url.index(";")], _decoded_size(url))
 
 
 async def run_many(ep: Endpoint, make_data, n: int, *, timeout: float, analyze: bool = False,

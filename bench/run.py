@@ -231,9 +231,9 @@ def gradio_client_call(client, prompt: str) -> float:
 
 def image_sizes(result: loadgen.SessionResult, mime: str = "image/png") -> tuple[int, int]:
     """(decoded bytes of the final image, decoded bytes of every distinct upstream image seen).
-    Images are noted in the order they arrive, so the last one in the requested format is the final
-    image (thumbnails for the gallery are WebP and not counted)."""
-    sizes = [size for url, size in result.images.items() if url.startswith(f"data:{mime};")]
+    Images are noted in the order they arrive, inline or fetched, so the last one in the requested
+    format is the final image (thumbnails for the gallery are WebP and not counted)."""
+    sizes = [size for kind, size in result.images.values() if kind == mime]
     return (sizes[-1] if sizes else 0), sum(sizes)
 
 

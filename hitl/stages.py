@@ -7,6 +7,7 @@ dict with `to_shared`, runs a flow, and reads it back with `from_shared`.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -81,6 +82,7 @@ class Candidate:
     revised_prompt: str = ""
     response_id: str | None = None  # lets Refine continue the Responses conversation
     thumb_b64: str = ""  # small WebP for the gallery, so it never resends full images
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # names it in URLs (image_route)
 
     @classmethod
     def from_b64(cls, b64: str, mime: str = "image/png", prompt: str = "", revised_prompt: str = "",

@@ -1,8 +1,8 @@
 """The Gradio page, laid out top to bottom as it appears, and the API endpoints.
 
-Page events stream previews and send only what changed on screen; API endpoints return the
-final results in one message. Both only turn a call into `run_action` and the resulting
-session into outputs.
+Page events stream previews inline, send only what changed on screen, and link the final
+image by URL (`image_route`); API endpoints return the final results, images inline, in one
+message. Both only turn a call into `run_action` and the resulting session into outputs.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import asyncio
 import gradio as gr
 
 from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
-from .components import MemoryGallery, MemoryImage
+from .components import Linked, MemoryGallery, MemoryImage
 from .config import Settings
+from .image_route import image_route
 from .memory import trim
 from .runner import Runtime, run_action
 from .stages import Action, Candidate, Session, Stage, allowed, stages_switched_by
@@ -40,8 +41,9 @@ def launch_options(settings: Settings) -> dict:
     """launch() arguments for every entry point (app.py, tests, bench). Gradio 6 takes css here;
     run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
     and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
-    so it is lifted above the generation pool."""
-    return {"css": CSS, "run_history": False, "max_threads": settings.max_concurrent + 16}
+    so it is lifted above the generation pool. The page fetches its images from `image_route`."""
+    return {"css": CSS, "run_history": False, "max_threads": settings.max_concurrent + 16,
+            "app_kwargs": {"routes": [image_route()]}}
 
 
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
@@ -160,16 +162,19 @@ def build_demo(settings: Settings) -> gr.Blocks:
         def outputs_of(action: Action) -> list:
             return [session, *(box_of[stage] for stage in stages_switched_by(action)), *values]
 
+        def linked(candidate: Candidate | None, request: gr.Request) -> Linked | None:
+            return candidate and Linked(candidate, request.session_hash)
+
         async def on_page(action: Action, state: Session, request: gr.Request, **inputs):
             boxes = stages_switched_by(action)
             was, on_screen = shown(state), state.current
             async for item in run(action, state, request, **inputs):
-                if isinstance(item, Candidate):  # a preview
+                if isinstance(item, Candidate):  # a preview: inline, as it is shown once
                     now = shown(state, running=True)
                     yield page_outputs(boxes, state, item, was, now)
                     was, on_screen = now, item
                 else:
-                    picture = item.current if item.current is not on_screen else gr.skip()
+                    picture = linked(item.current, request) if item.current is not on_screen else gr.skip()
                     yield page_outputs(boxes, item, picture, was, shown(item))
 
         def streaming(action: Action, *names: str):
@@ -192,9 +197,9 @@ def build_demo(settings: Settings) -> gr.Blocks:
         async def select(state: Session, event: gr.SelectData, request: gr.Request):
             return await last(on_page(Action.SELECT, state, request, select_index=event.index))
 
-        def cancelled(state: Session):
+        def cancelled(state: Session, request: gr.Request):
             """Cancel stops the generation; the page goes back to the session as it was."""
-            return page_outputs([], state, state.current, shown(state, running=True), shown(state))
+            return page_outputs([], state, linked(state.current, request), shown(state, running=True), shown(state))
 
         generating = dict(concurrency_id="generation", concurrency_limit=settings.max_concurrent)
         quick = dict(show_progress="hidden", concurrency_limit=None, api_visibility="private")

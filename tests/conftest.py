@@ -51,20 +51,39 @@ def fake(fake_server):
     fake_server.reset()
 
 
+def start_app(**overrides):
+    """The real app, launched on a free loopback port as app.py launches it; returns its Blocks."""
+    settings = load_settings(**overrides)
+    demo = build_demo(settings)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                quiet=True, **launch_options(settings))
+    return demo
+
+
 @pytest.fixture(scope="session")
 def launch():
     """Factory: launch the real app with settings overrides; returns its local URL."""
     demos = []
 
     def _launch(**overrides) -> str:
-        settings = load_settings(**overrides)
-        demo = build_demo(settings)
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                    quiet=True, **launch_options(settings))
-        demos.append(demo)
-        return demo.local_url
+        demos.append(start_app(**overrides))
+        return demos[-1].local_url
 
     yield _launch
+    for demo in demos:
+        demo.close()
+
+
+@pytest.fixture
+def own_app(fake_server):
+    """Factory: launch the app against the fake and hand back the Blocks, to look at its session store."""
+    demos = []
+
+    def _start(**overrides):
+        demos.append(start_app(**{**TEST_SETTINGS, **overrides}, base_url=fake_server.url))
+        return demos[-1]
+
+    yield _start
     for demo in demos:
         demo.close()
 

@@ -70,12 +70,13 @@ class Page:
         raise AssertionError(f"no process_completed: {[m['msg'] for m in messages]}")
 
 
-def data_urls(messages: list[dict]) -> list[str]:
-    """Every data: URL in the messages, in order, repeats included."""
+def urls(messages: list[dict], prefix: str = "data:image/") -> list[str]:
+    """Every string starting with `prefix` in the messages (inline images by default), in order,
+    repeats included."""
     found: list[str] = []
 
     def walk(value):
-        if isinstance(value, str) and value.startswith("data:image/"):
+        if isinstance(value, str) and value.startswith(prefix):
             found.append(value)
         elif isinstance(value, dict):
             for item in value.values():

@@ -12,6 +12,7 @@ import base64
 import os
 import re
 import time
+from urllib.parse import urljoin
 
 import pytest
 from fake_openai import prompt_of
@@ -25,6 +26,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>**bold**'
+PREVIEW_SRC = re.compile(r"^data:image/")  # previews come inline in the stream
+FINAL_SRC = re.compile(r"^gradio_api/hitl/image/")  # final images are fetched from the session
 
 # Buttons by elem_id: the stage that owns them and the name a user (or screen reader) sees.
 # Both "Start Over" buttons are listed: the review one (#discard) and the final one.
@@ -117,10 +120,25 @@ def message(page: Page) -> Locator:
     return page.get_by_label("Message", exact=True)
 
 
-def image_origin(src: str) -> tuple[str, int]:
-    """(prompt, serial) the fake drew an image for, read from the <img>'s data: URL."""
-    assert src.startswith("data:image/png;base64,"), src[:40]
-    return prompt_of(src.split(",", 1)[1])
+def image_bytes(page: Page, src: str) -> bytes:
+    """The bytes behind an <img> src: inline (a preview), or fetched with the page's cookies."""
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1], validate=True)
+    response = page.request.get(urljoin(page.url, src))
+    assert response.ok, (src, response.status)
+    return response.body()
+
+
+def image_origin(page: Page, src: str) -> tuple[str, int]:
+    """(prompt, serial) the fake drew an image for, read from the image the <img> shows."""
+    return prompt_of(base64.b64encode(image_bytes(page, src)).decode())
+
+
+def expect_final_image(page: Page) -> str:
+    """The image on screen is a final one, and the browser has loaded and decoded it; returns its src."""
+    expect(main_image(page)).to_have_attribute("src", FINAL_SRC)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=main_image(page).element_handle())
+    return main_image(page).get_attribute("src")
 
 
 def wait_until(condition, limit: float = 15.0) -> None:
@@ -163,8 +181,7 @@ def generate(page: Page, text: str) -> str:
     generate_button(page).click()
     expect(button(page, "approve")).to_be_visible()
     wait_until_idle(page)
-    expect(main_image(page)).to_have_attribute("src", re.compile(r"^data:image/"))
-    return main_image(page).get_attribute("src")
+    return expect_final_image(page)
 
 
 def expect_no_injection(page: Page) -> None:
@@ -190,7 +207,7 @@ def test_generate_regenerate_select_approve_start_over(page, app_url, fake):
     open_app(page, app_url)
     expect(page.locator("#demo-notice")).to_be_hidden()  # a key is set: not demo mode
     first = generate(page, "a lighthouse at dawn")
-    assert image_origin(first)[0] == "a lighthouse at dawn"
+    assert image_origin(page, first)[0] == "a lighthouse at dawn"
     expect(page.get_by_role("button", name="Approve", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Regenerate", exact=True)).to_be_visible()
     expect(generate_button(page)).to_be_hidden()
@@ -203,10 +220,10 @@ def test_generate_regenerate_select_approve_start_over(page, app_url, fake):
         expect(thumbnails(page)).to_have_count(count)
         wait_until_idle(page)
         expect(main_image(page)).not_to_have_attribute("src", sources[-1])
-        src = main_image(page).get_attribute("src")
-        prompt, serial = image_origin(src)
+        src = expect_final_image(page)
+        prompt, serial = image_origin(page, src)
         assert prompt == "a lighthouse at dawn"  # the final image, not a "partial ..." preview
-        assert serial not in {image_origin(s)[1] for s in sources}
+        assert serial not in {image_origin(page, s)[1] for s in sources}
         sources.append(src)
     assert fake.attempts == 4
 
@@ -251,8 +268,8 @@ def test_preview_shows_while_generating_and_cancel_stops_it(page, patient_app_ur
     prompt_box(page).fill("slow one")
     generate_button(page).click()
     expect(button(page, "cancel")).to_be_visible()
-    expect(main_image(page)).to_have_attribute("src", re.compile(r"^data:image/"))
-    assert image_origin(main_image(page).get_attribute("src"))[0].startswith("partial ")
+    expect(main_image(page)).to_have_attribute("src", PREVIEW_SRC)
+    assert image_origin(page, main_image(page).get_attribute("src"))[0].startswith("partial ")
     button(page, "cancel").click()
     wait_until_idle(page)
     expect_stage(page, "input")
@@ -265,7 +282,7 @@ def test_preview_shows_while_generating_and_cancel_stops_it(page, patient_app_ur
     generate_button(page).click()
     expect(button(page, "approve")).to_be_visible()
     wait_until_idle(page)
-    assert image_origin(main_image(page).get_attribute("src"))[0] == "fast one"
+    assert image_origin(page, expect_final_image(page))[0] == "fast one"
     expect(thumbnails(page)).to_have_count(0)
 
 
@@ -288,9 +305,8 @@ def test_error_keeps_the_prompt_and_the_controls_usable(page, app_url, fake):
     prompt_box(page).press_sequentially(", gentler")
     generate_button(page).click()
     expect(button(page, "approve")).to_be_visible()
-    expect(main_image(page)).to_have_attribute("src", re.compile(r"^data:image/png"))
     wait_until_idle(page)
-    assert image_origin(main_image(page).get_attribute("src"))[0] == "a risky idea, gentler"
+    assert image_origin(page, expect_final_image(page))[0] == "a risky idea, gentler"
     expect(message(page)).to_be_hidden()
 
 
@@ -323,7 +339,7 @@ def test_enter_generates_and_shift_enter_adds_a_line(page, app_url, fake):
     box.press("Enter")
     expect(button(page, "approve")).to_be_visible()
     wait_until_idle(page)
-    assert image_origin(main_image(page).get_attribute("src"))[0] == "line one\nline two"
+    assert image_origin(page, expect_final_image(page))[0] == "line one\nline two"
     # Had Shift+Enter submitted, "line one" alone would have been sent first.
     assert [r.body["input"] for r in fake.requests] == ["line one\nline two"]
 
@@ -392,7 +408,7 @@ def test_demo_mode_page_shows_the_notice_and_works(page, demo_url):
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("Demo mode")
     first = generate(page, "a paper boat")
-    base64.b64decode(first.split(",", 1)[1], validate=True)  # a real data: URL payload
+    assert image_bytes(page, first).startswith(b"\x89PNG\r\n\x1a\n")  # a real picture, drawn locally
     button(page, "regenerate").click()
     expect(thumbnails(page)).to_have_count(2)
     wait_until_idle(page)
@@ -417,5 +433,5 @@ def test_download_gives_the_approved_image_bytes(page, app_url, fake):
         page.locator("#image").get_by_role("button", name=re.compile("download", re.I)).click()
     download = download_info.value
     with open(download.path(), "rb") as saved:
-        assert saved.read() == base64.b64decode(src.split(",", 1)[1])
+        assert saved.read() == image_bytes(page, src)
     assert download.suggested_filename.endswith(".png")

@@ -7,7 +7,7 @@ import time
 import pytest
 from gradio_client import Client
 from fake_openai import prompt_of
-from helpers import CANDIDATES, MESSAGE, Page, data_urls, image_b64, image_prompt
+from helpers import CANDIDATES, MESSAGE, Page, image_b64, image_prompt, urls
 
 from conftest import TEST_KEY, TEST_SETTINGS
 
@@ -97,18 +97,18 @@ def test_the_api_answers_once_with_the_final_image(client, fake):
     assert fake.requests[-1].body["tools"][0]["partial_images"] == 2  # streamed upstream all the same
 
 
-def test_the_page_gets_previews_first_and_the_final_image_in_the_result(app_url, fake):
-    """The page streams previews; its result message carries the final image again, which is
-    what reliably replaces a preview on screen (stream diffs alone can lose that race)."""
+def test_the_page_gets_each_preview_once_inline_then_the_final_image_by_url(app_url, fake):
+    """Previews stream inline, each sent once; the final image is a URL (fetched once, as bytes)
+    in the result message, which is what reliably replaces a preview on screen."""
     fake.latency = 0.3
     page = Page(app_url)
     for button, values in (("generate", ("a kite", "auto", "auto", "auto", "png", "")),
                            ("regenerate", ("auto", "auto", "auto", "png", ""))):
         messages = page.click(button, *values)
-        pngs = [url for url in data_urls(messages) if url.startswith("data:image/png")]
-        drawn = [prompt_of(url.split(",", 1)[1])[0] for url in dict.fromkeys(pngs)]  # distinct, in order
-        assert drawn == ["partial 0: a kite", "partial 1: a kite", "a kite"], button
-        assert pngs[-1] in data_urls(messages[-1:]), button  # the final image is in process_completed
+        inline = urls(messages, "data:image/png")
+        assert [prompt_of(url.split(",", 1)[1])[0] for url in inline] == ["partial 0: a kite", "partial 1: a kite"]
+        (final,) = urls(messages[-1:], "gradio_api/hitl/image/")
+        assert final in urls(messages[:-1], "gradio_api/"), button  # shown once streaming ends, too
 
 
 def test_cancel_stops_the_request_and_keeps_the_session(client, fake):

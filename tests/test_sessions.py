@@ -6,33 +6,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, image_prompt, image_serial
 
-from conftest import TEST_SETTINGS, free_port
+from conftest import TEST_SETTINGS
 from hitl.backends import ImageService
 from hitl.config import load_settings
 from hitl.stages import Session
-from hitl.ui import build_demo, launch_options
-
-
-@pytest.fixture
-def own_app(fake_server):
-    """Factory: launch the app and also hand back the Blocks, to look at its session store."""
-    demos = []
-
-    def _start(**overrides):
-        settings = load_settings(**{**TEST_SETTINGS, **overrides}, base_url=fake_server.url)
-        demo = build_demo(settings)
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                    quiet=True, **launch_options(settings))
-        demos.append(demo)
-        return demo
-
-    yield _start
-    for demo in demos:
-        demo.close()
 
 
 def held(demo) -> dict:

@@ -1,0 +1,69 @@
+"""The page's final images come by URL from the session that made them (hitl.image_route):
+the owner gets the exact bytes, nobody else gets anything, and an image is served only while
+its session still holds it."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import urljoin
+
+import httpx
+from fake_openai import prompt_of
+from helpers import Page, urls
+
+from hitl.image_route import PATH
+
+LINKED = PATH.lstrip("/").split("{")[0]  # "gradio_api/hitl/image/"
+OPTIONS = ("auto", "auto", "auto", "png", "")
+
+
+def linked_image(page: Page, messages: list[dict]) -> str:
+    """The URL of the image in an event's result message."""
+    (url,) = urls(messages[-1:], LINKED)
+    return url
+
+
+def fetch(page: Page, url: str) -> httpx.Response:
+    return page.http.get(urljoin(page.root + "/", url))
+
+
+def drawn_for(response: httpx.Response) -> str:
+    return prompt_of(base64.b64encode(response.content).decode())[0]
+
+
+def test_the_owner_gets_the_image_bytes_with_private_caching(own_app, fake):
+    page = Page(own_app().local_url)
+    url = linked_image(page, page.click("generate", "a kite", *OPTIONS))
+    got = fetch(page, url)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert drawn_for(got) == "a kite"
+    assert got.headers["cache-control"].startswith("private")  # never kept by shared caches
+    assert got.headers["x-content-type-options"] == "nosniff"
+
+
+def test_other_sessions_and_wrong_keys_get_nothing_and_create_nothing(own_app, fake):
+    demo = own_app()
+    mine, theirs = Page(demo.local_url), Page(demo.local_url)
+    url = linked_image(mine, mine.click("generate", "mine", *OPTIONS))
+    theirs.click("generate", "theirs", *OPTIONS)
+    sessions = len(demo.state_holder.session_data)
+    key = url.rsplit("/", 1)[1]
+    for wrong in (url.replace(mine.session_hash, theirs.session_hash),  # a real session, not its image
+                  url.replace(mine.session_hash, "f" * len(mine.session_hash)),  # no such session
+                  url.replace(key, key[::-1]),  # the right session, a made-up key
+                  url.replace(key, "")):
+        assert fetch(theirs, wrong).status_code == 404, wrong
+    assert len(demo.state_holder.session_data) == sessions  # guesses leave no state behind
+    assert drawn_for(fetch(mine, url)) == "mine"
+
+
+def test_an_image_is_served_while_its_session_holds_it(own_app, fake):
+    page = Page(own_app(max_candidates=2).local_url)
+    first = linked_image(page, page.click("generate", "kept a while", *OPTIONS))
+    for _ in range(2):
+        latest = linked_image(page, page.click("regenerate", *OPTIONS))
+    assert fetch(page, first).status_code == 404  # pushed out of the candidates (2 kept)
+    assert urls(page.click("approve"), LINKED) == []  # the image on screen is not sent again
+    assert drawn_for(fetch(page, latest)) == "kept a while"  # the approved image, same URL
+    page.click("start-over")
+    assert fetch(page, latest).status_code == 404  # Start Over lets go of the images
