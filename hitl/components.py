@@ -25,9 +25,13 @@ class Linked:
     candidate: Candidate
     session_hash: str
 
+    @property
+    def url(self) -> str:
+        return image_url(self.session_hash, self.candidate)
 
-def _image_data(url: str, mime: str, name: str) -> ImageData:
-    return ImageData(url=url, path=None, mime_type=mime, orig_name=name)
+
+def _image_data(url: str, mime: str, stem: str) -> ImageData:
+    return ImageData(url=url, path=None, mime_type=mime, orig_name=f"{stem}.{mime.split('/')[-1]}")
 
 
 class MemoryImage(gr.Image):
@@ -37,22 +41,26 @@ class MemoryImage(gr.Image):
         return "image"
 
     def postprocess(self, value: Candidate | Linked | None) -> ImageData | None:
-        if value is None:
-            return None
-        candidate = value.candidate if isinstance(value, Linked) else value
-        url = image_url(value.session_hash, candidate) if isinstance(value, Linked) else candidate.data_url
-        return _image_data(url, candidate.mime, f"hitl-image.{candidate.mime.split('/')[-1]}")
+        if isinstance(value, Linked):
+            return _image_data(value.url, value.candidate.mime, "hitl-image")
+        return value and _image_data(value.data_url, value.mime, "hitl-image")
 
 
 class MemoryGallery(gr.Gallery):
-    """Output-only gallery of candidate thumbnails."""
+    """Output-only gallery of candidates: `Linked` full images (the browser holds them already
+    from showing them, so they cost nothing more), or inline thumbnails for API callers."""
 
     def get_block_name(self) -> str:
         return "gallery"
 
-    def postprocess(self, value: list[Candidate] | None) -> GalleryData:
+    def postprocess(self, value: list[Candidate | Linked] | None) -> GalleryData:
         return GalleryData(root=[
-            GalleryImage(image=_image_data(c.thumb_url, "image/webp", f"candidate-{i + 1}.webp"),
-                         caption=f"#{i + 1}")
-            for i, c in enumerate(value or [])
+            GalleryImage(image=_listed(item, f"candidate-{i + 1}"), caption=f"#{i + 1}")
+            for i, item in enumerate(value or [])
         ])
+
+
+def _listed(item: Candidate | Linked, stem: str) -> ImageData:
+    if isinstance(item, Linked):
+        return _image_data(item.url, item.candidate.mime, stem)
+    return _image_data(item.thumb_url, "image/webp" if item.thumb_b64 else item.mime, stem)

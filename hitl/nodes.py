@@ -116,13 +116,14 @@ class GenerateImage(AsyncNode):
             feedback=shared.get("feedback", "") if refining else "",
             variant=shared["made"],
         )
-        return shared["backend"], request, shared["on_partial"]
+        return shared["backend"], request, shared["on_partial"], shared.get("thumbnails", False)
 
     async def exec_async(self, prep_res):
-        backend, request, on_partial = prep_res
+        backend, request, on_partial, thumbnails = prep_res
         candidate = await backend.generate(request, on_partial)
-        thumb = await asyncio.to_thread(thumbnail_b64, candidate.b64)
-        return replace(candidate, thumb_b64=thumb)
+        if not thumbnails:
+            return candidate
+        return replace(candidate, thumb_b64=await asyncio.to_thread(thumbnail_b64, candidate.b64))
 
     async def exec_fallback_async(self, prep_res, exc):
         return exc  # turned into a message in post, with the session left as it was

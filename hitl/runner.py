@@ -38,20 +38,16 @@ async def run_action(
     action: Action, session: Session, runtime: Runtime, *, client_ip: str = "local",
     api_key: str | None = None, **inputs,
 ) -> AsyncIterator[Candidate | Session]:
-    previews: asyncio.Queue[Candidate] = asyncio.Queue()
+    previews: asyncio.Queue[Candidate | None] = asyncio.Queue()  # None: the flow has ended
     shared = to_shared(
         session, **inputs, settings=runtime.settings, limiter=runtime.limiter, client_ip=client_ip,
         now=time.monotonic(), backend=runtime.service.backend_for(api_key), on_partial=previews.put_nowait,
     )
     flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))
+    flow.add_done_callback(lambda _: previews.put_nowait(None))
     try:
-        while not flow.done():
-            preview = asyncio.ensure_future(previews.get())
-            await asyncio.wait({flow, preview}, return_when=asyncio.FIRST_COMPLETED)
-            if preview.done():
-                yield preview.result()
-            else:
-                preview.cancel()
+        while (preview := await previews.get()) is not None:
+            yield preview
         flow.result()
     except Exception:
         log.exception("flow %s crashed", action.value)

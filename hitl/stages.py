@@ -81,7 +81,7 @@ class Candidate:
     prompt: str = ""
     revised_prompt: str = ""
     response_id: str | None = None  # lets Refine continue the Responses conversation
-    thumb_b64: str = ""  # small WebP for the gallery, so it never resends full images
+    thumb_b64: str = ""  # small WebP listing it in API answers (the page links the full image instead)
     key: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # names it in URLs (image_route)
 
     @classmethod

@@ -71,11 +71,12 @@ def shown(state: Session, running: bool = False) -> dict:
     }
 
 
-def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: dict) -> tuple:
+def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: dict, session_hash: str) -> tuple:
     """A page event's outputs: the session, the stage boxes it may switch, then Cancel, image,
     revised prompt, gallery and message. Only a change of visibility is sent as an update: Gradio
     rebuilds a component for the session on every update (gr.skip() included), while a plain
-    value is only postprocessed and an unchanged one adds nothing to the stream."""
+    value is only postprocessed and an unchanged one adds nothing to the stream. The gallery
+    links the session's images, which the browser holds already from showing them."""
 
     def part(key, value):
         return gr.update(visible=now[key], value=value) if now[key] != was[key] else value
@@ -87,7 +88,7 @@ def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: di
         part("cancel", CANCEL),
         picture,
         part("revised", current.revised_prompt if current else ""),
-        part("gallery", state.candidates),
+        part("gallery", [Linked(candidate, session_hash) for candidate in state.candidates]),
         part("message", state.message),
     )
 
@@ -171,11 +172,11 @@ def build_demo(settings: Settings) -> gr.Blocks:
             async for item in run(action, state, request, **inputs):
                 if isinstance(item, Candidate):  # a preview: inline, as it is shown once
                     now = shown(state, running=True)
-                    yield page_outputs(boxes, state, item, was, now)
+                    yield page_outputs(boxes, state, item, was, now, request.session_hash)
                     was, on_screen = now, item
                 else:
                     picture = linked(item.current, request) if item.current is not on_screen else gr.skip()
-                    yield page_outputs(boxes, item, picture, was, shown(item))
+                    yield page_outputs(boxes, item, picture, was, shown(item), request.session_hash)
 
         def streaming(action: Action, *names: str):
             """The page handler of a generating action; its inputs: `names`, the options, the session."""
@@ -199,7 +200,8 @@ def build_demo(settings: Settings) -> gr.Blocks:
 
         def cancelled(state: Session, request: gr.Request):
             """Cancel stops the generation; the page goes back to the session as it was."""
-            return page_outputs([], state, linked(state.current, request), shown(state, running=True), shown(state))
+            return page_outputs([], state, linked(state.current, request), shown(state, running=True), shown(state),
+                                request.session_hash)
 
         generating = dict(concurrency_id="generation", concurrency_limit=settings.max_concurrent)
         quick = dict(show_progress="hidden", concurrency_limit=None, api_visibility="private")
@@ -223,8 +225,8 @@ def build_demo(settings: Settings) -> gr.Blocks:
         # -- the API: one endpoint per action, the final results in one message ------------------
         async def answer(action: Action, state: Session, request: gr.Request, **inputs) -> tuple:
             # Upstream still streams (each event resets the read timeout of a long generation);
-            # the previews are skipped here.
-            after = await last(run(action, state, request, **inputs))
+            # the previews are skipped here. Candidates are listed as small inline thumbnails.
+            after = await last(run(action, state, request, thumbnails=True, **inputs))
             current = after.current
             picture = current if allowed(state.stage, action) else gr.skip()  # refused: no image
             return after, picture, current.revised_prompt if current else "", after.candidates, after.message

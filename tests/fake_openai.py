@@ -138,6 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output quiet
         pass
 
+    def handle(self):
+        try:
+            super().handle()
+        except ConnectionError:  # the client closed a kept-alive connection
+            pass
+
     def do_POST(self):
         try:
             self._answer()
@@ -153,8 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in FAULTS:
             return self._error(fault)
         if fault == "drop":
-            self.connection.shutdown(2)
-            return self.connection.close()
+            return self._cut()
         if fault == "timeout":
             time.sleep(self.server_fake.timeout_sleep)
             return self._error("server_error")
@@ -209,9 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
                          "item_id": f"ig_{serial}", "output_index": 0, "partial_image_index": index,
                          "partial_image_b64": fake.image_b64(f"partial {index}: {prompt}", serial)})
             if fault == "stream_cut":
-                return self.connection.close()
+                return self._cut()
         if fault == "stream_cut":
-            return self.connection.close()
+            return self._cut()
         if fault == "stream_error":
             return self._finish_sse({"type": "error", "sequence_number": seq + 1, "code": "server_error",
                                      "message": "stream failed", "param": None})
@@ -252,22 +257,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    # Streams are chunked on a kept-alive connection, as OpenAI's are, so a client's connection
+    # pool is used as it is in production (a new TCP connection per call would overstate the cost).
     def _start_sse(self) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
-        self.send_header("connection", "close")
+        self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        self.close_connection = True
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
     def _event(self, payload: dict) -> None:
-        self.wfile.write(f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode())
-        self.wfile.flush()
+        self._chunk(f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode())
 
     def _finish_sse(self, payload: dict) -> None:
         self._event(payload)
-        self.wfile.write(b"data: [DONE]\n\n")
+        self._chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _cut(self) -> None:
+        """Hang up mid-answer (the client sees a broken stream or no answer at all)."""
+        self.close_connection = True
+        self.connection.shutdown(2)
+        self.connection.close()
 
 
 def _truthy(value) -> bool:

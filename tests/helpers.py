@@ -53,8 +53,9 @@ class Page:
     def click(self, elem_id: str, *values) -> list[dict]:
         """Click a button; returns the event's messages up to and including process_completed."""
         target = self.ids[elem_id]
-        fn_index = next(i for i, dep in enumerate(self.config["dependencies"])
-                        if [target, "click"] in [list(t) for t in dep["targets"]])
+        fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
+                             if [target, "click"] in [list(t) for t in dep["targets"]])
+        self.outputs = dep["outputs"]
         body = {"data": [*values, None], "fn_index": fn_index, "session_hash": self.session_hash,
                 "event_data": None, "trigger_id": target}
         self.http.post(f"{self.root}/gradio_api/queue/join", json=body,
@@ -68,6 +69,10 @@ class Page:
                     if messages[-1]["msg"] == "process_completed":
                         return messages
         raise AssertionError(f"no process_completed: {[m['msg'] for m in messages]}")
+
+    def result(self, messages: list[dict], elem_id: str):
+        """What the last click's result message holds for the component with `elem_id`."""
+        return messages[-1]["output"]["data"][self.outputs.index(self.ids[elem_id])]
 
 
 def urls(messages: list[dict], prefix: str = "data:image/") -> list[str]:

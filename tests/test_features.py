@@ -30,6 +30,14 @@ def test_refine_continues_the_conversation_with_the_feedback(client, fake):
     assert image_b64(refined) != image_b64(first)
 
 
+def test_api_callers_get_candidates_as_small_inline_thumbnails(client, fake):
+    client.predict("thumbs", api_name="/generate")
+    result = client.predict(api_name="/regenerate")
+    thumbs = [item["image"]["url"] for item in result[CANDIDATES]]
+    assert len(thumbs) == 2 and all(url.startswith("data:image/webp;base64,") for url in thumbs)
+    assert all(len(url) < len(image_b64(result)) for url in thumbs)
+
+
 def test_refine_needs_feedback(client, fake):
     client.predict("a harbour", api_name="/generate")
     result = client.predict("   ", api_name="/refine")
@@ -107,7 +115,8 @@ def test_the_page_gets_each_preview_once_inline_then_the_final_image_by_url(app_
         messages = page.click(button, *values)
         inline = urls(messages, "data:image/png")
         assert [prompt_of(url.split(",", 1)[1])[0] for url in inline] == ["partial 0: a kite", "partial 1: a kite"]
-        (final,) = urls(messages[-1:], "gradio_api/hitl/image/")
+        final = page.result(messages, "image")["url"]
+        assert final.startswith("gradio_api/hitl/image/"), button
         assert final in urls(messages[:-1], "gradio_api/"), button  # shown once streaming ends, too
 
 

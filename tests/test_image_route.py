@@ -19,7 +19,8 @@ OPTIONS = ("auto", "auto", "auto", "png", "")
 
 def linked_image(page: Page, messages: list[dict]) -> str:
     """The URL of the image in an event's result message."""
-    (url,) = urls(messages[-1:], LINKED)
+    url = page.result(messages, "image")["url"]
+    assert url.startswith(LINKED), url[:40]
     return url
 
 
@@ -63,7 +64,19 @@ def test_an_image_is_served_while_its_session_holds_it(own_app, fake):
     for _ in range(2):
         latest = linked_image(page, page.click("regenerate", *OPTIONS))
     assert fetch(page, first).status_code == 404  # pushed out of the candidates (2 kept)
-    assert urls(page.click("approve"), LINKED) == []  # the image on screen is not sent again
+    approval = page.click("approve")
+    assert page.result(approval, "image") == {"__type__": "update"}  # the image on screen: not sent again
     assert drawn_for(fetch(page, latest)) == "kept a while"  # the approved image, same URL
     page.click("start-over")
     assert fetch(page, latest).status_code == 404  # Start Over lets go of the images
+
+
+def test_the_gallery_links_the_images_the_page_has_already_fetched(app_url, fake):
+    page = Page(app_url)
+    first = linked_image(page, page.click("generate", "twice", *OPTIONS))
+    messages = page.click("regenerate", *OPTIONS)
+    second = linked_image(page, messages)
+    gallery = page.result(messages, "gallery")["value"]  # shown now: an update
+    # The same URLs as the images shown: the browser's cache answers.
+    assert [item["image"]["url"] for item in gallery] == [first, second]
+    assert urls(messages, "data:image/webp") == []  # no thumbnails made or sent for the page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import openai
 import pytest
@@ -39,8 +40,16 @@ def test_generate_makes_a_candidate_and_moves_to_review():
     shared = run(Action.GENERATE, Session(), task_input="  a kite\x00 ", options={})
     assert shared["stage"] is Stage.USER_FEEDBACK
     assert shared["input_used_by_process"] == "a kite"  # cleaned before use
-    assert len(shared["candidates"]) == 1 and shared["candidates"][0].thumb_b64
+    assert len(shared["candidates"]) == 1 and not shared["candidates"][0].thumb_b64  # the page needs none
     assert shared["error_message"] == ""
+
+
+def test_thumbnails_are_made_when_asked_small_and_webp():
+    shared = run(Action.GENERATE, Session(), task_input="a kite", options={}, thumbnails=True)
+    (candidate,) = shared["candidates"]
+    thumb = base64.b64decode(candidate.thumb_b64)
+    assert thumb[:4] == b"RIFF" and thumb[8:12] == b"WEBP"
+    assert len(thumb) < len(base64.b64decode(candidate.b64)) / 4
 
 
 def test_blank_prompt_stops_before_the_backend():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from hitl.components import Linked
 from hitl.stages import Candidate, Session, Stage
 from hitl.ui import CANCEL, page_outputs, shown
 
@@ -15,17 +16,17 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt():
     before = Session()
     after = Session(stage=Stage.USER_FEEDBACK, prompt="a kite", candidates=[IMAGE], selected=0)
     state, input_box, review_box, cancel, image, revised, gallery, message = page_outputs(
-        BOXES, after, IMAGE, shown(before), shown(after))
+        BOXES, after, IMAGE, shown(before), shown(after), "abc")
     assert state is after and image is IMAGE
     assert input_box == gr.update(visible=False) and review_box == gr.update(visible=True)
     assert revised == gr.update(visible=True, value="a red kite")
-    assert cancel == CANCEL and gallery == [IMAGE] and message == ""  # unchanged: plain values
+    assert cancel == CANCEL and gallery == [Linked(IMAGE, "abc")] and message == ""  # unchanged: plain values
 
 
 def test_a_preview_shows_cancel_and_hides_the_last_message():
     before = Session(message="Generation limit reached. Try again in 3 s.")
     preview = Candidate.from_b64("UFJF")
-    outputs = page_outputs(BOXES, before, preview, shown(before), shown(before, running=True))
+    outputs = page_outputs(BOXES, before, preview, shown(before), shown(before, running=True), "abc")
     assert outputs[1] == gr.skip() and outputs[2] == gr.skip()  # the stage stays
     assert outputs[3] == gr.update(visible=True, value=CANCEL)
     assert outputs[4] is preview
@@ -34,5 +35,5 @@ def test_a_preview_shows_cancel_and_hides_the_last_message():
 
 def test_nothing_changes_nothing_is_updated():
     session = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, IMAGE], selected=1)
-    outputs = page_outputs([], session, gr.skip(), shown(session), shown(session))
+    outputs = page_outputs([], session, gr.skip(), shown(session), shown(session), "abc")
     assert not any(isinstance(value, dict) and value.get("visible") is not None for value in outputs)
