@@ -34,6 +34,34 @@ def _image_data(url: str, mime: str, stem: str) -> ImageData:
     return ImageData(url=url, path=None, mime_type=mime, orig_name=f"{stem}.{mime.split('/')[-1]}")
 
 
+def _image(value: Candidate | Linked | None) -> ImageData | None:
+    if isinstance(value, Linked):
+        return _image_data(value.url, value.candidate.mime, "hitl-image")
+    return value and _image_data(value.data_url, value.mime, "hitl-image")
+
+
+def _listed(item: Candidate | Linked, stem: str) -> ImageData:
+    if isinstance(item, Linked):
+        return _image_data(item.url, item.candidate.mime, stem)
+    return _image_data(item.thumb_url, "image/webp" if item.thumb_b64 else item.mime, stem)
+
+
+def _gallery(items: list[Candidate | Linked] | None) -> GalleryData:
+    return GalleryData(root=[GalleryImage(image=_listed(item, f"candidate-{i + 1}"), caption=f"#{i + 1}")
+                             for i, item in enumerate(items or [])])
+
+
+# What the page receives, for events that skip Gradio's postprocess (which runs each output of
+# each streamed step in a worker thread).
+def image_payload(value: Candidate | Linked | None) -> dict | None:
+    image = _image(value)
+    return image and image.model_dump()
+
+
+def gallery_payload(items: list[Candidate | Linked]) -> list[dict]:
+    return _gallery(items).model_dump()
+
+
 class MemoryImage(gr.Image):
     """Output-only image showing a `Candidate` inline, or a `Linked` one by URL."""
 
@@ -41,9 +69,7 @@ class MemoryImage(gr.Image):
         return "image"
 
     def postprocess(self, value: Candidate | Linked | None) -> ImageData | None:
-        if isinstance(value, Linked):
-            return _image_data(value.url, value.candidate.mime, "hitl-image")
-        return value and _image_data(value.data_url, value.mime, "hitl-image")
+        return _image(value)
 
 
 class MemoryGallery(gr.Gallery):
@@ -54,13 +80,4 @@ class MemoryGallery(gr.Gallery):
         return "gallery"
 
     def postprocess(self, value: list[Candidate | Linked] | None) -> GalleryData:
-        return GalleryData(root=[
-            GalleryImage(image=_listed(item, f"candidate-{i + 1}"), caption=f"#{i + 1}")
-            for i, item in enumerate(value or [])
-        ])
-
-
-def _listed(item: Candidate | Linked, stem: str) -> ImageData:
-    if isinstance(item, Linked):
-        return _image_data(item.url, item.candidate.mime, stem)
-    return _image_data(item.thumb_url, "image/webp" if item.thumb_b64 else item.mime, stem)
+        return _gallery(value)

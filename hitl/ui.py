@@ -12,7 +12,7 @@ import asyncio
 import gradio as gr
 
 from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
-from .components import Linked, MemoryGallery, MemoryImage
+from .components import Linked, MemoryGallery, MemoryImage, gallery_payload, image_payload
 from .config import Settings
 from .image_route import image_route
 from .memory import trim
@@ -72,11 +72,12 @@ def shown(state: Session, running: bool = False) -> dict:
 
 
 def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: dict, session_hash: str) -> tuple:
-    """A page event's outputs: the session, the stage boxes it may switch, then Cancel, image,
-    revised prompt, gallery and message. Only a change of visibility is sent as an update: Gradio
-    rebuilds a component for the session on every update (gr.skip() included), while a plain
-    value is only postprocessed and an unchanged one adds nothing to the stream. The gallery
-    links the session's images, which the browser holds already from showing them."""
+    """A page event's outputs, as the page receives them (page events skip Gradio's postprocess):
+    the session, the stage boxes it may switch, then Cancel, image (`picture`: an image, None or
+    gr.skip()), revised prompt, gallery and message. Only a change of visibility is sent as an
+    update: Gradio rebuilds a component for the session on every update (gr.skip() included),
+    while an unchanged plain value adds nothing to the stream. The gallery links the session's
+    images, which the browser holds already from showing them."""
 
     def part(key, value):
         return gr.update(visible=now[key], value=value) if now[key] != was[key] else value
@@ -86,9 +87,9 @@ def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: di
         state,
         *(gr.update(visible=now[stage]) if now[stage] != was[stage] else gr.skip() for stage in boxes),
         part("cancel", CANCEL),
-        picture,
+        picture if picture == gr.skip() else image_payload(picture),
         part("revised", current.revised_prompt if current else ""),
-        part("gallery", [Linked(candidate, session_hash) for candidate in state.candidates]),
+        part("gallery", gallery_payload([Linked(candidate, session_hash) for candidate in state.candidates])),
         part("message", state.message),
     )
 
@@ -204,10 +205,10 @@ def build_demo(settings: Settings) -> gr.Blocks:
                                 request.session_hash)
 
         generating = dict(concurrency_id="generation", concurrency_limit=settings.max_concurrent)
-        quick = dict(show_progress="hidden", concurrency_limit=None, api_visibility="private")
+        quick = dict(show_progress="hidden", concurrency_limit=None, api_visibility="private", postprocess=False)
         running = [
             trigger(streaming(action, *names), [*fields, *options, session], outputs_of(action),
-                    show_progress_on=[image], api_visibility="private", **generating)
+                    show_progress_on=[image], api_visibility="private", postprocess=False, **generating)
             for trigger, action, names, fields in (
                 (generate_btn.click, Action.GENERATE, ("task_input",), [prompt]),
                 (prompt.submit, Action.GENERATE, ("task_input",), [prompt]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from hitl.components import Linked
+from hitl.components import Linked, gallery_payload, image_payload
 from hitl.stages import Candidate, Session, Stage
 from hitl.ui import CANCEL, page_outputs, shown
 
@@ -17,10 +17,11 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt():
     after = Session(stage=Stage.USER_FEEDBACK, prompt="a kite", candidates=[IMAGE], selected=0)
     state, input_box, review_box, cancel, image, revised, gallery, message = page_outputs(
         BOXES, after, IMAGE, shown(before), shown(after), "abc")
-    assert state is after and image is IMAGE
+    assert state is after and image == image_payload(IMAGE)
     assert input_box == gr.update(visible=False) and review_box == gr.update(visible=True)
     assert revised == gr.update(visible=True, value="a red kite")
-    assert cancel == CANCEL and gallery == [Linked(IMAGE, "abc")] and message == ""  # unchanged: plain values
+    assert cancel == CANCEL and message == ""  # unchanged: plain values
+    assert gallery == gallery_payload([Linked(IMAGE, "abc")])
 
 
 def test_a_preview_shows_cancel_and_hides_the_last_message():
@@ -29,7 +30,7 @@ def test_a_preview_shows_cancel_and_hides_the_last_message():
     outputs = page_outputs(BOXES, before, preview, shown(before), shown(before, running=True), "abc")
     assert outputs[1] == gr.skip() and outputs[2] == gr.skip()  # the stage stays
     assert outputs[3] == gr.update(visible=True, value=CANCEL)
-    assert outputs[4] is preview
+    assert outputs[4] == image_payload(preview) and outputs[4]["url"].startswith("data:")  # inline
     assert outputs[-1] == gr.update(visible=False, value=before.message)
 
 
