@@ -116,10 +116,11 @@ class GenerateImage(AsyncNode):
             feedback=shared.get("feedback", "") if refining else "",
             variant=shared["made"],
         )
-        return shared["backend"], request, shared["on_partial"], shared.get("thumbnails", False)
+        return shared["backend"], request, shared["on_start"], shared["on_partial"], shared.get("thumbnails", False)
 
     async def exec_async(self, prep_res):
-        backend, request, on_partial, thumbnails = prep_res
+        backend, request, on_start, on_partial, thumbnails = prep_res
+        on_start()
         candidate = await backend.generate(request, on_partial)
         if not thumbnails:
             return candidate

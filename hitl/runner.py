@@ -1,6 +1,7 @@
 """Runs one user action: session -> shared store -> PocketFlow flow -> session.
 
-Gradio-free. Partial images are yielded as they arrive; the last item is the new session.
+Gradio-free. `Started` is yielded when the image call begins, partial images as they arrive;
+the last item is the new session.
 If the event is cancelled, nothing is written back, so the session stays as it was.
 """
 
@@ -21,6 +22,11 @@ from .stages import Action, Candidate, Session, from_shared, to_shared
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Started:
+    """The image call has begun (every guard passed): from now on there is something to cancel."""
+
+
 @dataclass
 class Runtime:
     """What all sessions of one app share: settings, SDK clients, per-address limits."""
@@ -37,17 +43,18 @@ class Runtime:
 async def run_action(
     action: Action, session: Session, runtime: Runtime, *, client_ip: str = "local",
     api_key: str | None = None, **inputs,
-) -> AsyncIterator[Candidate | Session]:
-    previews: asyncio.Queue[Candidate | None] = asyncio.Queue()  # None: the flow has ended
+) -> AsyncIterator[Started | Candidate | Session]:
+    news: asyncio.Queue[Started | Candidate | None] = asyncio.Queue()  # None: the flow has ended
     shared = to_shared(
         session, **inputs, settings=runtime.settings, limiter=runtime.limiter, client_ip=client_ip,
-        now=time.monotonic(), backend=runtime.service.backend_for(api_key), on_partial=previews.put_nowait,
+        now=time.monotonic(), backend=runtime.service.backend_for(api_key),
+        on_start=lambda: news.put_nowait(Started()), on_partial=news.put_nowait,
     )
     flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))
-    flow.add_done_callback(lambda _: previews.put_nowait(None))
+    flow.add_done_callback(lambda _: news.put_nowait(None))
     try:
-        while (preview := await previews.get()) is not None:
-            yield preview
+        while (item := await news.get()) is not None:
+            yield item
         flow.result()
     except Exception:
         log.exception("flow %s crashed", action.value)

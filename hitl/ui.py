@@ -16,7 +16,7 @@ from .components import Linked, MemoryGallery, MemoryImage, gallery_payload, ima
 from .config import Settings
 from .image_route import image_route
 from .memory import trim
-from .runner import Runtime, run_action
+from .runner import Runtime, Started, run_action
 from .stages import Action, Candidate, Session, Stage, allowed, stages_switched_by
 
 TITLE = "HITL Image Studio"
@@ -171,10 +171,13 @@ def build_demo(settings: Settings) -> gr.Blocks:
             boxes = stages_switched_by(action)
             was, on_screen = shown(state), state.current
             async for item in run(action, state, request, **inputs):
-                if isinstance(item, Candidate):  # a preview: inline, as it is shown once
+                if isinstance(item, Started):  # Cancel shows, the last message goes
                     now = shown(state, running=True)
-                    yield page_outputs(boxes, state, item, was, now, request.session_hash)
-                    was, on_screen = now, item
+                    yield page_outputs(boxes, state, gr.skip(), was, now, request.session_hash)
+                    was = now
+                elif isinstance(item, Candidate):  # a preview: inline, as it is shown once
+                    yield page_outputs(boxes, state, item, was, was, request.session_hash)
+                    on_screen = item
                 else:
                     picture = linked(item.current, request) if item.current is not on_screen else gr.skip()
                     yield page_outputs(boxes, item, picture, was, shown(item), request.session_hash)

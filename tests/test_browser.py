@@ -72,6 +72,13 @@ def patient_app_url(fake_server, launch) -> str:
     return launch(**{**TEST_SETTINGS, "request_timeout": 10.0, "total_timeout": 30.0}, base_url=fake_server.url)
 
 
+@pytest.fixture(scope="module")
+def no_preview_app_url(fake_server, launch) -> str:
+    """As patient_app_url, with partial images off: nothing comes back until the image is done."""
+    return launch(**{**TEST_SETTINGS, "request_timeout": 10.0, "total_timeout": 30.0, "partial_images": 0},
+                  base_url=fake_server.url)
+
+
 @pytest.fixture
 def page(browser):
     """A new desktop-sized tab in its own context; fails the test on any uncaught page error."""
@@ -284,6 +291,20 @@ def test_preview_shows_while_generating_and_cancel_stops_it(page, patient_app_ur
     wait_until_idle(page)
     assert image_origin(page, expect_final_image(page))[0] == "fast one"
     expect(thumbnails(page)).to_have_count(0)
+
+
+def test_cancel_shows_as_soon_as_the_image_call_starts(page, no_preview_app_url, fake):
+    fake.latency = 4.0
+    open_app(page, no_preview_app_url)
+    prompt_box(page).fill("no previews")
+    generate_button(page).click()
+    expect(button(page, "cancel")).to_be_visible()  # long before any picture arrives
+    wait_until(lambda: fake.attempts == 1)
+    button(page, "cancel").click()
+    wait_until_idle(page)
+    expect_stage(page, "input")
+    expect(prompt_box(page)).to_have_value("no previews")
+    wait_until(lambda: fake.disconnects == 1)  # the upstream request was really dropped
 
 
 # -- c. errors keep the work and the controls -------------------------------------------

@@ -12,7 +12,7 @@ from hitl.backends.demo import DemoBackend
 from hitl.config import load_settings
 from hitl.flows import FLOWS
 from hitl.limits import ClientLimiter
-from hitl.runner import Runtime, run_action
+from hitl.runner import Runtime, Started, run_action
 from hitl.stages import Action, Candidate, Session, Stage, to_shared
 
 SETTINGS = load_settings(api_key=None, session_limit=100, ip_limit=100)
@@ -31,7 +31,7 @@ class FailingBackend:
 
 def run(action: Action, session: Session, backend=None, **inputs) -> dict:
     shared = to_shared(session, settings=SETTINGS, limiter=ClientLimiter(100, 3600), client_ip="a", now=0.0,
-                       backend=backend or DemoBackend(), on_partial=lambda c: None, **inputs)
+                       backend=backend or DemoBackend(), on_start=lambda: None, on_partial=lambda c: None, **inputs)
     asyncio.run(FLOWS[action]().run_async(shared))
     return shared
 
@@ -132,16 +132,23 @@ def test_refine_passes_the_current_candidate_and_feedback():
     assert len(shared["candidates"]) == 2
 
 
-def test_runner_streams_previews_then_the_new_session():
-    runtime = Runtime.create(SETTINGS)
+def collect(action: Action, session: Session, **inputs) -> list:
+    async def items():
+        return [item async for item in run_action(action, session, Runtime.create(SETTINGS), **inputs)]
 
-    async def collect():
-        return [item async for item in run_action(Action.GENERATE, Session(), runtime, task_input="a kite",
-                                                  options={})]
+    return asyncio.run(items())
 
-    items = asyncio.run(collect())
-    assert isinstance(items[0], Candidate)  # the demo backend's blurred preview
+
+def test_runner_says_started_then_streams_previews_then_the_new_session():
+    items = collect(Action.GENERATE, Session(), task_input="a kite", options={})
+    assert isinstance(items[0], Started)  # the image call has begun: Cancel can show
+    assert isinstance(items[1], Candidate)  # the demo backend's blurred preview
     assert isinstance(items[-1], Session) and items[-1].stage is Stage.USER_FEEDBACK
+
+
+def test_runner_says_nothing_started_when_a_guard_refuses():
+    items = collect(Action.GENERATE, Session(), task_input="   ", options={})
+    assert len(items) == 1 and "empty" in items[0].message  # nothing to cancel was ever shown
 
 
 def test_runner_cancellation_leaves_the_session_as_it_was():
@@ -155,6 +162,7 @@ def test_runner_cancellation_leaves_the_session_as_it_was():
 
     async def cancel_midway():
         items = run_action(Action.GENERATE, session, runtime, task_input="a kite", options={})
+        assert isinstance(await items.__anext__(), Started)
         task = asyncio.ensure_future(items.__anext__())
         await asyncio.sleep(0.1)
         task.cancel()

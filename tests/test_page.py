@@ -24,14 +24,21 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt():
     assert gallery == gallery_payload([Linked(IMAGE, "abc")])
 
 
-def test_a_preview_shows_cancel_and_hides_the_last_message():
+def test_a_started_generation_shows_cancel_and_hides_the_last_message():
     before = Session(message="Generation limit reached. Try again in 3 s.")
-    preview = Candidate.from_b64("UFJF")
-    outputs = page_outputs(BOXES, before, preview, shown(before), shown(before, running=True), "abc")
+    outputs = page_outputs(BOXES, before, gr.skip(), shown(before), shown(before, running=True), "abc")
     assert outputs[1] == gr.skip() and outputs[2] == gr.skip()  # the stage stays
     assert outputs[3] == gr.update(visible=True, value=CANCEL)
-    assert outputs[4] == image_payload(preview) and outputs[4]["url"].startswith("data:")  # inline
+    assert outputs[4] == gr.skip()  # the image on screen stays until a preview comes
     assert outputs[-1] == gr.update(visible=False, value=before.message)
+
+
+def test_a_preview_is_sent_inline_and_changes_nothing_else():
+    running = shown(Session(), running=True)
+    preview = Candidate.from_b64("UFJF")
+    outputs = page_outputs(BOXES, Session(), preview, running, running, "abc")
+    assert outputs[4] == image_payload(preview) and outputs[4]["url"].startswith("data:")
+    assert not any(isinstance(value, dict) and "visible" in value for value in outputs)
 
 
 def test_nothing_changes_nothing_is_updated():
