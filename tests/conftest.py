@@ -51,12 +51,13 @@ def fake(fake_server):
     fake_server.reset()
 
 
-def start_app(**overrides):
-    """The real app, launched on a free loopback port as app.py launches it; returns its Blocks."""
+def start_app(launch: dict | None = None, **overrides):
+    """The real app, launched on a free loopback port as app.py launches it (plus `launch`);
+    returns its Blocks."""
     settings = load_settings(**overrides)
     demo = build_demo(settings)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                quiet=True, **launch_options(settings))
+                quiet=True, **launch_options(settings), **(launch or {}))
     return demo
 
 

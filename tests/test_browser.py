@@ -18,7 +18,7 @@ import pytest
 from fake_openai import prompt_of
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from conftest import TEST_SETTINGS
+from conftest import TEST_SETTINGS, start_app
 
 CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -77,6 +77,18 @@ def no_preview_app_url(fake_server, launch) -> str:
     """As patient_app_url, with partial images off: nothing comes back until the image is done."""
     return launch(**{**TEST_SETTINGS, "request_timeout": 10.0, "total_timeout": 30.0, "partial_images": 0},
                   base_url=fake_server.url)
+
+
+@pytest.fixture(scope="module")
+def ssr_app_url(fake_server):
+    """The app as a Space may serve it: Gradio's Node server in front (SSR mode), Python behind."""
+    demo = start_app(launch={"ssr_mode": True}, **TEST_SETTINGS, base_url=fake_server.url)
+    node = demo.node_process
+    assert node is not None and node.poll() is None, "Gradio did not start its Node server"
+    yield demo.local_url  # Node's port
+    demo.close()
+    node.terminate()
+    node.wait(10)
 
 
 @pytest.fixture
@@ -441,6 +453,20 @@ def test_demo_mode_page_shows_the_notice_and_works(page, demo_url):
     button(page, "start-over").click()
     expect(prompt_box(page)).to_have_value("a paper boat")
     expect(generate_button(page)).to_be_visible()
+
+
+# -- behind Gradio's Node server (SSR mode), as on a Space -------------------------------------
+def test_images_come_through_the_node_server(page, ssr_app_url, fake):
+    open_app(page, ssr_app_url)
+    first = generate(page, "server-side rendered")  # loaded and decoded by the browser, via Node
+    assert image_origin(page, first)[0] == "server-side rendered"
+    button(page, "regenerate").click()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    for thumb in thumbnails(page).locator("img").all():  # the gallery's images load too
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+    thumbnails(page).nth(0).click()
+    expect(main_image(page)).to_have_attribute("src", first)
 
 
 # -- download, straight from the page's memory ---------------------------------------------
