@@ -153,10 +153,15 @@ def image_origin(page: Page, src: str) -> tuple[str, int]:
     return prompt_of(base64.b64encode(image_bytes(page, src)).decode())
 
 
+def expect_decoded(page: Page, img: Locator) -> None:
+    """The browser has loaded and decoded the <img>'s picture (a broken link never gets a width)."""
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+
+
 def expect_final_image(page: Page) -> str:
     """The image on screen is a final one, and the browser has loaded and decoded it; returns its src."""
     expect(main_image(page)).to_have_attribute("src", FINAL_SRC)
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=main_image(page).element_handle())
+    expect_decoded(page, main_image(page))
     return main_image(page).get_attribute("src")
 
 
@@ -464,7 +469,7 @@ def test_images_come_through_the_node_server(page, ssr_app_url, fake):
     expect(thumbnails(page)).to_have_count(2)
     wait_until_idle(page)
     for thumb in thumbnails(page).locator("img").all():  # the gallery's images load too
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+        expect_decoded(page, thumb)
     thumbnails(page).nth(0).click()
     expect(main_image(page)).to_have_attribute("src", first)
 
