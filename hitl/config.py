@@ -17,6 +17,10 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _flag(name: str, default: bool) -> bool:
+    return os.environ.get(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
@@ -29,6 +33,7 @@ class Settings:
     image_model: str
     api_style: str  # "responses" or "images"
     partial_images: int
+    store_responses: bool  # let OpenAI keep responses (30+ days) so Refine can continue them by id
     request_timeout: float  # one upstream attempt, seconds
     total_timeout: float  # all attempts and waits together, seconds
     max_attempts: int
@@ -57,6 +62,7 @@ def load_settings(**overrides) -> Settings:
         image_model=os.environ.get("HITL_IMAGE_MODEL", DEFAULT_IMAGE_MODEL),
         api_style=os.environ.get("HITL_API_STYLE", "responses"),
         partial_images=_int("HITL_PARTIAL_IMAGES", 2),
+        store_responses=_flag("HITL_STORE_RESPONSES", False),
         request_timeout=_float("HITL_REQUEST_TIMEOUT", 120),
         total_timeout=_float("HITL_TOTAL_TIMEOUT", 180),
         max_attempts=_int("HITL_MAX_ATTEMPTS", 3),

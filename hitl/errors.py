@@ -38,14 +38,34 @@ class TransientStreamError(Exception):
 
 
 class UpstreamFailure(Exception):
-    """A failure reported inside a 200 answer (a stream `error` or `response.failed`)."""
+    """A failure reported inside a 200 answer: a stream `error` event, a response whose status is
+    `failed`, or an `image_generation_call` that failed (then `stage` says whether the safety
+    system blocked the prompt ("input") or the picture ("output"))."""
 
-    def __init__(self, code: str | None, message: str = ""):
+    def __init__(self, code: str | None, message: str = "", stage: str | None = None,
+                 categories: tuple[str, ...] = ()):
         super().__init__(message)
-        self.code = code
+        self.code, self.stage, self.categories = code, stage, categories
 
 
-_TRANSIENT_CODES = {"server_error", "rate_limit_exceeded", "timeout"}
+class IncompleteResponse(Exception):
+    """A response that stopped before its image (`incomplete_details.reason`)."""
+
+    def __init__(self, reason: str | None):
+        super().__init__(reason or "")
+        self.reason = reason
+
+
+# `ResponseError.code` values (openai/types/responses/response_error.py) that can succeed later.
+_TRANSIENT_CODES = {"server_error", "rate_limit_exceeded", "vector_store_timeout", "timeout"}
+_SAFETY_CODES = {"moderation_blocked", "content_policy_violation", "image_content_policy_violation",
+                 "bio_policy", "misalignment_policy_violation"}
+# Codes about an image sent with the request (Refine sends the candidate itself).
+_INPUT_IMAGE_CODES = {
+    "invalid_image", "invalid_image_format", "invalid_base64_image", "invalid_image_url", "image_too_large",
+    "image_too_small", "image_parse_error", "invalid_image_mode", "image_file_too_large",
+    "unsupported_image_media_type", "empty_image_file", "failed_to_download_image", "image_file_not_found",
+}
 _MAX_QUOTE = 600  # characters of the model's own text quoted in a message
 
 
@@ -110,22 +130,73 @@ def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     return _KEY_PATTERN.sub("[redacted]", text)
 
 
-def describe(exc: BaseException, settings: Settings) -> str:  # noqa: C901 - a flat table
+def describe(exc: BaseException, settings: Settings) -> str:
     """One specific sentence for the user: what happened and what to do."""
-    code = error_code(exc)
-    status = status_of(exc)
     if isinstance(exc, NoImageError):
-        text = scrub(" ".join(exc.text.split()), (settings.api_key,))
-        if not text:
-            return "The model answered without an image. Try rephrasing the prompt."
-        if len(text) > _MAX_QUOTE:
-            text = text[:_MAX_QUOTE - 1].rstrip() + "…"
-        stop = "" if text[-1] in ".!?…" else "."  # no “…request.”. double stop
-        return f"The model answered without an image: “{text}”{stop} Try rephrasing the prompt."
-    if code == "moderation_blocked" or code == "content_policy_violation":
-        return "Your request was rejected by the safety system. Rephrase the prompt and try again."
+        return _no_image(exc, settings)
+    if isinstance(exc, IncompleteResponse):
+        return _INCOMPLETE.get(exc.reason, "The model stopped before the image was finished. Try again.")
+    return _by_code(exc) or _by_kind(exc, settings) or "Something went wrong while generating the image. Try again."
+
+
+def _no_image(exc: NoImageError, settings: Settings) -> str:
+    text = scrub(" ".join(exc.text.split()), (settings.api_key,))
+    if not text:
+        return "The model answered without an image. Try rephrasing the prompt."
+    if len(text) > _MAX_QUOTE:
+        text = text[:_MAX_QUOTE - 1].rstrip() + "…"
+    stop = "" if text[-1] in ".!?…" else "."  # no “…request.”. double stop
+    return f"The model answered without an image: “{text}”{stop} Try rephrasing the prompt."
+
+
+_BLOCKED = "Your request was rejected by the safety system. Rephrase the prompt and try again."
+_INCOMPLETE = {
+    "content_filter": "The safety system stopped the image before it was finished. Rephrase the prompt and try again.",
+    "max_output_tokens": "The model ran out of output budget before the image was finished. Try again.",
+    "max_messages": "The conversation reached its message limit before the image was finished. Start over.",
+}
+
+
+def _blocked(exc: BaseException) -> str:
+    stage = getattr(exc, "stage", None)
+    if stage == "input":
+        return "The safety system blocked your prompt. Rephrase it and try again."
+    if stage == "output":
+        categories = ", ".join(getattr(exc, "categories", ()))
+        why = f" ({categories})" if categories else ""
+        return f"The safety system blocked the picture that was made{why}. Rephrase the prompt and try again."
+    return _BLOCKED
+
+
+def _by_code(exc: BaseException) -> str | None:  # noqa: C901 - a flat table
+    """Messages for the error codes OpenAI sends, in an HTTP error or inside a 200 answer."""
+    code = error_code(exc)
+    if code in _SAFETY_CODES:
+        return _blocked(exc)
     if code == "insufficient_quota":
         return "The OpenAI account has run out of credit (insufficient quota). Add billing or use another key."
+    if code == "rate_limit_exceeded" and status_of(exc) is None:
+        return "OpenAI is rate limiting this key. Try again in a minute."
+    if code == "invalid_prompt":
+        return "OpenAI could not use this prompt (invalid prompt). Rephrase it and try again."
+    if code in _INPUT_IMAGE_CODES:
+        return (f"OpenAI could not use the image sent for editing ({code.replace('_', ' ')}). "
+                "Regenerate, or pick another candidate to refine.")
+    if code == "previous_response_not_found":
+        return "OpenAI no longer holds the earlier image's conversation. Regenerate, or start over."
+    if code == "data_residency_mismatch":
+        return ("This key's OpenAI project requires a data-residency region this request does not use. "
+                "Set OPENAI_BASE_URL to the project's regional endpoint, or use another key.")
+    if code == "image_generation_failed":
+        return "OpenAI could not make this image. Try again, or rephrase the prompt."
+    if code == "vector_store_timeout":
+        return "OpenAI timed out on its side. Try again in a moment."
+    return None
+
+
+def _by_kind(exc: BaseException, settings: Settings) -> str | None:  # noqa: C901 - a flat table
+    """Messages by HTTP status or exception type, for answers without a code we know."""
+    status = status_of(exc)
     if isinstance(exc, openai.AuthenticationError) or status == 401:
         return "OpenAI rejected the API key (401). Check OPENAI_API_KEY or the key you entered."
     if isinstance(exc, openai.PermissionDeniedError) or status == 403:
@@ -148,7 +219,7 @@ def describe(exc: BaseException, settings: Settings) -> str:  # noqa: C901 - a f
         return f"OpenAI did not answer within {settings.request_timeout:.0f} s. Try again, or choose a lower quality."
     if isinstance(exc, (openai.APIConnectionError, TransientStreamError, *_TRANSPORT_ERRORS)):
         return "The connection to OpenAI was lost before the image arrived. Try again."
-    if (status is not None and status >= 500) or code == "server_error":
+    if (status is not None and status >= 500) or error_code(exc) == "server_error":
         return f"OpenAI had a server error{f' ({status})' if status else ''}. Try again in a moment."
     if isinstance(exc, (MalformedResponseError, openai.APIResponseValidationError, ValueError)):
         return "OpenAI sent an answer that could not be read. Try again."
@@ -156,4 +227,4 @@ def describe(exc: BaseException, settings: Settings) -> str:  # noqa: C901 - a f
         return "OpenAI rejected the request (400). Check the options and the prompt, then try again."
     if status == 422:
         return "OpenAI could not process the request (422). Check the options and try again."
-    return "Something went wrong while generating the image. Try again."
+    return None

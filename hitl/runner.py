@@ -3,6 +3,8 @@
 Gradio-free. `Started` is yielded when the image call begins, partial images as they arrive;
 the last item is the new session.
 If the event is cancelled, nothing is written back, so the session stays as it was.
+A session runs one action at a time: another one (a second Generate, Approve during a
+Regenerate) is refused with a message while the first runs; Cancel ends the first.
 """
 
 from __future__ import annotations
@@ -40,10 +42,26 @@ class Runtime:
         return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window))
 
 
+BUSY = "An image is being made: wait for it, or click Cancel."
+
+
 async def run_action(
     action: Action, session: Session, runtime: Runtime, *, client_ip: str = "local",
     api_key: str | None = None, **inputs,
 ) -> AsyncIterator[Started | Candidate | Session]:
+    # No await between the check and the claim, so no other event of this session can slip in.
+    if not session.busy.claim(action, time.monotonic(), stale_after=runtime.settings.total_timeout + 60):
+        yield replace(session, message=BUSY)
+        return
+    try:
+        async for item in _run(action, session, runtime, client_ip, api_key, inputs):
+            yield item
+    finally:
+        session.busy.release()
+
+
+async def _run(action: Action, session: Session, runtime: Runtime, client_ip: str, api_key: str | None,
+               inputs: dict) -> AsyncIterator[Started | Candidate | Session]:
     news: asyncio.Queue[Started | Candidate | None] = asyncio.Queue()  # None: the flow has ended
     shared = to_shared(
         session, **inputs, settings=runtime.settings, limiter=runtime.limiter, client_ip=client_ip,
@@ -62,4 +80,4 @@ async def run_action(
         return
     finally:
         flow.cancel()
-    yield from_shared(shared)
+    yield from_shared(shared, session.busy)

@@ -103,6 +103,26 @@ class Candidate:
         return f"data:image/webp;base64,{self.thumb_b64}" if self.thumb_b64 else self.data_url
 
 
+@dataclass(eq=False)
+class Busy:
+    """The action a session is running, if any. One object per session, shared by every copy of its
+    `Session` (each event works on its own copy), so an action claimed by one event is seen by all."""
+
+    action: Action | None = None
+    since: float = 0.0  # time.monotonic() of the claim
+
+    def claim(self, action: Action, now: float, stale_after: float) -> bool:
+        """Take the session for `action`; False while another action runs. A claim older than any
+        action can last (a bug, a lost task) is taken over rather than locking the user out."""
+        if self.action is not None and now - self.since < stale_after:
+            return False
+        self.action, self.since = action, now
+        return True
+
+    def release(self) -> None:
+        self.action = None
+
+
 @dataclass
 class Session:
     """Everything one browser tab (or gradio_client) owns. Never shared between users."""
@@ -115,6 +135,7 @@ class Session:
     approved: Candidate | None = None
     message: str = ""
     generations: list[float] = field(default_factory=list)  # times, for the session limit
+    busy: Busy = field(default_factory=Busy, compare=False, repr=False)  # one action at a time
 
     @property
     def current(self) -> Candidate | None:
@@ -149,9 +170,9 @@ def to_shared(session: Session, **runtime) -> dict:
     return shared
 
 
-def from_shared(shared: dict) -> Session:
-    """Read the session back after a flow; runtime keys are left behind."""
-    return Session(**{attr: shared[key] for key, attr in _SHARED_KEYS.items()})
+def from_shared(shared: dict, busy: Busy | None = None) -> Session:
+    """Read the session back after a flow; runtime keys are left behind. `busy`: the session's own."""
+    return Session(**{attr: shared[key] for key, attr in _SHARED_KEYS.items()}, busy=busy or Busy())
 
 
 def add_candidate(shared: dict, candidate: Candidate, keep: int) -> None:

@@ -82,6 +82,9 @@ def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: di
     def part(key, value):
         return gr.update(visible=now[key], value=value) if now[key] != was[key] else value
 
+    # When a run ends, the message is set either way: an event refused meanwhile may have shown one.
+    settled = was["cancel"] and not now["cancel"]
+    message = gr.update(visible=now["message"], value=state.message) if settled else part("message", state.message)
     current = state.current
     return (
         state,
@@ -90,7 +93,7 @@ def page_outputs(boxes: list[Stage], state: Session, picture, was: dict, now: di
         picture if picture == gr.skip() else image_payload(picture),
         part("revised", current.revised_prompt if current else ""),
         part("gallery", gallery_payload([Linked(candidate, session_hash) for candidate in state.candidates])),
-        part("message", state.message),
+        message,
     )
 
 
@@ -143,6 +146,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
                 gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6, fit_columns=False,
                                         height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
 
+        candidate_index = gr.Number(0, precision=0, visible=False)  # /select's input (the page clicks the gallery)
         box_of = {Stage.INITIAL_INPUT: input_col, Stage.USER_FEEDBACK: review_col, Stage.FINAL: final_col}
         options = [size, quality, background, output_format, api_key]
         values = [cancel_btn, image, revised, gallery, message]
@@ -199,7 +203,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
 
             return handler
 
-        async def select(state: Session, event: gr.SelectData, request: gr.Request):
+        async def picked(state: Session, event: gr.SelectData, request: gr.Request):
             return await last(on_page(Action.SELECT, state, request, select_index=event.index))
 
         def cancelled(state: Session, request: gr.Request):
@@ -222,7 +226,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
         for trigger, action in ((approve_btn.click, Action.APPROVE), (start_over_btn.click, Action.START_OVER),
                                 (back_btn.click, Action.START_OVER)):
             trigger(instant(action), [session], outputs_of(action), **quick)
-        gallery.select(select, [session], outputs_of(Action.SELECT), **quick)
+        gallery.select(picked, [session], outputs_of(Action.SELECT), **quick)
         cancel_btn.click(cancelled, [session], [session, *values], cancels=running, **quick)
         demo.unload(release_closed(demo, settings.closed_session_grace))
 
@@ -250,6 +254,10 @@ def build_demo(settings: Settings) -> gr.Blocks:
             return await answer(Action.REFINE, state, request, feedback=feedback_text,
                                 **upstream(size_, quality_, background_, format_, key))
 
+        async def select(index, state, request: gr.Request):
+            """Put candidate `index` (0-based, in the order `candidates` lists them) on screen (stage user_feedback)."""
+            return await answer(Action.SELECT, state, request, select_index=index)
+
         async def approve(state, request: gr.Request):
             """Approve the candidate on screen (stage user_feedback -> final)."""
             return await answer(Action.APPROVE, state, request)
@@ -261,6 +269,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
         for fn, inputs, limits in ((generate, [prompt, *options, session], generating),
                                    (regenerate, [*options, session], generating),
                                    (refine, [feedback, *options, session], generating),
+                                   (select, [candidate_index, session], {"concurrency_limit": None}),
                                    (approve, [session], {"concurrency_limit": None}),
                                    (start_over, [session], {"concurrency_limit": None})):
             gr.on([], fn, inputs, [session, image, revised, gallery, message], api_name=fn.__name__,

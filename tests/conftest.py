@@ -44,11 +44,15 @@ def fake_server():
 
 @pytest.fixture
 def fake(fake_server):
-    """The shared fake, emptied of requests and faults, with no latency."""
+    """The shared fake, emptied of requests and faults, with no latency. A test fails if the app sent
+    a body that breaks the SDK's request types, or the fake answered outside the SDK's models."""
     fake_server.reset()
     fake_server.latency = 0.0
     yield fake_server
+    invalid, violations = list(fake_server.invalid_requests), list(fake_server.violations)
     fake_server.reset()
+    assert not invalid, f"the app sent requests OpenAI would reject: {invalid}"
+    assert not violations, f"the fake answered outside the SDK's models: {violations}"
 
 
 def start_app(launch: dict | None = None, **overrides):

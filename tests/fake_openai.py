@@ -3,6 +3,13 @@
 Tests point the real SDK at it with OPENAI_BASE_URL / base_url. It draws a deterministic
 PNG per request that carries the prompt in a tEXt chunk, so a test can tell which prompt
 an image was made from. Faults are queued with `fail_next(...)` and used one per request.
+
+It is as strict as OpenAI where that matters, with the installed SDK as the spec
+(`openai_spec`): a request body that breaks the SDK's request types gets OpenAI's 400
+`invalid_request_error` naming the `param` (and is kept in `invalid_requests`);
+`previous_response_id` resolves only responses that were stored (`store` defaults to true);
+every answer and stream event it sends is checked against the SDK's response models, and
+any mismatch is kept in `violations`. The `fake` fixture fails a test that leaves either.
 """
 
 from __future__ import annotations
@@ -16,6 +23,16 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import get_args
+
+from openai.types import ImageEditStreamEvent, ImageGenStreamEvent, ImagesResponse
+from openai.types.image_edit_params import ImageEditParamsNonStreaming, ImageEditParamsStreaming
+from openai.types.image_generate_params import ImageGenerateParamsNonStreaming, ImageGenerateParamsStreaming
+from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.responses.response_create_params import (ResponseCreateParamsNonStreaming,
+                                                           ResponseCreateParamsStreaming)
+from openai.types.responses.response_error import ResponseError
+from openai_spec import problems
 
 FAULTS = {
     # name: (status, error code, message, extra headers)
@@ -28,7 +45,15 @@ FAULTS = {
     "forbidden": (403, None, "Your organization must be verified to use the model gpt-image-2.", {}),
     "not_found": (404, "model_not_found", "The model `x` does not exist or you do not have access to it.", {}),
 }
-BEHAVIOURS = {"timeout", "drop", "malformed", "stream_cut", "refusal", "stream_error"}
+BEHAVIOURS = {"timeout", "drop", "malformed", "stream_cut", "refusal", "stream_error",
+              # failures inside a 200 answer, shaped as the SDK types them
+              "blocked_prompt",  # the image call failed: moderation_blocked, moderation_stage "input"
+              "blocked_picture",  # previews streamed, then the call failed: moderation_stage "output"
+              "incomplete_filter", "incomplete_tokens"}  # response.incomplete by reason
+# "failed:<code>" answers `response.failed` with that ResponseError.code (any the SDK lists).
+FAILED_CODES = get_args(ResponseError.model_fields["code"].annotation)
+INCOMPLETE = {"incomplete_filter": "content_filter", "incomplete_tokens": "max_output_tokens"}
+BLOCKED_CATEGORIES = ["violence"]
 
 
 def png_for(prompt: str, serial: int, pad_to: int = 0) -> bytes:
@@ -82,10 +107,13 @@ class FakeOpenAI:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: int = 0
     disconnects: int = 0  # answers the client hung up on (a cancelled generation)
+    stored: set[str] = field(default_factory=set)  # ids of stored responses (kept across reset)
+    invalid_requests: list[tuple[str, str]] = field(default_factory=list)  # (param, problem) answered 400
+    violations: list[str] = field(default_factory=list)  # answers of ours that break the SDK's models
 
     # -- control ----------------------------------------------------------------
     def fail_next(self, *faults: str) -> None:
-        unknown = set(faults) - set(FAULTS) - BEHAVIOURS
+        unknown = {f for f in faults if f.partition(":")[2] not in FAILED_CODES} - set(FAULTS) - BEHAVIOURS
         assert not unknown, f"unknown faults {unknown}"
         with self._lock:
             self._faults.extend(faults)
@@ -94,6 +122,8 @@ class FakeOpenAI:
         with self._lock:
             self._faults.clear()
             self.requests.clear()
+            self.invalid_requests.clear()
+            self.violations.clear()
             self.disconnects = 0
 
     @property
@@ -131,6 +161,15 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # listen() backlog: read when the socket opens, so set here
 
 
+# What each route's body must match: (streaming, non-streaming) request types and the answer models.
+ROUTES = {
+    "/responses": (ResponseCreateParamsStreaming, ResponseCreateParamsNonStreaming, ResponseStreamEvent, Response),
+    "/images/generations": (ImageGenerateParamsStreaming, ImageGenerateParamsNonStreaming, ImageGenStreamEvent,
+                            ImagesResponse),
+    "/images/edits": (ImageEditParamsStreaming, ImageEditParamsNonStreaming, ImageEditStreamEvent, ImagesResponse),
+}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_fake: FakeOpenAI
     protocol_version = "HTTP/1.1"
@@ -156,6 +195,12 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         body = _parse_body(raw, self.headers.get("content-type", ""))
         fault, serial = self.server_fake._take(self.path, body, {k.lower(): v for k, v in self.headers.items()})
+        self.route = next((r for r in ROUTES if self.path.endswith(r)), None)
+        if self.route is None:
+            return self._json(404, {"error": {"message": "no such route", "type": "invalid_request_error",
+                                              "param": None, "code": None}})
+        if rejected := self._invalid(body):
+            return self._reject(*rejected)
         if fault in FAULTS:
             return self._error(fault)
         if fault == "drop":
@@ -165,11 +210,38 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error("server_error")
         if fault == "malformed":
             return self._send(200, b'{"id": "resp_1", "output": [ {"type": "image_gen', "application/json")
-        if self.path.endswith("/responses"):
+        if self.route == "/responses":
             return self._responses(body, serial, fault)
-        if self.path.endswith("/images/generations") or self.path.endswith("/images/edits"):
-            return self._images(body, serial)
-        self._send(404, json.dumps({"error": {"message": "no such route", "code": None}}).encode(), "application/json")
+        return self._images(body, serial)
+
+    # -- OpenAI's rules -------------------------------------------------------------
+    def _invalid(self, body: dict) -> tuple[str, str, str] | None:
+        """(code, param, message) of the first rule the body breaks, as OpenAI reports it."""
+        streaming, plain = ROUTES[self.route][:2]
+        found = problems(body, streaming if _truthy(body.get("stream")) else plain)
+        if found:
+            param, problem = found[0]
+            return "invalid_value", param, f"Invalid '{param}': {problem}."
+        previous = body.get("previous_response_id")
+        if previous is not None and previous not in self.server_fake.stored:
+            return ("previous_response_not_found", "previous_response_id",
+                    f"Previous response with id '{previous}' not found.")
+        return None
+
+    def _reject(self, code: str, param: str, message: str) -> None:
+        if code != "previous_response_not_found":
+            with self.server_fake._lock:
+                self.server_fake.invalid_requests.append((param, message))
+        self._json(400, {"error": {"message": message, "type": "invalid_request_error", "param": param,
+                                   "code": code}})
+
+    def _conform(self, payload: dict, streamed: bool) -> dict:
+        """Record any way our own answer breaks the SDK's model for it."""
+        model = ROUTES[self.route][2 if streamed else 3]
+        for param, problem in problems(payload, model):
+            with self.server_fake._lock:
+                self.server_fake.violations.append(f"{payload.get('type', self.route)} {param}: {problem}")
+        return payload
 
     # -- answers ------------------------------------------------------------------
     def _error(self, fault: str) -> None:
@@ -177,53 +249,41 @@ class _Handler(BaseHTTPRequestHandler):
         key = self.headers.get("authorization", "").removeprefix("Bearer ")
         message = message.format(key=key[:8] + "*" * 10 + key[-4:])
         payload = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+        self._json(status, payload, headers)
 
     def _responses(self, body: dict, serial: int, fault: str | None) -> None:
         fake = self.server_fake
+        streamed = bool(body.get("stream"))
         prompt = _prompt_from_input(body.get("input"))
-        tool = (body.get("tools") or [{}])[0]
-        partials = int(tool.get("partial_images") or 0) if body.get("stream") else 0
-        response_id = f"resp_{serial}"
-        if fault == "refusal":
-            text = {"type": "output_text", "text": "I can't help with that request.", "annotations": []}
-            output = [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                       "content": [text]}]
-        else:
-            time.sleep(fake.latency * (1 if not body.get("stream") else 0))
-            output = [{"type": "image_generation_call", "id": f"ig_{serial}", "status": "completed",
-                       "result": fake.image_b64(prompt, serial), "revised_prompt": f"{prompt} (revised)"}]
-        response = {"id": response_id, "object": "response", "created_at": int(time.time()), "status": "completed",
-                    "model": body.get("model"), "output": output, "tools": body.get("tools", []),
-                    "tool_choice": body.get("tool_choice"), "parallel_tool_calls": True, "error": None,
-                    "incomplete_details": None, "instructions": None, "metadata": {}, "temperature": 1.0,
-                    "top_p": 1.0}
-        if not body.get("stream"):
-            return self._send(200, json.dumps(response).encode(), "application/json")
+        partials = int(body["tools"][0].get("partial_images") or 0) if streamed and body.get("tools") else 0
+        if fault in ("refusal", "blocked_prompt") or (fault or "").startswith("failed:"):
+            partials = 0  # these fail before any picture is drawn
+        if body.get("store", True):
+            with fake._lock:
+                fake.stored.add(f"resp_{serial}")
+        response = _response(body, serial, fault, fake.image_b64(prompt, serial), prompt)
+        if not streamed:
+            time.sleep(fake.latency)
+            return self._json(200, self._conform(response, streamed=False))
         self._start_sse()
-        seq = 0
-        self._event({"type": "response.created", "sequence_number": seq,
-                     "response": {**response, "status": "in_progress", "output": []}})
-        if fault == "refusal":
-            return self._finish_sse({"type": "response.completed", "sequence_number": 1, "response": response})
-        steps = partials + 1
+        events = _Events(self, response)
+        events.send("response.created", response={**response, "status": "in_progress", "output": [],
+                                                  "error": None, "incomplete_details": None})
         for index in range(partials):
-            time.sleep(fake.latency / steps)
-            seq += 1
-            self._event({"type": "response.image_generation_call.partial_image", "sequence_number": seq,
-                         "item_id": f"ig_{serial}", "output_index": 0, "partial_image_index": index,
-                         "partial_image_b64": fake.image_b64(f"partial {index}: {prompt}", serial)})
+            time.sleep(fake.latency / (partials + 1))
+            events.send("response.image_generation_call.partial_image", item_id=f"ig_{serial}", output_index=0,
+                        partial_image_index=index,
+                        partial_image_b64=fake.image_b64(f"partial {index}: {prompt}", serial))
             if fault == "stream_cut":
                 return self._cut()
         if fault == "stream_cut":
             return self._cut()
         if fault == "stream_error":
-            return self._finish_sse({"type": "error", "sequence_number": seq + 1, "code": "server_error",
-                                     "message": "stream failed", "param": None})
-        time.sleep(fake.latency / steps)
-        self._event({"type": "response.output_item.done", "sequence_number": seq + 1, "output_index": 0,
-                     "item": output[0]})
-        self._finish_sse({"type": "response.completed", "sequence_number": seq + 2, "response": response})
+            return events.finish("error", code="server_error", message="stream failed", param=None)
+        time.sleep(fake.latency / (partials + 1))
+        for index, item in enumerate(response["output"]):
+            events.send("response.output_item.done", output_index=index, item=item)
+        events.finish(f"response.{response['status']}", response=response)
 
     def _images(self, body: dict, serial: int) -> None:
         fake = self.server_fake
@@ -232,22 +292,26 @@ class _Handler(BaseHTTPRequestHandler):
         if not _truthy(body.get("stream")):
             time.sleep(fake.latency)
             payload = {"created": int(time.time()), "data": [{"b64_json": image, "revised_prompt": None}]}
-            return self._send(200, json.dumps(payload).encode(), "application/json")
+            return self._json(200, self._conform(payload, streamed=False))
         partials = int(body.get("partial_images") or 0)
+        kind = "image_edit" if self.route == "/images/edits" else "image_generation"
+        about = {"created_at": 0, "size": "1024x1024", "quality": "low", "background": "opaque", "output_format": "png"}
         self._start_sse()
         for index in range(partials):
             time.sleep(fake.latency / (partials + 1))
-            self._event({"type": "image_generation.partial_image", "partial_image_index": index,
-                         "b64_json": fake.image_b64(f"partial {index}: {prompt}", serial),
-                         "created_at": 0, "size": "1024x1024", "quality": "low", "background": "opaque",
-                         "output_format": "png"})
+            self._event(self._conform({"type": f"{kind}.partial_image", "partial_image_index": index,
+                                       "b64_json": fake.image_b64(f"partial {index}: {prompt}", serial), **about},
+                                      streamed=True))
         time.sleep(fake.latency / (partials + 1))
-        self._finish_sse({"type": "image_generation.completed", "b64_json": image, "created_at": 0,
-                          "size": "1024x1024", "quality": "low", "background": "opaque", "output_format": "png",
-                          "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
-                                    "input_tokens_details": {"image_tokens": 0, "text_tokens": 1}}})
+        usage = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
+                 "input_tokens_details": {"image_tokens": 0, "text_tokens": 1}}
+        self._finish_sse(self._conform({"type": f"{kind}.completed", "b64_json": image, **about, "usage": usage},
+                                       streamed=True))
 
     # -- plumbing -----------------------------------------------------------------
+    def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
     def _send(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
         self.send_response(status)
         self.send_header("content-type", content_type)
@@ -286,6 +350,53 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
+class _Events:
+    """One Responses stream: numbers its events and checks each against the SDK's models."""
+
+    def __init__(self, handler: _Handler, response: dict):
+        self.handler, self.response, self.sequence = handler, response, 0
+
+    def _payload(self, kind: str, fields: dict) -> dict:
+        payload = self.handler._conform({"type": kind, "sequence_number": self.sequence, **fields}, streamed=True)
+        self.sequence += 1
+        return payload
+
+    def send(self, kind: str, **fields) -> None:
+        self.handler._event(self._payload(kind, fields))
+
+    def finish(self, kind: str, **fields) -> None:
+        self.handler._finish_sse(self._payload(kind, fields))
+
+
+def _response(body: dict, serial: int, fault: str | None, image_b64: str, prompt: str) -> dict:
+    """The finished `Response` for a request: an image, or the failure `fault` asks for."""
+    status, error, incomplete = "completed", None, None
+    call = {"type": "image_generation_call", "id": f"ig_{serial}", "status": "completed", "result": image_b64,
+            "revised_prompt": f"{prompt} (revised)"}
+    output = [call]
+    if fault == "refusal":
+        output = [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                   "content": [{"type": "output_text", "text": "I can't help with that request.",
+                                "annotations": []}]}]
+    elif fault in ("blocked_prompt", "blocked_picture"):
+        stage = "input" if fault == "blocked_prompt" else "output"
+        call.update(status="failed", result=None, error={
+            "code": "moderation_blocked", "message": "Your request was rejected by the safety system.",
+            "type": "image_generation_user_error", "param": None,
+            "moderation_details": {"categories": BLOCKED_CATEGORIES if stage == "output" else [],
+                                   "moderation_stage": stage}})
+    elif fault in INCOMPLETE:
+        status, incomplete, output = "incomplete", {"reason": INCOMPLETE[fault]}, []
+    elif (fault or "").startswith("failed:"):
+        status, output = "failed", []
+        error = {"code": fault.partition(":")[2], "message": "The response failed.", "param": None, "type": None}
+    tools = [{key: value for key, value in tool.items()} for tool in body.get("tools", [])]
+    return {"id": f"resp_{serial}", "object": "response", "created_at": int(time.time()), "status": status,
+            "model": body.get("model"), "output": output, "tools": tools, "tool_choice": body.get("tool_choice", "auto"),
+            "parallel_tool_calls": True, "error": error, "incomplete_details": incomplete, "instructions": None,
+            "metadata": {}, "temperature": 1.0, "top_p": 1.0, "previous_response_id": body.get("previous_response_id")}
+
+
 def _truthy(value) -> bool:
     return value in (True, "true", "True", "1")
 
@@ -298,12 +409,23 @@ def _parse_body(raw: bytes, content_type: str) -> dict:
             head, _, value = part.partition(b"\r\n\r\n")
             if b'name="' in head:
                 name = head.split(b'name="')[1].split(b'"')[0].decode()
-                fields[name] = value.rstrip(b"\r\n").decode("utf-8", "replace") if b"filename" not in head else "<file>"
+                fields[name] = _form_value(name, value.rstrip(b"\r\n")) if b"filename" not in head else value
         return fields
     try:
         return json.loads(raw or b"{}")
     except ValueError:
         return {}
+
+
+_FORM_NUMBERS = {"n", "partial_images", "output_compression"}
+
+
+def _form_value(name: str, raw: bytes):
+    """A multipart field as the JSON value it stands for (the SDK sends numbers and flags as text)."""
+    text = raw.decode("utf-8", "replace")
+    if name == "stream":
+        return text == "true"
+    return int(text) if name in _FORM_NUMBERS and text.isdigit() else text
 
 
 def _prompt_from_input(value) -> str:

@@ -14,7 +14,7 @@ import time
 import fake_openai
 import pytest
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, REVISED, image_b64, image_prompt, image_serial
+from helpers import CANDIDATES, MESSAGE, REVISED, image_b64, image_prompt
 
 from conftest import TEST_SETTINGS
 from hitl.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
@@ -23,6 +23,7 @@ MAX_ATTEMPTS = TEST_SETTINGS["max_attempts"]
 # A safety bound, not a performance target: the budget plus slack for a loaded machine.
 TIME_BOUND = TEST_SETTINGS["total_timeout"] + 5
 
+BLOCKED = "Your request was rejected by the safety system. Rephrase the prompt and try again."
 CONNECTION_LOST = "The connection to OpenAI was lost before the image arrived. Try again."
 # fault -> (retried?, the message the user sees when it persists)
 MATRIX = {
@@ -35,7 +36,7 @@ MATRIX = {
     "malformed": (False, "OpenAI sent an answer that could not be read. Try again."),
     "stream_cut": (True, CONNECTION_LOST),
     "stream_error": (True, "OpenAI had a server error. Try again in a moment."),
-    "moderation": (False, "Your request was rejected by the safety system. Rephrase the prompt and try again."),
+    "moderation": (False, BLOCKED),
     "auth": (False, "OpenAI rejected the API key (401). Check OPENAI_API_KEY or the key you entered."),
     "forbidden": (False, "OpenAI refused access to the image model (403). The organisation may need to be "
                          "verified on platform.openai.com before it can use image generation."),
@@ -43,6 +44,25 @@ MATRIX = {
                          "(404). Set HITL_IMAGE_MODEL / HITL_RESPONSES_MODEL to models your account can use."),
     "refusal": (False, "The model answered without an image: “I can't help with that request.” "
                        "Try rephrasing the prompt."),
+    # Failures inside a 200 answer (streamed events, or the plain JSON response's status).
+    "blocked_prompt": (False, "The safety system blocked your prompt. Rephrase it and try again."),
+    "blocked_picture": (False, "The safety system blocked the picture that was made (violence). "
+                               "Rephrase the prompt and try again."),
+    "incomplete_filter": (False, "The safety system stopped the image before it was finished. "
+                                 "Rephrase the prompt and try again."),
+    "incomplete_tokens": (False, "The model ran out of output budget before the image was finished. Try again."),
+    # `response.failed`, one code of each group in ResponseError.code
+    "failed:server_error": (True, "OpenAI had a server error. Try again in a moment."),
+    "failed:rate_limit_exceeded": (True, "OpenAI is rate limiting this key. Try again in a minute."),
+    "failed:vector_store_timeout": (True, "OpenAI timed out on its side. Try again in a moment."),
+    "failed:image_content_policy_violation": (False, BLOCKED),
+    "failed:bio_policy": (False, BLOCKED),
+    "failed:invalid_prompt": (False, "OpenAI could not use this prompt (invalid prompt). Rephrase it and try again."),
+    "failed:invalid_image": (False, "OpenAI could not use the image sent for editing (invalid image). "
+                                    "Regenerate, or pick another candidate to refine."),
+    "failed:data_residency_mismatch": (False, "This key's OpenAI project requires a data-residency region this "
+                                              "request does not use. Set OPENAI_BASE_URL to the project's regional "
+                                              "endpoint, or use another key."),
 }
 FAULTS = list(MATRIX)
 
@@ -63,7 +83,9 @@ def gaps(fake) -> list[float]:
 
 
 def test_the_matrix_covers_every_fault_the_fake_can_inject():
-    assert set(MATRIX) == set(fake_openai.FAULTS) | fake_openai.BEHAVIOURS
+    named = {fault for fault in MATRIX if not fault.startswith("failed:")}
+    assert named == set(fake_openai.FAULTS) | fake_openai.BEHAVIOURS
+    assert {fault.partition(":")[2] for fault in set(MATRIX) - named} <= set(fake_openai.FAILED_CODES)
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -147,7 +169,7 @@ def test_refine_failure_keeps_image_and_feedback_path_recovers(client, fake):
     fake.reset()
     refined = client.predict("make it blue", api_name="/refine")
     assert refined[MESSAGE] == "" and image_b64(refined) != image_b64(good)
-    assert fake.requests[0].body.get("previous_response_id") == f"resp_{image_serial(good)}"
+    assert fake.requests[0].body["input"][0]["content"][1]["image_url"].endswith(image_b64(good))
 
 
 def test_retry_after_longer_than_the_budget_gives_up_at_once(client, fake, monkeypatch):

@@ -19,14 +19,17 @@ def wait_until(condition, limit: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-def test_refine_continues_the_conversation_with_the_feedback(client, fake):
+def test_refine_sends_the_candidate_and_the_feedback(client, fake):
     first = client.predict("a harbour", api_name="/generate")
     refined = client.predict("make it night time", api_name="/refine")
     assert image_prompt(refined) == "make it night time"  # the fake draws the text it received
     assert len(refined[CANDIDATES]) == 2
     body = fake.requests[-1].body
-    assert body["previous_response_id"] == f"resp_{fake.requests[0].serial}"
-    assert body["input"] == "make it night time"
+    assert body["store"] is False and "previous_response_id" not in body  # OpenAI keeps nothing to continue
+    text, image = body["input"][0]["content"]
+    assert text == {"type": "input_text", "text": "make it night time"}
+    assert image["image_url"] == "data:image/png;base64," + image_b64(first) and image["detail"] == "auto"
+    assert body["tools"][0]["action"] == "edit"
     assert image_b64(refined) != image_b64(first)
 
 

@@ -1,16 +1,36 @@
-"""OpenAI Responses API with the `image_generation` tool (the default backend)."""
+"""OpenAI Responses API with the `image_generation` tool (the default backend).
+
+Retention: with `store: false` (the default, HITL_STORE_RESPONSES=0) OpenAI keeps no response to
+continue, so Refine sends the candidate itself as an `input_image`. With stored responses Refine
+continues the conversation by `previous_response_id` and falls back to sending the image when
+OpenAI no longer holds it (400 `previous_response_not_found`).
+"""
 
 from __future__ import annotations
 
+import logging
 from contextlib import aclosing
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
-from ..errors import MalformedResponseError, NoImageError, TransientStreamError, UpstreamFailure
+from ..errors import (IncompleteResponse, MalformedResponseError, NoImageError, TransientStreamError, UpstreamFailure,
+                      error_code)
 from ..stages import Candidate
 from .base import ImageRequest, OnPartial, OpenAIBackend
 
+log = logging.getLogger(__name__)
+
 
 class ResponsesBackend(OpenAIBackend):
+    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        try:
+            return await super().generate(request, on_partial)
+        except Exception as exc:
+            if error_code(exc) != "previous_response_not_found" or not request.previous:
+                raise
+        log.info("stored response gone; refining from the image itself")
+        inline = replace(request, previous=replace(request.previous, response_id=None))
+        return await super().generate(inline, on_partial)
+
     def _arguments(self, request: ImageRequest) -> dict:
         tool = {"type": "image_generation", "model": self.settings.image_model, **asdict(request.options)}
         if self.settings.partial_images:
@@ -19,26 +39,24 @@ class ResponsesBackend(OpenAIBackend):
             "model": self.settings.responses_model,
             "tools": [tool],
             "tool_choice": {"type": "image_generation"},
-            "store": bool(request.previous),  # stored only when continuing a conversation
+            "store": self.settings.store_responses,
             "input": request.prompt,
         }
         previous = request.previous
-        if previous and previous.response_id:
-            arguments["previous_response_id"] = previous.response_id
-            arguments["input"] = request.feedback
-        elif previous:  # made elsewhere (demo, Images API): send the image itself
-            arguments["input"] = [{"role": "user", "content": [
-                {"type": "input_text", "text": request.feedback},
-                {"type": "input_image", "image_url": previous.data_url},
-            ]}]
-        return arguments
+        if previous is None:
+            return arguments
+        tool["action"] = "edit"
+        if previous.response_id:  # only set on candidates from stored responses
+            return {**arguments, "previous_response_id": previous.response_id, "input": request.feedback}
+        return {**arguments, "input": [{"role": "user", "content": [
+            {"type": "input_text", "text": request.feedback},
+            {"type": "input_image", "image_url": previous.data_url, "detail": "auto"},
+        ]}]}
 
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         arguments = self._arguments(request)
-        mime = request.options.mime
         if not self.settings.partial_images:
-            response = await self.client.responses.create(**arguments)
-            return _candidate_from(response, request, mime)
+            return self._candidate_from(await self.client.responses.create(**arguments), request)
         stream = await self.client.responses.create(**arguments, stream=True)
         started = False
         # aclosing: we return mid-iteration, and the SDK's event generator must close now, not at GC
@@ -47,33 +65,46 @@ class ResponsesBackend(OpenAIBackend):
                 started = True
                 kind = getattr(event, "type", "")
                 if kind == "response.image_generation_call.partial_image":
-                    on_partial(Candidate.from_b64(event.partial_image_b64, mime, request.prompt))
-                elif kind in ("response.completed", "response.incomplete"):
-                    return _candidate_from(event.response, request, mime)
-                elif kind == "response.failed":
-                    error = event.response.error
-                    raise UpstreamFailure(getattr(error, "code", None), getattr(error, "message", ""))
+                    on_partial(Candidate.from_b64(event.partial_image_b64, request.options.mime, request.prompt))
+                elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                    return self._candidate_from(event.response, request)
                 elif kind == "error":
                     raise UpstreamFailure(getattr(event, "code", None), getattr(event, "message", ""))
         if not started:  # a 200 that was not an event stream at all
             raise MalformedResponseError("empty or unreadable stream")
         raise TransientStreamError("the stream ended before the image was complete")
 
+    def _candidate_from(self, response, request: ImageRequest) -> Candidate:
+        """The image in a finished response, or the failure it reports (streamed or not alike)."""
+        output = getattr(response, "output", None)
+        if output is None:
+            raise MalformedResponseError("no output in response")
+        for item in output:
+            if getattr(item, "type", None) != "image_generation_call":
+                continue
+            if getattr(item, "result", None):
+                return Candidate.from_b64(
+                    b64=item.result, mime=request.options.mime, prompt=request.prompt,
+                    revised_prompt=getattr(item, "revised_prompt", None) or "",
+                    response_id=response.id if self.settings.store_responses else None,
+                )
+            if getattr(item, "status", None) == "failed":
+                raise _call_failure(getattr(item, "error", None))
+        status = getattr(response, "status", None)
+        if status == "failed":
+            error = getattr(response, "error", None)
+            raise UpstreamFailure(getattr(error, "code", None), getattr(error, "message", ""))
+        if status == "incomplete":
+            raise IncompleteResponse(getattr(getattr(response, "incomplete_details", None), "reason", None))
+        raise NoImageError(_text_of(output))
 
-def _candidate_from(response, request: ImageRequest, mime: str) -> Candidate:
-    output = getattr(response, "output", None)
-    if output is None:
-        raise MalformedResponseError("no output in response")
-    for item in output:
-        if getattr(item, "type", None) == "image_generation_call" and getattr(item, "result", None):
-            return Candidate.from_b64(
-                b64=item.result,
-                mime=mime,
-                prompt=request.prompt,
-                revised_prompt=getattr(item, "revised_prompt", None) or "",
-                response_id=getattr(response, "id", None),
-            )
-    raise NoImageError(_text_of(output))
+
+def _call_failure(error) -> UpstreamFailure:
+    """A failed image_generation_call; its moderation details say what was blocked."""
+    details = getattr(error, "moderation_details", None)
+    return UpstreamFailure(getattr(error, "code", None) or "image_generation_failed", getattr(error, "message", ""),
+                           stage=getattr(details, "moderation_stage", None),
+                           categories=tuple(getattr(details, "categories", None) or ()))
 
 
 def _text_of(output) -> str:
