@@ -12,7 +12,7 @@ from pathlib import Path
 GRADIO_TEMP = Path(tempfile.mkdtemp(prefix="hitl-gradio-"))
 os.environ["GRADIO_TEMP_DIR"] = str(GRADIO_TEMP)
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.pop("OPENAI_API_KEY", None)  # tests choose their key explicitly
+LIVE_KEY = os.environ.pop("OPENAI_API_KEY", None)  # tests choose their key explicitly; `-m live` uses this one
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest  # noqa: E402
@@ -109,3 +109,11 @@ def demo_url(launch) -> str:
 def client(app_url) -> Client:
     """A new user session (each gradio_client.Client has its own gr.State)."""
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def live_url(launch) -> str:
+    """The app against the real OpenAI API, on the key from the environment (`-m live` only)."""
+    if not LIVE_KEY:
+        pytest.skip("set OPENAI_API_KEY to run the live test against the real OpenAI API")
+    return launch(api_key=LIVE_KEY, request_timeout=180, total_timeout=300, partial_images=1)

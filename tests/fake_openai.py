@@ -390,11 +390,11 @@ def _response(body: dict, serial: int, fault: str | None, image_b64: str, prompt
     elif (fault or "").startswith("failed:"):
         status, output = "failed", []
         error = {"code": fault.partition(":")[2], "message": "The response failed.", "param": None, "type": None}
-    tools = [{key: value for key, value in tool.items()} for tool in body.get("tools", [])]
     return {"id": f"resp_{serial}", "object": "response", "created_at": int(time.time()), "status": status,
-            "model": body.get("model"), "output": output, "tools": tools, "tool_choice": body.get("tool_choice", "auto"),
-            "parallel_tool_calls": True, "error": error, "incomplete_details": incomplete, "instructions": None,
-            "metadata": {}, "temperature": 1.0, "top_p": 1.0, "previous_response_id": body.get("previous_response_id")}
+            "model": body.get("model"), "output": output, "tools": body.get("tools", []),
+            "tool_choice": body.get("tool_choice", "auto"), "parallel_tool_calls": True, "error": error,
+            "incomplete_details": incomplete, "instructions": None, "metadata": {}, "temperature": 1.0, "top_p": 1.0,
+            "previous_response_id": body.get("previous_response_id")}
 
 
 def _truthy(value) -> bool:

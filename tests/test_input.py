@@ -88,7 +88,7 @@ def test_control_characters_never_reach_the_api(client, fake):
 def test_feedback_is_cleaned_too(client, fake):
     client.predict("a boat", api_name="/generate")
     client.predict("\x00make\u200b it\x1b red\u202e", api_name="/refine")
-    assert fake.requests[-1].body["input"] == "make it red"
+    assert fake.requests[-1].body["input"][0]["content"][0]["text"] == "make it red"
 
 
 def test_text_that_needs_format_characters_survives():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from fake_openai import prompt_of
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, image_prompt, image_serial
 
@@ -44,7 +45,7 @@ def test_candidates_per_session_are_capped(own_app, fake):
                               for v in e.state_data.values()] if isinstance(s, Session)]
     assert len(session.candidates) == 3 and session.made == 6
     newest = [image_serial(r) for r in results[-3:]]
-    assert [int(c.response_id.removeprefix("resp_")) for c in session.candidates] == newest
+    assert [prompt_of(c.b64)[1] for c in session.candidates] == newest
     assert session.selected == 2  # the newest is on screen
 
 

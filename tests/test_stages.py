@@ -82,3 +82,25 @@ def test_only_actions_that_move_between_stages_switch_stage_controls():
     for (start, action), end in TRANSITIONS.items():  # every real move is covered
         if start is not end:
             assert {start, end} <= set(stages_switched_by(action))
+
+
+def test_a_session_runs_one_action_at_a_time_and_copies_share_the_claim():
+    from dataclasses import replace
+
+    from hitl.stages import Busy
+
+    session = Session()
+    copy = replace(session, message="a copy made by another event")
+    assert session.busy.claim(Action.REGENERATE, now=10.0, stale_after=60)
+    assert not copy.busy.claim(Action.APPROVE, now=11.0, stale_after=60)  # the same claim, seen from the copy
+    assert session.busy.action is Action.REGENERATE
+    session.busy.release()
+    assert copy.busy.claim(Action.APPROVE, now=12.0, stale_after=60)
+    assert Busy().claim(Action.GENERATE, 0, 60) and Session().busy is not Session().busy
+
+
+def test_a_claim_older_than_any_action_can_last_is_taken_over():
+    session = Session()
+    assert session.busy.claim(Action.GENERATE, now=0.0, stale_after=60)
+    assert not session.busy.claim(Action.APPROVE, now=59.0, stale_after=60)
+    assert session.busy.claim(Action.APPROVE, now=61.0, stale_after=60)
