@@ -9,8 +9,7 @@ import argparse
 import logging
 import os
 
-from gradio import networking
-
+from hitl import gradio_internals
 from hitl.config import load_settings
 from hitl.memory import return_freed_images_to_the_os
 from hitl.ui import build_demo, launch_options
@@ -33,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def open_share_link(demo) -> str | None:
     """Open Gradio's share tunnel ourselves: offline, Gradio's own message misleads."""
     try:
-        url = networking.setup_tunnel(demo.server_name, demo.server_port, demo.share_token, None, None)
+        url = gradio_internals.open_tunnel(demo)
     except Exception as exc:  # no internet, blocked, or the tunnel binary is missing
         print(f"* No share link: the tunnel could not be opened ({type(exc).__name__}). "
               f"Still serving locally at {demo.local_url}", flush=True)

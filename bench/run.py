@@ -20,7 +20,9 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -325,7 +327,6 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
     walls: dict[str, dict[int, list[float]]] = {name: {n: [] for n in ns} for name in targets}
     lat: dict[str, dict[int, list[float]]] = {name: {n: [] for n in ns} for name in targets}
     errors: dict[str, dict[int, int]] = {name: {n: 0 for n in ns} for name in targets}
-    pids = {"app": app.info["pid"], "bare": bare.info["pid"]}
     procs = {"app": app, "bare": bare}
     analytics: dict[str, dict[int, list[float]]] = {name: {n: [] for n in ns} for name in targets}
     # CPU seconds per session: the server's own, the fake OpenAI's, and this load generator's.
@@ -334,17 +335,7 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
     samples_err: list[str] = []
     for name, (ep, make) in targets.items():  # warm-up
         await loadgen.run_many(ep, make, 4, timeout=20 * latency + 60)
-    # The floor for one gradio_client call: the bare app's handler only sleeps L.
-    from gradio_client import Client
-    gclient = await asyncio.to_thread(Client, bare.info["url"], verbose=False)
-    client_floor = []
-    try:
-        for i in range(6):
-            start = time.perf_counter()
-            await asyncio.to_thread(gclient.predict, f"floor {i}", api_name="/generate")
-            client_floor.append(time.perf_counter() - start)
-    finally:
-        await asyncio.to_thread(gclient.close)
+    client_floor = await gradio_client_floor(bare)
     order = list(targets)
     for n in ns:
         timeout = 20 * latency + 60 + n * 0.5
@@ -352,10 +343,10 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
             for name in order:
                 ep, make = targets[name]
                 a0 = (await asyncio.to_thread(debug, procs[name], "/stats?gc=0"))["analytics"]
-                before = (cpu_seconds(pids[name]), cpu_seconds(fake.info["pid"]), time.process_time())
+                before = (cpu_seconds(procs[name].info["pid"]), cpu_seconds(fake.info["pid"]), time.process_time())
                 async with loadgen.new_client() as client:
                     wall, results = await loadgen.run_many(ep, make, n, timeout=timeout, client=client)
-                after = (cpu_seconds(pids[name]), cpu_seconds(fake.info["pid"]), time.process_time())
+                after = (cpu_seconds(procs[name].info["pid"]), cpu_seconds(fake.info["pid"]), time.process_time())
                 for key, b, a in zip(("server", "fake", "loadgen"), before, after):
                     cpu[name][n][key].append((a - b) / n)
                 a1 = (await asyncio.to_thread(debug, procs[name], "/stats?gc=0"))["analytics"]
@@ -373,7 +364,7 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
             order.reverse()  # alternate which goes first
     sdk = await sdk_concurrency(fake, ns=ns, reps=reps, partial_images=partial_images)
     rebuild = {n: (await asyncio.to_thread(debug, app, f"/analytics_cost?events={n}"))["ms"] for n in (1000, 10000)}
-    out = {"analytics_rebuild_ms": rebuild, "gradio_client_floor_p50": pct(client_floor[1:], 50), "ns": ns,
+    out = {"analytics_rebuild_ms": rebuild, "gradio_client_floor_p50": client_floor, "ns": ns,
            "walls": walls, "errors": errors, "error_samples": samples_err[:10], "ratio": {}, "overhead": {},
            "lat_p50": {}, "lat_p95": {},
            "cpu_ms": {name: {n: {key: 1000 * statistics.median(v) for key, v in cpu[name][n].items()} for n in ns}
@@ -388,6 +379,22 @@ async def phase_concurrency(app: Proc, bare: Proc, fake: Proc, *, ns: list[int],
     out["sdk_ratio"] = {n: statistics.median(sdk[n]) / statistics.median(sdk[1]) for n in ns}
     out["sdk_cpu_ms"] = sdk["cpu_ms"]
     return out
+
+
+async def gradio_client_floor(bare: Proc, calls: int = 6) -> float:
+    """The floor for one gradio_client call: p50 against the bare app, whose handler only sleeps L
+    (the first call is a warm-up)."""
+    from gradio_client import Client
+    gclient = await asyncio.to_thread(Client, bare.info["url"], verbose=False)
+    client_floor = []
+    try:
+        for i in range(calls):
+            start = time.perf_counter()
+            await asyncio.to_thread(gclient.predict, f"floor {i}", api_name="/generate")
+            client_floor.append(time.perf_counter() - start)
+    finally:
+        await asyncio.to_thread(gclient.close)
+    return pct(client_floor[1:], 50)
 
 
 async def sdk_concurrency(fake: Proc, *, ns: list[int], reps: int, partial_images: int) -> dict:
@@ -515,6 +522,278 @@ def machine() -> dict:
             "kernel": platform.release()}
 
 
+# The headline table is data: each Section expands the report's inputs into contexts (one per
+# quantile, per N, per memory point, ...) and each of its Rows renders one table row per context,
+# in order. A context is a dict, read as attributes too: the inputs (single, nopart, small, conc,
+# variants, mems, args, L) plus what the section adds, such as r (the result a row reads), q, n,
+# label. Row strings are str.format templates over the context; callables take the context.
+# Adding a metric is adding a Row.
+
+class Ctx(dict):
+    """What one headline row is rendered from; keys read as attributes too (c.r, c.n)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def info(c: Ctx, value) -> tuple[str, str]:
+    return "info", ""
+
+
+def at_most(goal: str, when: Callable[[Ctx], bool] = lambda c: True):
+    """The goal `value ≤ GOALS[goal]`, for the contexts `when` picks; for the others 'info'."""
+    def check(c: Ctx, value) -> tuple[str, str]:
+        return (f"≤ {GOALS[goal]}", verdict(value, GOALS[goal])) if when(c) else info(c, value)
+    return check
+
+
+def near_baseline(c: Ctx, growth: float) -> tuple[str, str]:
+    """RSS back near where it started: within 5 MiB, or a tenth of what the open sessions added."""
+    return "≈ baseline", "met" if growth <= max(5.0, 0.1 * c.opened) else "**missed**"
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str | Callable[[Ctx], str]
+    value: str | Callable[[Ctx], float | str]  # a key of c.r (a template), or c -> number or ready text
+    note: str | Callable[[Ctx], str] = ""
+    goal: Callable[[Ctx, float], tuple[str, str]] = info  # -> (goal, status)
+    shown: str | None = None  # how a number shows, e.g. "{:+.1f} MiB"; default fmt(): 3 digits, n/a for NaN
+    when: Callable[[Ctx], bool] = lambda c: True  # which of the section's contexts get this row
+
+    def cells(self, c: Ctx) -> tuple:
+        value = c.r[self.value.format_map(c)] if isinstance(self.value, str) else self.value(c)
+        shown = value if isinstance(value, str) else self.shown.format(value) if self.shown else fmt(value)
+        return (_text(self.metric, c), shown, *self.goal(c, value), _text(self.note, c))
+
+
+@dataclass(frozen=True)
+class Section:
+    each: Callable[[Ctx], Iterable[Ctx]]
+    rows: list[Row]
+
+
+def _text(template: str | Callable[[Ctx], str], c: Ctx) -> str:
+    return template(c) if callable(template) else template.format_map(c)
+
+
+def quantiles(name: str):
+    """p50 then p95 of one single-generation result, if that phase ran."""
+    return lambda c: (Ctx(c, r=c[name], q=q) for q in ("p50", "p95") if c[name])
+
+
+def whole(name: str):
+    """One context for a phase's result, if that phase ran."""
+    return lambda c: [Ctx(c, r=c[name])] if c[name] else []
+
+
+def concurrency_sizes(c: Ctx):
+    """Each N > 1 of the default concurrency run."""
+    return (Ctx(c, r=c.conc, n=n) for n in (c.conc["ns"] if c.conc else []) if n != 1)
+
+
+def concurrency_top(c: Ctx):
+    """The default concurrency run at its largest N."""
+    return [Ctx(c, r=c.conc, top=c.conc["ns"][-1])] if c.conc else []
+
+
+def variant_sizes(c: Ctx):
+    """Each N > 1 of each launch variant."""
+    return (Ctx(c, r=r, n=n, label=label) for label, r in c.variants.items() for n in r["ns"] if n != 1)
+
+
+# The memory phase's points: (key in phase_memory's result, name in the details, name in the headline).
+MEMORY_POINTS = [("baseline", "baseline (after a warm-up session)", None), ("open", "sessions open", None),
+                 ("closed", "sessions closed", "after all sessions closed"),
+                 ("released", "app's grace ({grace} s) passed", "after the app's closed-tab grace ({grace} s here)"),
+                 ("expired", "Gradio's closed-session TTL passed (simulated)",
+                  "after Gradio's closed-session TTL too (simulated)")]
+
+
+def memory_points(mem: dict) -> list[tuple[str, str, str | None]]:
+    """The points one memory run measured ('released' only with the app's closed-tab grace), names filled in."""
+    return [(key, what.format(grace=mem["grace"]), step and step.format(grace=mem["grace"]))
+            for key, what, step in MEMORY_POINTS if key != "released" or mem.get("released")]
+
+
+def memory_steps(c: Ctx):
+    """Each point of each memory run, then its malloc_trim(0)."""
+    for label, mem in c.mems.items():
+        base = mem["baseline"]
+        for key, _, step in memory_points(mem) + [("trim", "", None)]:
+            yield Ctx(c, r=mem, st=mem[key], point=key, step=step, base=base, n=mem["n"],
+                      tag="" if label == "default" else f"[{label}] ",
+                      opened=(mem["open"]["rss_kib"] - base["rss_kib"]) / 1024)
+
+
+def held(st: dict) -> float:
+    """Image bytes a /stats point found in Gradio's session store: gr.State + the per-session config."""
+    return st["image_bytes_in_state_data"] + st["image_bytes_in_config_values"]
+
+
+def vs_raw(client: str, tail: str = ""):
+    return lambda c: f"app {fmt(c.r[f'{client}_{c.q}'])} s ÷ raw SDK {fmt(c.r[f'raw_{c.q}'])} s{tail}"
+
+
+def app_bare(c: Ctx, key: str) -> str:
+    return f"{fmt(c.r[key]['app'][c.n])} / {fmt(c.r[key]['bare'][c.n])}"
+
+
+def rss_growth(c: Ctx) -> float:
+    return (c.st["rss_kib"] - c.base["rss_kib"]) / 1024
+
+
+HEADLINE = [
+    Section(quantiles("single"), [
+        Row("overhead_ratio {q} (gradio_client)", "overhead_gradio_client_{q}", vs_raw("gradio_client"),
+            at_most("overhead"))]),
+    Section(quantiles("single"), [
+        Row("overhead_ratio {q} (light httpx client)", "overhead_light_{q}", vs_raw("light"))]),
+    Section(quantiles("nopart"), [
+        Row("overhead_ratio {q}, partial images off (gradio_client)", "overhead_gradio_client_{q}",
+            vs_raw("gradio_client", " (non-streaming)"), at_most("overhead"))]),
+    Section(quantiles("small"), [
+        Row("overhead_ratio {q}, tiny images (gradio_client / light client)",
+            lambda c: f"{fmt(c.r[f'overhead_gradio_client_{c.q}'])} / {fmt(c.r[f'overhead_light_{c.q}'])}",
+            lambda c: "the fake's ~200-byte PNGs: what the app costs apart from moving images; "
+                      f"first_preview_ratio {fmt(c.r.get('first_preview_ratio_p50'))}")]),
+    Section(concurrency_sizes, [
+        Row("concurrency_ratio_{n} app / bare", lambda c: app_bare(c, "ratio"),
+            lambda c: "wall(N) ÷ wall(1); " + (f"{failed} failed sessions" if (
+                failed := c.r["errors"]["app"][c.n] + c.r["errors"]["bare"][c.n]) else "all sessions ok")),
+        Row("concurrency_overhead_{n}", lambda c: c.r["overhead"][c.n], "app ratio ÷ bare ratio",
+            at_most("concurrency_overhead_64", when=lambda c: c.n == 64)),
+        Row("sdk_ratio_{n}", lambda c: c.r["sdk_ratio"][c.n],
+            lambda c: f"N raw SDK calls at once from one process ÷ one call ({c.r['sdk_cpu_ms']:.0f} ms CPU per "
+                      "call): the SDK's part, which the bare app does not pay; bare × SDK "
+                      f"{fmt(c.r['ratio']['bare'][c.n] * c.r['sdk_ratio'][c.n])}")]),
+    Section(concurrency_top, [
+        Row("gradio_client floor: bare app ÷ L", lambda c: c.r["gradio_client_floor_p50"] / c.L,
+            lambda c: f"gradio_client → a Gradio app whose handler only sleeps L: "
+                      f"{fmt(c.r['gradio_client_floor_p50'])} s; the part of overhead_ratio no app can remove"),
+        Row("CPU per session at N={top}: app / bare / fake OpenAI",
+            lambda c: f"{c.r['cpu_ms']['app'][c.top]['server']:.0f} / {c.r['cpu_ms']['bare'][c.top]['server']:.0f}"
+                      f" / {c.r['cpu_ms']['app'][c.top]['fake']:.0f} ms",
+            "utime+stime of each process over the run ÷ N; on 2 cores this is what queues"),
+        Row("Gradio analytics summary per event at N={top}: app / bare",
+            lambda c: f"{c.r['analytics_ms']['app'][c.top]:.1f} / {c.r['analytics_ms']['bare'][c.top]:.1f} ms",
+            lambda c: "time inside Queue.compute_analytics_summary (pandas, in a worker thread holding the GIL); "
+                      "in a burst most completions find the summary fresh. One rebuild costs "
+                      + ", ".join(f"{ms:.1f} ms at {k:,} recorded events"
+                                  for k, ms in c.r["analytics_rebuild_ms"].items())
+                      + " (default GRADIO_ANALYTICS_CACHE_FREQUENCY=1: after each event when they trickle in)")]),
+    Section(variant_sizes, [
+        Row("[{label}] concurrency_ratio_{n} app / bare", lambda c: app_bare(c, "ratio"),
+            lambda c: f"concurrency_overhead_{c.n} {fmt(c.r['overhead'][c.n])}; "
+                      f"CPU/session app {c.r['cpu_ms']['app'][c.n]['server']:.0f} ms, "
+                      f"bare {c.r['cpu_ms']['bare'][c.n]['server']:.0f} ms; "
+                      f"analytics/event app {c.r['analytics_ms']['app'][c.n]:.1f} ms")]),
+    Section(whole("single"), [
+        Row("first_preview_ratio p50", "first_preview_ratio_p50",
+            lambda c: f"first image {fmt(c.r['first_image_p50'])} s of {fmt(c.r['light_p50'])} s; "
+                      f"p95 {fmt(c.r['first_preview_ratio_p95'])}; "
+                      f"raw SDK floor {fmt(c.r['raw_first_preview_ratio_p50'])}",
+            at_most("first_preview"), when=lambda c: "first_preview_ratio_p50" in c.r),
+        Row("bytes_ratio, partial images on (÷ every image delivered)", "bytes_per_all_images",
+            lambda c: f"{c.r['bytes_received_p50'] / MIB:.2f} MiB sent ÷ {c.r['all_image_bytes'] / MIB:.2f} MiB "
+                      f"of PNGs ({c.args.partial_images} partial + final)", at_most("bytes")),
+        Row("bytes_ratio, partial images on (÷ final image only)", "bytes_per_final",
+            lambda c: f"÷ {c.r['final_bytes'] / MIB:.2f} MiB final image")]),
+    Section(whole("nopart"), [
+        Row("bytes_ratio, partial images off", "bytes_per_final",
+            lambda c: f"{c.r['bytes_received_p50'] / MIB:.2f} MiB sent ÷ {c.r['final_bytes'] / MIB:.2f} MiB "
+                      "final image", at_most("bytes"))]),
+    Section(memory_steps, [
+        Row(lambda c: f"{c.tag}memory_per_session (RSS growth ÷ {c.n} open sessions, "
+                      f"one {c.r['image_bytes'] / MIB:g} MiB image each)", lambda c: c.opened / c.n,
+            lambda c: f"RSS {c.base['rss_kib'] / 1024:.0f} → {c.st['rss_kib'] / 1024:.0f} MiB; live image payload "
+                      f"per session {(held(c.st) - held(c.base)) / c.n / MIB:.2f} MiB "
+                      "(gr.State + Gradio's per-session config copy)",
+            shown="{:.2f} MiB", when=lambda c: c.point == "open"),
+        Row("{tag}memory {step}", rss_growth,
+            lambda c: f"RSS {c.st['rss_kib'] / 1024:.0f} MiB; images still held in Gradio's session store "
+                      f"{held(c.st) / MIB:.1f} MiB (gr.State {c.st['image_bytes_in_state_data'] / MIB:.1f}, "
+                      f"per-session config {c.st['image_bytes_in_config_values'] / MIB:.1f}); "
+                      f"{c.st['closed_sessions']} sessions marked closed, closed-session TTL {c.st['closed_ttl']} s",
+            near_baseline, shown="{:+.1f} MiB", when=lambda c: c.step),
+        Row("{tag}memory after that + malloc_trim(0)", rss_growth,
+            "what glibc gives back when asked: the rest of the growth above was freed memory it kept",
+            shown="{:+.1f} MiB", when=lambda c: c.point == "trim")]),
+]
+
+# The details tables, by column: (header, cell of one item).
+CONCURRENCY_COLUMNS = [  # items: (one concurrency run, N)
+    ("N", lambda r, n: n),
+    ("app wall", lambda r, n: fmt(statistics.median(r["walls"]["app"][n]))),
+    ("bare wall", lambda r, n: fmt(statistics.median(r["walls"]["bare"][n]))),
+    ("app ratio", lambda r, n: fmt(r["ratio"]["app"][n])),
+    ("bare ratio", lambda r, n: fmt(r["ratio"]["bare"][n])),
+    ("overhead", lambda r, n: fmt(r["overhead"][n])),
+    ("app p50/p95", lambda r, n: f"{fmt(r['lat_p50']['app'][n])}/{fmt(r['lat_p95']['app'][n])}"),
+    ("bare p50/p95", lambda r, n: f"{fmt(r['lat_p50']['bare'][n])}/{fmt(r['lat_p95']['bare'][n])}"),
+    ("CPU ms/session app / bare / fake / load gen",
+     lambda r, n: " / ".join(f"{r['cpu_ms'][side][n][key]:.0f}"
+                             for side, key in (("app", "server"), ("bare", "server"), ("app", "fake"),
+                                               ("app", "loadgen")))),
+    ("analytics ms/session app / bare",
+     lambda r, n: f"{r['analytics_ms']['app'][n]:.1f} / {r['analytics_ms']['bare'][n]:.1f}"),
+    ("failed app/bare", lambda r, n: f"{r['errors']['app'][n]}/{r['errors']['bare'][n]}"),
+]
+MEMORY_COLUMNS = [  # items: (point name, the app's /stats there)
+    ("point", lambda what, st: what),
+    ("RSS MiB", lambda what, st: f"{st['rss_kib'] / 1024:.1f}"),
+    ("sessions (closed)", lambda what, st: f"{st['sessions']} ({st['closed_sessions']})"),
+    ("with gr.State", lambda what, st: st["sessions_with_state"]),
+    ("images in gr.State MiB", lambda what, st: f"{st['image_bytes_in_state_data'] / MIB:.1f}"),
+    ("images in per-session config MiB", lambda what, st: f"{st['image_bytes_in_config_values'] / MIB:.1f}"),
+    ("diff streams MiB", lambda what, st: f"{st['image_bytes_in_pending_diff_streams'] / MIB:.1f}"),
+    ("traced MiB", lambda what, st: f"{st.get('traced_current', 0) / MIB:.1f}"),
+]
+
+
+def md_table(headers: list[str], rows: Iterable) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)]
+
+
+def columns_table(columns: list, items: Iterable[tuple]) -> list[str]:
+    return md_table([header for header, _ in columns], ([cell(*item) for _, cell in columns] for item in items))
+
+
+def headline_rows(c: Ctx) -> list[tuple]:
+    return [row.cells(x) for section in HEADLINE for x in section.each(c) for row in section.rows if row.when(x)]
+
+
+def _preamble(args, m: dict, elapsed: float) -> list[str]:
+    """The report's title and how the run was made."""
+    return [
+        "# Benchmark results (issue 6)",
+        "",
+        (f"- Date: {m['date']}; machine: **{m['cores']} cores** ({m['usable_cores']} usable), Python {m['python']}, "
+         f"Gradio {m['gradio']}, openai {m['openai']}, Linux {m['kernel']}"),
+        f"- App code: {m['code']}" + ("" if same_code(m["code"], m["code_at_end"]) else
+                                      f" — **hitl/ changed during the run** (at the end: {m['code_at_end']}); "
+                                      "phases started after the change measured different code, rerun"),
+        (f"- Other processes on the machine used {m['foreign_share']:.0%} of its CPU during the run "
+         f"(load average at start {m['load_at_start'] * m['cores']:.2f}); ratios are measured side by side, "
+         "interleaved, so shared noise hits both sides, but the p95s and the concurrency walls feel it."),
+        f"- Command: `{args.command}` ({'quick' if args.quick else 'full'} run, {elapsed / 60:.1f} min)",
+        (f"- Fake OpenAI latency L = {args.latency} s; {args.partial_images} partial images; single-generation "
+         f"phases use {args.image_bytes / MIB:g} MiB images, concurrency uses {args.concurrency_image_bytes} B "
+         "images."),
+        ("- Load generator: **light async httpx client speaking Gradio's sse_v3 queue protocol** (bench/loadgen.py) "
+         "for concurrency, first preview and bytes; overhead_ratio is measured with **gradio_client** "
+         "(as the issue asks) and, for comparison, with the light client."),
+        ("" if UI_MODULE == "hitl.ui" else f"- **App built from `{UI_MODULE}`** (a candidate change), not hitl.ui.\n")
+        + "- Processes: fake OpenAI, app (launched like app.py: "
+        "`build_demo(settings).launch(**launch_options(settings))`, both apps with those options), "
+        "bare floor app and load generator each in their own process.",
+        "",
+    ]
+
 
 def _single_line(result: dict, heading: str) -> str:
     """One 'Single generation' details line: raw SDK, gradio_client and light client p50/p95."""
@@ -523,204 +802,47 @@ def _single_line(result: dict, heading: str) -> str:
             f"light client p50 {fmt(result['light_p50'])} p95 {fmt(result['light_p95'])}."
             + (f" Errors: {result['errors']}" if result["errors"] else ""))
 
+
+def _concurrency_details(label: str, r: dict) -> list[str]:
+    lines = [(f"Concurrency, {label} (median wall of {len(r['walls']['app'][r['ns'][0]])} runs, seconds; "
+              f"per-session latency p50/p95):"), ""]
+    lines += columns_table(CONCURRENCY_COLUMNS, ((r, n) for n in r["ns"]))
+    if r["error_samples"]:
+        lines += ["", f"Errors seen: {r['error_samples']}"]
+    return lines + [""]
+
+
+def _memory_details(label: str, mem: dict) -> list[str]:
+    lines = [(f"Memory, {label} (app process; image payload = str/bytes ≥ 16 KiB reachable from Gradio's "
+              "per-session store `demo.state_holder`; a string referenced from both gr.State and the "
+              "per-session config is counted once, under gr.State):"), ""]
+    lines += columns_table(MEMORY_COLUMNS, ((what, mem[key]) for key, what, _ in memory_points(mem)))
+    lines += ["", (f"After malloc_trim(0): RSS {mem['trim']['rss_kib'] / 1024:.1f} MiB. Heartbeat streams "
+                   f"connected: {mem['heartbeats_connected']}/{mem['n']}; failed generations: {mem['failed']}.")]
+    top = mem["expired"].get("traced_top")
+    if top:
+        lines += ["", "Largest live allocations after the simulated TTL (tracemalloc, 4 frames):", ""]
+        lines += [f"- {t['kib'] / 1024:.1f} MiB in {t['count']} blocks: `{t['where']}`" for t in top[:5]]
+    return lines + [""]
+
+
 def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict | None, conc: dict | None,
            variants: dict, mems: dict, elapsed: float) -> str:
-    L = args.latency
-    rows: list[tuple[str, str, str, str, str]] = []
-
-    def row(metric, value, goal="", status="", note=""):
-        rows.append((metric, value, goal, status, note))
-
-    if single:
-        g = GOALS["overhead"]
-        for q in ("p50", "p95"):
-            v = single[f"overhead_gradio_client_{q}"]
-            row(f"overhead_ratio {q} (gradio_client)", fmt(v), f"≤ {g}", verdict(v, g),
-                f"app {fmt(single[f'gradio_client_{q}'])} s ÷ raw SDK {fmt(single[f'raw_{q}'])} s")
-        for q in ("p50", "p95"):
-            v = single[f"overhead_light_{q}"]
-            row(f"overhead_ratio {q} (light httpx client)", fmt(v), "info", "",
-                f"app {fmt(single[f'light_{q}'])} s ÷ raw SDK {fmt(single[f'raw_{q}'])} s")
-    if nopart:
-        for q in ("p50", "p95"):
-            v = nopart[f"overhead_gradio_client_{q}"]
-            row(f"overhead_ratio {q}, partial images off (gradio_client)", fmt(v), f"≤ {GOALS['overhead']}",
-                verdict(v, GOALS["overhead"]),
-                f"app {fmt(nopart[f'gradio_client_{q}'])} s ÷ raw SDK {fmt(nopart[f'raw_{q}'])} s (non-streaming)")
-    if small:
-        for q in ("p50", "p95"):
-            row(f"overhead_ratio {q}, tiny images (gradio_client / light client)",
-                f"{fmt(small[f'overhead_gradio_client_{q}'])} / {fmt(small[f'overhead_light_{q}'])}", "info", "",
-                f"the fake's ~200-byte PNGs: what the app costs apart from moving images; "
-                f"first_preview_ratio {fmt(small.get('first_preview_ratio_p50'))}")
-    if conc:
-        for n in conc["ns"]:
-            if n == 1:
-                continue
-            v = conc["overhead"][n]
-            goal = f"≤ {GOALS['concurrency_overhead_64']}" if n == 64 else "info"
-            status = verdict(v, GOALS["concurrency_overhead_64"]) if n == 64 else ""
-            fails = conc["errors"]["app"][n] + conc["errors"]["bare"][n]
-            ratios = f"{fmt(conc['ratio']['app'][n])} / {fmt(conc['ratio']['bare'][n])}"
-            row(f"concurrency_ratio_{n} app / bare", ratios,
-                "info", "", "wall(N) ÷ wall(1); " + (f"{fails} failed sessions" if fails else "all sessions ok"))
-            row(f"concurrency_overhead_{n}", fmt(v), goal, status, "app ratio ÷ bare ratio")
-            sdk = conc["sdk_ratio"][n]
-            row(f"sdk_ratio_{n}", fmt(sdk), "info", "",
-                f"N raw SDK calls at once from one process ÷ one call ({conc['sdk_cpu_ms']:.0f} ms CPU per call): "
-                f"the SDK's part, which the bare app does not pay; bare × SDK {fmt(conc['ratio']['bare'][n] * sdk)}")
-        floor = conc["gradio_client_floor_p50"]
-        row("gradio_client floor: bare app ÷ L", fmt(floor / L), "info", "",
-            f"gradio_client → a Gradio app whose handler only sleeps L: {fmt(floor)} s; the part of "
-            "overhead_ratio no app can remove")
-        top = conc["ns"][-1]
-        cpu = conc["cpu_ms"]
-        row(f"CPU per session at N={top}: app / bare / fake OpenAI", f"{cpu['app'][top]['server']:.0f} / "
-            f"{cpu['bare'][top]['server']:.0f} / {cpu['app'][top]['fake']:.0f} ms", "info", "",
-            "utime+stime of each process over the run ÷ N; on 2 cores this is what queues")
-        an = conc["analytics_ms"]
-        row(f"Gradio analytics summary per event at N={top}: app / bare", f"{an['app'][top]:.1f} / "
-            f"{an['bare'][top]:.1f} ms", "info", "",
-            "time inside Queue.compute_analytics_summary (pandas, in a worker thread holding the GIL); in a burst "
-            "most completions find the summary fresh. One rebuild costs "
-            + ", ".join(f"{ms:.1f} ms at {k:,} recorded events" for k, ms in conc["analytics_rebuild_ms"].items())
-            + " (default GRADIO_ANALYTICS_CACHE_FREQUENCY=1: after each event when they trickle in)")
-    for label, v in variants.items():
-        for n in v["ns"]:
-            if n == 1:
-                continue
-            row(f"[{label}] concurrency_ratio_{n} app / bare",
-                f"{fmt(v['ratio']['app'][n])} / {fmt(v['ratio']['bare'][n])}", "info", "",
-                f"concurrency_overhead_{n} {fmt(v['overhead'][n])}; "
-                f"CPU/session app {v['cpu_ms']['app'][n]['server']:.0f} "
-                f"ms, bare {v['cpu_ms']['bare'][n]['server']:.0f} ms; analytics/event app "
-                f"{v['analytics_ms']['app'][n]:.1f} ms")
-    if single and "first_preview_ratio_p50" in single:
-        v = single["first_preview_ratio_p50"]
-        row("first_preview_ratio p50", fmt(v), f"≤ {GOALS['first_preview']}", verdict(v, GOALS["first_preview"]),
-            f"first image {fmt(single['first_image_p50'])} s of {fmt(single['light_p50'])} s; p95 "
-            f"{fmt(single['first_preview_ratio_p95'])}; raw SDK floor {fmt(single['raw_first_preview_ratio_p50'])}")
-    gb = GOALS["bytes"]
-    if single:
-        v = single["bytes_per_all_images"]
-        row("bytes_ratio, partial images on (÷ every image delivered)", fmt(v), f"≤ {gb}", verdict(v, gb),
-            f"{single['bytes_received_p50'] / MIB:.2f} MiB sent ÷ {single['all_image_bytes'] / MIB:.2f} MiB "
-            f"of PNGs ({args.partial_images} partial + final)")
-        row("bytes_ratio, partial images on (÷ final image only)", fmt(single["bytes_per_final"]), "info", "",
-            f"÷ {single['final_bytes'] / MIB:.2f} MiB final image")
-    if nopart:
-        v = nopart["bytes_per_final"]
-        row("bytes_ratio, partial images off", fmt(v), f"≤ {gb}", verdict(v, gb),
-            f"{nopart['bytes_received_p50'] / MIB:.2f} MiB sent ÷ {nopart['final_bytes'] / MIB:.2f} MiB final image")
-    for label, mem in mems.items():
-        tag = "" if label == "default" else f"[{label}] "
-        base, open_ = mem["baseline"], mem["open"]
-        n = mem["n"]
-        opened = (open_["rss_kib"] - base["rss_kib"]) / 1024
-        live = (open_["image_bytes_in_state_data"] + open_["image_bytes_in_config_values"]
-                - base["image_bytes_in_state_data"] - base["image_bytes_in_config_values"]) / n / MIB
-        row(f"{tag}memory_per_session (RSS growth ÷ {n} open sessions, "
-            f"one {mem['image_bytes'] / MIB:g} MiB image each)",
-            f"{opened / n:.2f} MiB", "info", "",
-            f"RSS {base['rss_kib'] / 1024:.0f} → {open_['rss_kib'] / 1024:.0f} MiB; live image payload per session "
-            f"{live:.2f} MiB (gr.State + Gradio's per-session config copy)")
-        steps = [("after all sessions closed", "closed")]
-        if mem.get("released"):
-            steps.append((f"after the app's closed-tab grace ({mem['grace']} s here)", "released"))
-        steps.append(("after Gradio's closed-session TTL too (simulated)", "expired"))
-        for what, key in steps:
-            st = mem[key]
-            growth = (st["rss_kib"] - base["rss_kib"]) / 1024
-            held = (st["image_bytes_in_state_data"] + st["image_bytes_in_config_values"]) / MIB
-            ok = growth <= max(5.0, 0.1 * opened)
-            row(f"{tag}memory {what}", f"{growth:+.1f} MiB", "≈ baseline", "met" if ok else "**missed**",
-                f"RSS {st['rss_kib'] / 1024:.0f} MiB; images still held in Gradio's session store {held:.1f} MiB "
-                f"(gr.State {st['image_bytes_in_state_data'] / MIB:.1f}, per-session config "
-                f"{st['image_bytes_in_config_values'] / MIB:.1f}); {st['closed_sessions']} sessions marked closed, "
-                f"closed-session TTL {st['closed_ttl']} s")
-        trim = mem["trim"]
-        row(f"{tag}memory after that + malloc_trim(0)", f"{(trim['rss_kib'] - base['rss_kib']) / 1024:+.1f} MiB",
-            "info", "", "what glibc gives back when asked: the rest of the growth above was freed memory it kept")
-
-    lines = [
-        "# Benchmark results (issue 6)",
-        "",
-        (f"- Date: {m['date']}; machine: **{m['cores']} cores** ({m['usable_cores']} usable), Python {m['python']}, "
-        f"Gradio {m['gradio']}, openai {m['openai']}, Linux {m['kernel']}"),
-        f"- App code: {m['code']}" + ("" if same_code(m["code"], m["code_at_end"]) else
-                                      f" — **hitl/ changed during the run** (at the end: {m['code_at_end']}); "
-                                      "phases started after the change measured different code, rerun"),
-        (f"- Other processes on the machine used {m['foreign_share']:.0%} of its CPU during the run "
-        f"(load average at start {m['load_at_start'] * m['cores']:.2f}); ratios are measured side by side, "
-        "interleaved, so shared noise hits both sides, but the p95s and the concurrency walls feel it."),
-        f"- Command: `{args.command}` ({'quick' if args.quick else 'full'} run, {elapsed / 60:.1f} min)",
-        (f"- Fake OpenAI latency L = {L} s; {args.partial_images} partial images; single-generation phases use "
-        f"{args.image_bytes / MIB:g} MiB images, concurrency uses {args.concurrency_image_bytes} B images."),
-        ("- Load generator: **light async httpx client speaking Gradio's sse_v3 queue protocol** (bench/loadgen.py) "
-        "for concurrency, first preview and bytes; overhead_ratio is measured with **gradio_client** "
-        "(as the issue asks) and, for comparison, with the light client."),
-        ("" if UI_MODULE == "hitl.ui" else f"- **App built from `{UI_MODULE}`** (a candidate change), not hitl.ui.\n")
-        + "- Processes: fake OpenAI, app (launched like app.py: "
-        "`build_demo(settings).launch(**launch_options(settings))`, both apps with those options), "
-        "bare floor app and load generator each in their own process.",
-        "",
-        "| metric | value | goal | status | how / notes |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    """The markdown report: how the run was made, the headline table (HEADLINE), then the details.
+    A phase that did not run is None (variants and mems: empty) and leaves its rows out."""
+    c = Ctx(args=args, L=args.latency, single=single, nopart=nopart, small=small, conc=conc, variants=variants,
+            mems=mems)
+    lines = _preamble(args, m, elapsed)
+    lines += md_table(["metric", "value", "goal", "status", "how / notes"], headline_rows(c))
     lines += ["", "## Details", ""]
     for result, heading in ((single, "partial images on ({n} samples each, seconds)"),
                             (nopart, "partial images off ({n} samples)")):
         if result:
             lines += [_single_line(result, heading.format(n=result["samples"])), ""]
-    for label, c in ([("default launch", conc)] if conc else []) + list(variants.items()):
-        lines += [(f"Concurrency, {label} (median wall of {len(c['walls']['app'][c['ns'][0]])} runs, seconds; "
-                  f"per-session latency p50/p95):"), "",
-                  ("| N | app wall | bare wall | app ratio | bare ratio | overhead | app p50/p95 | bare p50/p95 "
-                  "| CPU ms/session app / bare / fake / load gen | analytics ms/session app / bare "
-                  "| failed app/bare |"),
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for n in c["ns"]:
-            lines.append(
-                f"| {n} | {fmt(statistics.median(c['walls']['app'][n]))} "
-                f"| {fmt(statistics.median(c['walls']['bare'][n]))} "
-                f"| {fmt(c['ratio']['app'][n])} | {fmt(c['ratio']['bare'][n])} | {fmt(c['overhead'][n])} "
-                f"| {fmt(c['lat_p50']['app'][n])}/{fmt(c['lat_p95']['app'][n])} "
-                f"| {fmt(c['lat_p50']['bare'][n])}/{fmt(c['lat_p95']['bare'][n])} "
-                f"| {c['cpu_ms']['app'][n]['server']:.0f} / {c['cpu_ms']['bare'][n]['server']:.0f} / "
-                f"{c['cpu_ms']['app'][n]['fake']:.0f} / {c['cpu_ms']['app'][n]['loadgen']:.0f} "
-                f"| {c['analytics_ms']['app'][n]:.1f} / {c['analytics_ms']['bare'][n]:.1f} "
-                f"| {c['errors']['app'][n]}/{c['errors']['bare'][n]} |")
-        if c["error_samples"]:
-            lines.append("")
-            lines.append(f"Errors seen: {c['error_samples']}")
-        lines.append("")
+    for label, r in ([("default launch", conc)] if conc else []) + list(variants.items()):
+        lines += _concurrency_details(label, r)
     for label, mem in mems.items():
-        lines += [(f"Memory, {label} (app process; image payload = str/bytes ≥ 16 KiB reachable from Gradio's "
-                  "per-session store `demo.state_holder`; a string referenced from both gr.State and the "
-                  "per-session config is counted once, under gr.State):"), "",
-                  ("| point | RSS MiB | sessions (closed) | with gr.State | images in gr.State MiB "
-                  "| images in per-session config MiB | diff streams MiB | traced MiB |"),
-                  "|---|---|---|---|---|---|---|---|"]
-        points = [("baseline (after a warm-up session)", "baseline"), ("sessions open", "open"),
-                  ("sessions closed", "closed")]
-        if mem.get("released"):
-            points.append((f"app's grace ({mem['grace']} s) passed", "released"))
-        points.append(("Gradio's closed-session TTL passed (simulated)", "expired"))
-        for what, key in points:
-            st = mem[key]
-            lines.append(f"| {what} | {st['rss_kib'] / 1024:.1f} | {st['sessions']} ({st['closed_sessions']}) "
-                         f"| {st['sessions_with_state']} | {st['image_bytes_in_state_data'] / MIB:.1f} "
-                         f"| {st['image_bytes_in_config_values'] / MIB:.1f} "
-                         f"| {st['image_bytes_in_pending_diff_streams'] / MIB:.1f} "
-                         f"| {st.get('traced_current', 0) / MIB:.1f} |")
-        lines += ["", (f"After malloc_trim(0): RSS {mem['trim']['rss_kib'] / 1024:.1f} MiB. Heartbeat streams "
-                  f"connected: {mem['heartbeats_connected']}/{mem['n']}; failed generations: {mem['failed']}.")]
-        top = mem["expired"].get("traced_top")
-        if top:
-            lines += ["", "Largest live allocations after the simulated TTL (tracemalloc, 4 frames):", ""]
-            lines += [f"- {t['kib'] / 1024:.1f} MiB in {t['count']} blocks: `{t['where']}`" for t in top[:5]]
-        lines.append("")
+        lines += _memory_details(label, mem)
     return "\n".join(lines) + "\n"
 
 
@@ -768,6 +890,88 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+async def single_phases(args, fake: Proc) -> dict:
+    """The single-generation phases args.phases asks for: {"single" | "nopartials" | "small": summary}."""
+    p, n = args.partial_images, max(3, args.samples // 2)
+    plans = [  # (phase, log line, partial images, samples, image bytes, warm-ups)
+        ("single", f"single generations, {p} partial images, {args.samples} samples", p, args.samples,
+         args.image_bytes, 1 if args.quick else 2),
+        ("nopartials", f"single generations, partial images off, {n} samples", 0, n, args.image_bytes, 1),
+        ("small", f"single generations with the fake's tiny images, {p} partial images, {n} samples", p, n, 0, 1)]
+    out = {}
+    for phase, what, partial_images, samples, image_bytes, warmups in plans:
+        if phase not in args.phases:
+            continue
+        log(f"phase: {what}")
+        with start_app(fake.info["url"], partial_images=partial_images) as app:
+            raw = await phase_single(fake, app, partial_images=partial_images, samples=samples,
+                                     latency=args.latency, image_bytes=image_bytes, warmups=warmups)
+        out[phase] = summarize_single(raw, partial_images)
+    return out
+
+
+async def variant_phases(args, fake: Proc) -> dict:
+    """Concurrency again at N in (1, 64, 256) with other launch settings: {label: phase_concurrency result}."""
+    L, fake_url = args.latency, fake.info["url"]
+    ns = [n for n in args.ns if n in (1, 64, 256)]
+    reps = max(1, args.reps - 1)
+    uncapped = {"max_threads": 4096}
+    chosen = [("launch(max_threads=4096), max_concurrent=4096",
+               {"launch": uncapped, "settings": {"max_concurrent": 4096, "queue_size": 4096}},
+               {"launch": uncapped})]
+    if "analytics" in args.phases:
+        chosen.insert(0, ("GRADIO_ANALYTICS_CACHE_FREQUENCY=1000",
+                          {"env": {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000"}},
+                          {"env": {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000"}}))
+    variants = {}
+    for label, app_kw, bare_kw in chosen:
+        log(f"phase: variant {label}, N={ns}")
+        with start_app(fake_url, partial_images=args.partial_images, **app_kw) as app, \
+                start_app(fake_url, kind="bare", latency=L, **bare_kw) as bare:
+            variants[label] = await phase_concurrency(app, bare, fake, ns=ns, reps=reps, latency=L,
+                                                       partial_images=args.partial_images)
+    return variants
+
+
+async def memory_phases(args, fake: Proc) -> dict:
+    """The memory phase, and again with --memory-env if given: {label: phase_memory result}."""
+    runs = {"default": {}}
+    if args.memory_env:
+        runs[args.memory_env] = dict(item.split("=", 1) for item in args.memory_env.split(","))
+    grace = grace_setting(args.memory_grace)
+    mems = {}
+    for label, env in runs.items():
+        log(f"phase: memory ({label}), {args.memory_sessions} sessions "
+            f"with {args.image_bytes / MIB:g} MiB images")
+        with start_app(fake.info["url"], partial_images=args.partial_images, trace_memory=args.tracemalloc,
+                       env=env, settings=grace) as app:
+            mems[label] = await phase_memory(fake, app, n=args.memory_sessions, latency=args.latency,
+                                             image_bytes=args.image_bytes,
+                                             grace=grace.get("closed_session_grace"))
+    return mems
+
+
+async def measure(args, fake: Proc) -> dict:
+    """Every phase args.phases asks for, in order, against one fake OpenAI. The keys are the JSON dump's;
+    a phase that did not run is None (variants and memory: empty)."""
+    L = args.latency
+    out: dict = {"single": None, "nopartials": None, "small": None, "concurrency": None, "variants": {},
+                 "memory": {}}
+    out.update(await single_phases(args, fake))
+    fake.ask({"latency": L, "image_bytes": args.concurrency_image_bytes})
+    if "concurrency" in args.phases:
+        log(f"phase: concurrency N={args.ns}, {args.reps} reps, app vs bare floor (the app's launch options)")
+        with start_app(fake.info["url"], partial_images=args.partial_images) as app, \
+                start_app(fake.info["url"], kind="bare", latency=L) as bare:
+            out["concurrency"] = await phase_concurrency(app, bare, fake, ns=args.ns, reps=args.reps, latency=L,
+                                                         partial_images=args.partial_images)
+    if "variants" in args.phases:
+        out["variants"] = await variant_phases(args, fake)
+    if "memory" in args.phases:
+        out["memory"] = await memory_phases(args, fake)
+    return out
+
+
 async def run(args) -> None:
     m = machine()
     m["code"] = code_state()
@@ -779,85 +983,21 @@ async def run(args) -> None:
     started_at = time.monotonic()
     busy0, own0 = machine_busy_seconds(), own_seconds()
     log(f"machine: {m['cores']} cores ({m['usable_cores']} usable), Python {m['python']}, Gradio {m['gradio']}")
-    L = args.latency
-    single = nopart = small = conc = None
-    mems: dict = {}
-    variants: dict = {}
-    with started("fake-openai", servers.fake_main, latency=L, image_bytes=args.image_bytes) as fake:
-        fake_url = fake.info["url"]
-        log(f"fake OpenAI at {fake_url} (latency {L} s)")
-        if "single" in args.phases:
-            log(f"phase: single generations, {args.partial_images} partial images, {args.samples} samples")
-            with start_app(fake_url, partial_images=args.partial_images) as app:
-                raw = await phase_single(fake, app, partial_images=args.partial_images, samples=args.samples,
-                                         latency=L, image_bytes=args.image_bytes, warmups=1 if args.quick else 2)
-            single = summarize_single(raw, args.partial_images)
-        if "nopartials" in args.phases:
-            n = max(3, args.samples // 2)
-            log(f"phase: single generations, partial images off, {n} samples")
-            with start_app(fake_url, partial_images=0) as app:
-                raw = await phase_single(fake, app, partial_images=0, samples=n, latency=L,
-                                         image_bytes=args.image_bytes, warmups=1)
-            nopart = summarize_single(raw, 0)
-        if "small" in args.phases:
-            n = max(3, args.samples // 2)
-            log(f"phase: single generations with the fake's tiny images, {args.partial_images} partial images, "
-                f"{n} samples")
-            with start_app(fake_url, partial_images=args.partial_images) as app:
-                raw = await phase_single(fake, app, partial_images=args.partial_images, samples=n, latency=L,
-                                         image_bytes=0, warmups=1)
-            small = summarize_single(raw, args.partial_images)
-        fake.ask({"latency": L, "image_bytes": args.concurrency_image_bytes})
-        if "concurrency" in args.phases:
-            log(f"phase: concurrency N={args.ns}, {args.reps} reps, app vs bare floor (the app's launch options)")
-            with start_app(fake_url, partial_images=args.partial_images) as app, \
-                    start_app(fake_url, kind="bare", latency=L) as bare:
-                conc = await phase_concurrency(app, bare, fake, ns=args.ns, reps=args.reps, latency=L,
-                                              partial_images=args.partial_images)
-        if "variants" in args.phases:
-            ns = [n for n in args.ns if n in (1, 64, 256)]
-            reps = max(1, args.reps - 1)
-            uncapped = {"max_threads": 4096}
-            chosen = [("launch(max_threads=4096), max_concurrent=4096",
-                       {"launch": uncapped, "settings": {"max_concurrent": 4096, "queue_size": 4096}},
-                       {"launch": uncapped})]
-            if "analytics" in args.phases:
-                chosen.insert(0, ("GRADIO_ANALYTICS_CACHE_FREQUENCY=1000",
-                                  {"env": {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000"}},
-                                  {"env": {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000"}}))
-            for label, app_kw, bare_kw in chosen:
-                log(f"phase: variant {label}, N={ns}")
-                with start_app(fake_url, partial_images=args.partial_images, **app_kw) as app, \
-                        start_app(fake_url, kind="bare", latency=L, **bare_kw) as bare:
-                    variants[label] = await phase_concurrency(app, bare, fake, ns=ns, reps=reps, latency=L,
-                                                               partial_images=args.partial_images)
-        if "memory" in args.phases:
-            runs = {"default": {}}
-            if args.memory_env:
-                runs[args.memory_env] = dict(item.split("=", 1) for item in args.memory_env.split(","))
-            grace = grace_setting(args.memory_grace)
-            for label, env in runs.items():
-                log(f"phase: memory ({label}), {args.memory_sessions} sessions "
-                    f"with {args.image_bytes / MIB:g} MiB images")
-                with start_app(fake_url, partial_images=args.partial_images, trace_memory=args.tracemalloc,
-                               env=env, settings=grace) as app:
-                    mems[label] = await phase_memory(fake, app, n=args.memory_sessions, latency=L,
-                                                     image_bytes=args.image_bytes,
-                                                     grace=grace.get("closed_session_grace"))
+    with started("fake-openai", servers.fake_main, latency=args.latency, image_bytes=args.image_bytes) as fake:
+        log(f"fake OpenAI at {fake.info['url']} (latency {args.latency} s)")
+        results = await measure(args, fake)
     elapsed = time.monotonic() - started_at
     m["code_at_end"] = code_state()
     foreign = (machine_busy_seconds() - busy0) - (own_seconds() - own0)
     m["foreign_share"] = max(0.0, foreign) / (elapsed * (os.cpu_count() or 1))
-    text = report(args, m, single, nopart, small, conc, variants, mems, elapsed)
+    text = report(args, m, results["single"], results["nopartials"], results["small"], results["concurrency"],
+                  results["variants"], results["memory"], elapsed)
     print()
     print(text)
     Path(args.out).write_text(text)
     log(f"wrote {args.out}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": m, "single": single, "nopartials": nopart,
-                                               "small": small, "concurrency": conc, "variants": variants,
-                                               "memory": mems},
-                                              indent=1, default=str))
+        Path(args.json).write_text(json.dumps({"machine": m, **results}, indent=1, default=str))
 
 
 def main(argv=None) -> None:

@@ -203,8 +203,9 @@ def _big_strings(obj, seen: set[int], depth: int = 0) -> int:
 def _stats(demo, collect: bool) -> dict:
     if collect:
         gc.collect()
-    holder = demo.state_holder
-    sessions = list(holder.session_data.values())
+    from hitl import gradio_internals
+
+    sessions = gradio_internals.sessions(demo)  # the bench also reads deeper internals, for diagnosis only
     seen: set[int] = set()
     state_bytes = sum(_big_strings(s.state_data, seen) for s in sessions)
     config_bytes = sum(_big_strings(s.config_values, seen) for s in sessions)
@@ -247,8 +248,10 @@ def _expire_closed(demo) -> int:
     """Pretend the time Gradio keeps a closed session's gr.State (STATE_TTL_WHEN_CLOSED: an hour by
     default, or what the app's unload handler set) has passed. Gradio's own once-a-second cleanup
     task then deletes it, exactly as it would once that time is up."""
+    from hitl import gradio_internals
+
     count = 0
-    for session in list(demo.state_holder.session_data.values()):
+    for session in gradio_internals.sessions(demo):
         if session.is_closed:
             session.STATE_TTL_WHEN_CLOSED = 0
             count += 1

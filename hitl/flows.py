@@ -19,32 +19,33 @@ def _chain(*nodes) -> AsyncFlow:
 
 
 def generate_flow() -> AsyncFlow:
-    return _chain(CheckStage(Action.GENERATE),
-                  ValidateRequest("task_input", "input_used_by_process", "prompt"),
-                  CheckLimits(), GenerateImage(Action.GENERATE))
+    return _chain(CheckStage(action=Action.GENERATE),
+                  ValidateRequest(text="task_input", into="input_used_by_process", what="prompt"),
+                  CheckLimits(), GenerateImage(action=Action.GENERATE))
 
 
 def regenerate_flow() -> AsyncFlow:
-    return _chain(CheckStage(Action.REGENERATE),
-                  ValidateRequest("input_used_by_process", "input_used_by_process", "prompt"),
-                  CheckLimits(), GenerateImage(Action.REGENERATE))
+    return _chain(CheckStage(action=Action.REGENERATE),
+                  ValidateRequest(text="input_used_by_process", into="input_used_by_process", what="prompt"),
+                  CheckLimits(), GenerateImage(action=Action.REGENERATE))
 
 
 def refine_flow() -> AsyncFlow:
-    return _chain(CheckStage(Action.REFINE), ValidateRequest("feedback", "feedback", "feedback"),
-                  CheckLimits(), GenerateImage(Action.REFINE))
+    return _chain(CheckStage(action=Action.REFINE),
+                  ValidateRequest(text="feedback", into="feedback", what="feedback"),
+                  CheckLimits(), GenerateImage(action=Action.REFINE))
 
 
 def select_flow() -> AsyncFlow:
-    return _chain(CheckStage(Action.SELECT), SelectCandidate())
+    return _chain(CheckStage(action=Action.SELECT), SelectCandidate())
 
 
 def approve_flow() -> AsyncFlow:
-    return _chain(CheckStage(Action.APPROVE), Approve())
+    return _chain(CheckStage(action=Action.APPROVE), Approve())
 
 
 def start_over_flow() -> AsyncFlow:
-    return _chain(CheckStage(Action.START_OVER), StartOver())
+    return _chain(CheckStage(action=Action.START_OVER), StartOver())
 
 
 FLOWS = {

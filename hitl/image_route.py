@@ -18,6 +18,7 @@ import base64
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from . import gradio_internals
 from .stages import Candidate, Session
 
 # Under /gradio_api so that Gradio's Node server (SSR mode) passes it to Python, like its own API.
@@ -33,13 +34,12 @@ def image_url(session_hash: str, candidate: Candidate) -> str:
 
 
 def find_image(session: Session, key: str) -> Candidate | None:
-    return next((c for c in [*session.candidates, session.approved] if c is not None and c.key == key), None)
+    return next((c for c in [*session.candidates, session.final_result] if c is not None and c.key == key), None)
 
 
 def session_of(request: Request, session_hash: str) -> Session | None:
     """The session's state as Gradio holds it, read without creating anything for unknown hashes."""
-    entry = request.app.state_holder.session_data.get(session_hash)
-    values = entry.state_data.values() if entry is not None else ()
+    values = gradio_internals.session_values(request.app, session_hash)
     return next((value for value in values if isinstance(value, Session)), None)
 
 

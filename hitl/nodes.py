@@ -28,7 +28,7 @@ STOP = "stop"
 class CheckStage(AsyncNode):
     """Refuses actions the current stage does not allow, before any work is done."""
 
-    def __init__(self, action: Action):
+    def __init__(self, *, action: Action):
         super().__init__()
         self.action = action
 
@@ -51,14 +51,17 @@ class CheckStage(AsyncNode):
 
 
 class ValidateRequest(AsyncNode):
-    """Cleans the typed text (prompt, or Refine feedback) and the options."""
+    """Cleans the typed text (a prompt, or Refine's feedback) and the options.
 
-    def __init__(self, source: str, target: str, what: str):
+    `text`: the shared-store key to read; `into`: where the cleaned text goes; `what`: its name
+    in messages ("prompt", "feedback")."""
+
+    def __init__(self, *, text: str, into: str, what: str):
         super().__init__()
-        self.source, self.target, self.what = source, target, what
+        self.text, self.into, self.what = text, into, what
 
     async def prep_async(self, shared):
-        return shared.get(self.source), shared.get("options"), shared["settings"].max_prompt_chars
+        return shared.get(self.text), shared.get("options"), shared["settings"].max_prompt_chars
 
     async def exec_async(self, prep_res):
         text, options, max_chars = prep_res
@@ -71,7 +74,7 @@ class ValidateRequest(AsyncNode):
         if isinstance(result, InputError):
             shared["error_message"] = str(result)
             return STOP
-        shared[self.target], shared["options"] = result
+        shared[self.into], shared["options"] = result
         return None
 
 
@@ -102,7 +105,7 @@ class CheckLimits(AsyncNode):
 class GenerateImage(AsyncNode):
     """Asks the image backend for a new candidate; used by Generate, Regenerate and Refine."""
 
-    def __init__(self, action: Action):
+    def __init__(self, *, action: Action):
         super().__init__()  # one attempt here: hitl.retry is the only retry layer
         self.action = action
 

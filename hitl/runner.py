@@ -51,7 +51,7 @@ async def run_action(
 ) -> AsyncIterator[Started | Candidate | Session]:
     # No await between the check and the claim, so no other event of this session can slip in.
     if not session.busy.claim(action, time.monotonic(), stale_after=runtime.settings.total_timeout + 60):
-        yield replace(session, message=BUSY)
+        yield replace(session, error_message=BUSY)
         return
     try:
         async for item in _run(action, session, runtime, client_ip, api_key, inputs):
@@ -76,7 +76,7 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
         flow.result()
     except Exception:
         log.exception("flow %s crashed", action.value)
-        yield replace(session, message="Something unexpected went wrong. Your work is kept; try again.")
+        yield replace(session, error_message="Something unexpected went wrong. Your work is kept; try again.")
         return
     finally:
         flow.cancel()

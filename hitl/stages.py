@@ -125,54 +125,52 @@ class Busy:
 
 @dataclass
 class Session:
-    """Everything one browser tab (or gradio_client) owns. Never shared between users."""
+    """Everything one browser tab (or gradio_client) owns. Never shared between users.
+
+    Its fields are the PocketFlow shared store's session keys, named as in the seed design, so
+    nodes, page, image route and tests speak of the same things by the same names.
+    """
 
     stage: Stage = Stage.INITIAL_INPUT
-    prompt: str = ""  # the prompt the candidates were made from
-    candidates: list[Candidate] = field(default_factory=list)
-    selected: int = -1  # index into candidates of the one on screen
+    input_used_by_process: str = ""  # the prompt the candidates were made from
+    candidates: list[Candidate] = field(default_factory=list)  # for this prompt, newest last (capped)
+    selected: int = -1  # index into candidates of the one under review
     made: int = 0  # images made for this prompt (candidates keeps only the newest few)
-    approved: Candidate | None = None
-    message: str = ""
+    final_result: Candidate | None = None  # the approved image
+    error_message: str = ""  # the one message of the last event ("" when all went well)
     generations: list[float] = field(default_factory=list)  # times, for the session limit
     busy: Busy = field(default_factory=Busy, compare=False, repr=False)  # one action at a time
 
     @property
-    def current(self) -> Candidate | None:
-        """The image the user is looking at: approved, selected, or the last good one."""
-        if self.stage is Stage.FINAL and self.approved:
-            return self.approved
-        if 0 <= self.selected < len(self.candidates):
-            return self.candidates[self.selected]
-        return None
+    def generated_image(self) -> Candidate | None:
+        """The candidate under review (the seed's `generated_image`)."""
+        return self.candidates[self.selected] if 0 <= self.selected < len(self.candidates) else None
+
+    @property
+    def shown_image(self) -> Candidate | None:
+        """The image the user is looking at: the approved one in the final stage, else the one under review."""
+        if self.stage is Stage.FINAL and self.final_result:
+            return self.final_result
+        return self.generated_image
 
 
-# Shared-store key -> Session attribute. The seed design's names are kept where they fit;
-# `task_input` (what the user typed this time) is a per-event input, not session state.
-_SHARED_KEYS = {
-    "input_used_by_process": "prompt",
-    "stage": "stage",
-    "error_message": "message",
-    "final_result": "approved",
-    "candidates": "candidates",
-    "selected": "selected",
-    "made": "made",
-    "generations": "generations",
-}
+# The session's part of the shared store: every field but `busy`, which is the runner's business.
+_STORED = tuple(name for name in Session.__dataclass_fields__ if name != "busy")
 
 
-def to_shared(session: Session, **runtime) -> dict:
-    """Build the PocketFlow shared store from a session plus per-event runtime values."""
-    shared = {key: getattr(session, attr) for key, attr in _SHARED_KEYS.items()}
+def to_shared(session: Session, **inputs) -> dict:
+    """Build the PocketFlow shared store from a session plus this event's inputs and runtime values
+    (`task_input`, `feedback`, `options`, `settings`, `backend`, ...)."""
+    shared = {key: getattr(session, key) for key in _STORED}
     shared["candidates"] = list(session.candidates)
     shared["generations"] = list(session.generations)
-    shared.update(runtime)
+    shared.update(inputs)
     return shared
 
 
 def from_shared(shared: dict, busy: Busy | None = None) -> Session:
-    """Read the session back after a flow; runtime keys are left behind. `busy`: the session's own."""
-    return Session(**{attr: shared[key] for key, attr in _SHARED_KEYS.items()}, busy=busy or Busy())
+    """Read the session back after a flow; per-event keys are left behind. `busy`: the session's own."""
+    return Session(**{key: shared[key] for key in _STORED}, busy=busy or Busy())
 
 
 def add_candidate(shared: dict, candidate: Candidate, keep: int) -> None:

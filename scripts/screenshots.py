@@ -1,8 +1,9 @@
 """Screenshots of every stage for the README: `python scripts/screenshots.py`.
 
 Launches the real app in-process against the fake OpenAI server of the tests (made slow, so
-partial previews can be caught), drives Debian's headless chromium through the stages with
-Playwright and writes docs/screenshots/01-prompt.png … 04-final.png. No key, no internet.
+partial previews can be caught), drives headless chromium (which one: tests/chromium.py)
+through the stages with Playwright and writes docs/screenshots/01-prompt.png … 04-final.png.
+No key, no internet.
 
 The fake's own images are 32 px squares; here a subclass draws a pixel-art lighthouse with
 Pillow instead (partial previews are blockier versions of the same picture). Install
@@ -32,14 +33,13 @@ from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 from PIL.PngImagePlugin import PngInfo  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from chromium import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from fake_openai import FakeOpenAI, prompt_of  # noqa: E402
 from hitl.config import load_settings  # noqa: E402
 from hitl.ui import build_demo, launch_options  # noqa: E402
 
 PROMPT = "Isometric pixel-art lighthouse on a tiny island at sunset"
 VIEWPORT = {"width": 1280, "height": 900}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 MAX_BYTES = 400_000
 PIXEL = 4  # drawn at 1/4 size, scaled up without smoothing: crisp pixel art
 SIZE = 768
@@ -157,7 +157,8 @@ def save(page: Page, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--chromium", default=os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--chromium", default=chromium_executable(),
+                        help="chromium binary (default: $HITL_CHROMIUM, else a system chromium, else Playwright's own)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 

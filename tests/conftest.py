@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import os
-import socket
-import sys
 import tempfile
 from pathlib import Path
 
-# Before Gradio is imported: its cache goes to a folder the tests can inspect, no analytics.
-GRADIO_TEMP = Path(tempfile.mkdtemp(prefix="hitl-gradio-"))
-os.environ["GRADIO_TEMP_DIR"] = str(GRADIO_TEMP)
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-LIVE_KEY = os.environ.pop("OPENAI_API_KEY", None)  # tests choose their key explicitly; `-m live` uses this one
-sys.path.insert(0, str(Path(__file__).parent))
+import pytest
+from fake_openai import FakeOpenAI
+from helpers import TEST_SETTINGS, start_app
 
-import pytest  # noqa: E402
-from gradio_client import Client  # noqa: E402
-
-from fake_openai import FakeOpenAI  # noqa: E402
-from hitl.config import load_settings  # noqa: E402
-from hitl.ui import build_demo, launch_options  # noqa: E402
-
-TEST_KEY = "sk-test-1234567890abcdefghijklmnopqrstuvwxyzSECRET"
-# Fast, generous defaults for tests; individual tests override what they examine.
-TEST_SETTINGS = dict(api_key=TEST_KEY, request_timeout=1.0, total_timeout=8.0, max_attempts=3,
-                     partial_images=2, ip_limit=100_000, session_limit=100_000)
+LIVE_KEY = pytest.StashKey[str | None]()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def pytest_configure(config):
+    """Before any test module imports Gradio (it reads these at import): its cache goes to a folder
+    the tests inspect, analytics stay off, and the environment's key is set aside, so tests choose
+    their key explicitly and only `-m live` uses it."""
+    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="hitl-gradio-")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    config.stash[LIVE_KEY] = os.environ.pop("OPENAI_API_KEY", None)
+
+
+@pytest.fixture(scope="session")
+def gradio_temp() -> Path:
+    """Where Gradio would cache files: no image may ever land here."""
+    return Path(os.environ["GRADIO_TEMP_DIR"])
 
 
 @pytest.fixture(scope="session")
@@ -53,16 +47,6 @@ def fake(fake_server):
     fake_server.reset()
     assert not invalid, f"the app sent requests OpenAI would reject: {invalid}"
     assert not violations, f"the fake answered outside the SDK's models: {violations}"
-
-
-def start_app(launch: dict | None = None, **overrides):
-    """The real app, launched on a free loopback port as app.py launches it (plus `launch`);
-    returns its Blocks."""
-    settings = load_settings(**overrides)
-    demo = build_demo(settings)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                quiet=True, **launch_options(settings), **(launch or {}))
-    return demo
 
 
 @pytest.fixture(scope="session")
@@ -106,14 +90,17 @@ def demo_url(launch) -> str:
 
 
 @pytest.fixture
-def client(app_url) -> Client:
+def client(app_url):
     """A new user session (each gradio_client.Client has its own gr.State)."""
+    from gradio_client import Client
+
     return Client(app_url, verbose=False)
 
 
 @pytest.fixture(scope="session")
-def live_url(launch) -> str:
+def live_url(launch, pytestconfig) -> str:
     """The app against the real OpenAI API, on the key from the environment (`-m live` only)."""
-    if not LIVE_KEY:
+    key = pytestconfig.stash[LIVE_KEY]
+    if not key:
         pytest.skip("set OPENAI_API_KEY to run the live test against the real OpenAI API")
-    return launch(api_key=LIVE_KEY, request_timeout=180, total_timeout=300, partial_images=1)
+    return launch(api_key=key, request_timeout=180, total_timeout=300, partial_images=1)

@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import uuid
 
 import httpx
-
 from fake_openai import prompt_of
+
+TEST_KEY = "sk-test-1234567890abcdefghijklmnopqrstuvwxyzSECRET"
+# Fast, generous defaults for tests; individual tests override what they examine.
+TEST_SETTINGS = dict(api_key=TEST_KEY, request_timeout=1.0, total_timeout=8.0, max_attempts=3,
+                     partial_images=2, ip_limit=100_000, session_limit=100_000)
 
 # The named endpoints return (image, revised_prompt, candidates, message).
 IMAGE, REVISED, CANDIDATES, MESSAGE = range(4)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(launch: dict | None = None, **overrides):
+    """The real app, launched on a free loopback port as app.py launches it (plus `launch`);
+    returns its Blocks."""
+    from hitl.config import load_settings
+    from hitl.ui import build_demo, launch_options
+
+    settings = load_settings(**overrides)
+    demo = build_demo(settings)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                quiet=True, **launch_options(settings), **(launch or {}))
+    return demo
 
 
 def image_b64(result) -> str | None:

@@ -7,7 +7,6 @@ import threading
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, REVISED, image_b64, image_prompt, image_serial
 
-from conftest import GRADIO_TEMP
 
 
 def test_generate_regenerate_approve_start_over(client, fake):
@@ -93,12 +92,12 @@ def test_demo_mode_works_without_a_key(demo_url):
     assert image_b64(final) == image_b64(second)
 
 
-def test_no_image_file_reaches_the_disk(client, fake, demo_url):
+def test_no_image_file_reaches_the_disk(client, fake, demo_url, gradio_temp):
     client.predict("nothing on disk", api_name="/generate")
     client.predict(api_name="/regenerate")
     client.predict(api_name="/approve")
     Client(demo_url, verbose=False).predict("demo too", api_name="/generate")
-    images = [p for p in GRADIO_TEMP.rglob("*") if p.is_file() and p.suffix.lower() in
+    images = [p for p in gradio_temp.rglob("*") if p.is_file() and p.suffix.lower() in
               {".png", ".webp", ".jpg", ".jpeg", ".gif", ".bmp"}]
     assert images == []
 

@@ -1,5 +1,5 @@
-"""The real page in a real browser: Debian's chromium driven by Playwright against the app
-launched by conftest's fixtures (the fake OpenAI behind it, or demo mode).
+"""The real page in a real browser: chromium (see chromium.py for which) driven by Playwright
+against the app launched by conftest's fixtures (the fake OpenAI behind it, or demo mode).
 
 One browser for this file, a new context (fresh cookies, fresh Gradio session) per test.
 Waits on the page are `expect(...)` with a timeout; the one wait on the fake server's
@@ -9,7 +9,6 @@ counters polls with a deadline. No sleep stands in for an assertion.
 from __future__ import annotations
 
 import base64
-import os
 import re
 import time
 from urllib.parse import urljoin
@@ -17,12 +16,11 @@ from urllib.parse import urljoin
 import pytest
 from fake_openai import prompt_of
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
-from conftest import TEST_SETTINGS, start_app
+from chromium import INSTALL_HINT, launch_kwargs
+from helpers import TEST_SETTINGS, start_app
 
-CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>**bold**'
@@ -50,9 +48,17 @@ def browser():
     """One chromium for the whole file. Module scope, not session: while sync Playwright is
     running it owns the main thread's event loop, and `asyncio.run` in any later test file
     would fail with "cannot be called from a running event loop"."""
-    assert os.path.exists(CHROMIUM), f"chromium not found at {CHROMIUM}: apt-get install -y chromium"
+    kwargs = launch_kwargs()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            browser = playwright.chromium.launch(**kwargs)
+        except PlaywrightError as exc:
+            where = kwargs.get("executable_path", "Playwright's own chromium")
+            failure = f"could not launch {where}: {exc}"
+        else:
+            failure = None
+        if failure:  # outside the except: no chained traceback in the report
+            pytest.fail(f"{INSTALL_HINT}\n{failure}", pytrace=False)
         yield browser
         browser.close()
 

@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import free_port
+from helpers import free_port
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 # Any outside request the app makes goes to a closed loopback port: the share tunnel fails

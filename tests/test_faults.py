@@ -14,9 +14,8 @@ import time
 import fake_openai
 import pytest
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, REVISED, image_b64, image_prompt
+from helpers import CANDIDATES, MESSAGE, REVISED, TEST_SETTINGS, image_b64, image_prompt
 
-from conftest import TEST_SETTINGS
 from hitl.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
 
 MAX_ATTEMPTS = TEST_SETTINGS["max_attempts"]

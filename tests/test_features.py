@@ -7,9 +7,8 @@ import time
 import pytest
 from gradio_client import Client
 from fake_openai import prompt_of
-from helpers import CANDIDATES, MESSAGE, Page, image_b64, image_prompt, urls
+from helpers import CANDIDATES, MESSAGE, TEST_KEY, TEST_SETTINGS, Page, image_b64, image_prompt, urls
 
-from conftest import TEST_KEY, TEST_SETTINGS
 
 
 def wait_until(condition, limit: float = 15.0) -> None:

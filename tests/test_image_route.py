@@ -11,6 +11,7 @@ import httpx
 from fake_openai import prompt_of
 from helpers import Page, urls
 
+from hitl import gradio_internals
 from hitl.image_route import PATH
 
 LINKED = PATH.lstrip("/").split("{")[0]  # "gradio_api/hitl/image/"
@@ -47,14 +48,14 @@ def test_other_sessions_and_wrong_keys_get_nothing_and_create_nothing(own_app, f
     mine, theirs = Page(demo.local_url), Page(demo.local_url)
     url = linked_image(mine, mine.click("generate", "mine", *OPTIONS))
     theirs.click("generate", "theirs", *OPTIONS)
-    sessions = len(demo.state_holder.session_data)
+    sessions = len(gradio_internals.sessions(demo))
     key = url.rsplit("/", 1)[1]
     for wrong in (url.replace(mine.session_hash, theirs.session_hash),  # a real session, not its image
                   url.replace(mine.session_hash, "f" * len(mine.session_hash)),  # no such session
                   url.replace(key, key[::-1]),  # the right session, a made-up key
                   url.replace(key, "")):
         assert fetch(theirs, wrong).status_code == 404, wrong
-    assert len(demo.state_holder.session_data) == sessions  # guesses leave no state behind
+    assert len(gradio_internals.sessions(demo)) == sessions  # guesses leave no state behind
     assert drawn_for(fetch(mine, url)) == "mine"
 
 

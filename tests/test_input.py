@@ -68,7 +68,7 @@ def test_empty_and_overlong_feedback_make_no_call_and_keep_the_image(client, fak
 
 
 def test_impossible_option_combination_makes_no_call(client, fake):
-    result = client.predict("a glass", background_="transparent", format_="jpeg", api_name="/generate")
+    result = client.predict("a glass", background="transparent", output_format="jpeg", api_name="/generate")
     assert result[MESSAGE] == "A transparent background needs PNG or WebP output, not JPEG."
     assert fake.attempts == 0
 

@@ -7,9 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fake_openai import prompt_of
 from gradio_client import Client
-from helpers import CANDIDATES, IMAGE, MESSAGE, REVISED, image_b64, image_prompt
+from helpers import CANDIDATES, IMAGE, MESSAGE, REVISED, TEST_KEY, image_b64, image_prompt
 
-from conftest import TEST_KEY
 
 SESSIONS = 32
 

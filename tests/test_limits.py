@@ -10,9 +10,8 @@ import time
 import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError
-from helpers import MESSAGE, image_b64, image_prompt
+from helpers import MESSAGE, TEST_SETTINGS, image_b64, image_prompt
 
-from conftest import TEST_SETTINGS
 from hitl.config import load_settings
 from hitl.limits import ClientLimiter, window_wait
 from hitl.nodes import STOP, CheckLimits

@@ -14,7 +14,7 @@ from helpers import MESSAGE, decode
 from PIL import Image
 
 pytestmark = pytest.mark.live
-CHEAP = dict(size_="1024x1024", quality_="low", background_="auto", format_="png")
+CHEAP = dict(size="1024x1024", quality="low", background="auto", output_format="png")
 
 
 def real_image(result) -> Image.Image:

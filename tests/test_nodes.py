@@ -74,7 +74,7 @@ def test_invalid_options_are_explained():
 
 def test_a_failure_keeps_the_candidates_and_says_what_happened():
     kept = Candidate.from_b64("OLD", prompt="p")
-    session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[kept], selected=0, made=1)
+    session = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="p", candidates=[kept], selected=0, made=1)
     response = openai._base_client.httpx2.Response(401, request=openai._base_client.httpx2.Request("POST", "http://x"))
     backend = FailingBackend(openai.AuthenticationError("bad key sk-abc", response=response, body=None))
     shared = run(Action.REGENERATE, session, backend, options={})
@@ -111,7 +111,7 @@ def test_select_out_of_range_is_refused():
 
 def test_start_over_clears_images():
     image = Candidate.from_b64("A")
-    session = Session(stage=Stage.FINAL, candidates=[image], selected=0, approved=image)
+    session = Session(stage=Stage.FINAL, candidates=[image], selected=0, final_result=image)
     shared = run(Action.START_OVER, session)
     assert shared["stage"] is Stage.INITIAL_INPUT and shared["candidates"] == [] and shared["final_result"] is None
 
@@ -125,7 +125,7 @@ def test_refine_passes_the_current_candidate_and_feedback():
             return await super().generate(request, on_partial)
 
     current = Candidate.from_b64("iVBORw0KGgo=", prompt="p")
-    session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[current], selected=0, made=1)
+    session = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="p", candidates=[current], selected=0, made=1)
     shared = run(Action.REFINE, session, Recording(), feedback="  make it blue ", options={})
     request = seen["request"]
     assert request.previous is current and request.feedback == "make it blue" and request.prompt == "p"
@@ -148,7 +148,7 @@ def test_runner_says_started_then_streams_previews_then_the_new_session():
 
 def test_runner_says_nothing_started_when_a_guard_refuses():
     items = collect(Action.GENERATE, Session(), task_input="   ", options={})
-    assert len(items) == 1 and "empty" in items[0].message  # nothing to cancel was ever shown
+    assert len(items) == 1 and "empty" in items[0].error_message  # nothing to cancel was ever shown
 
 
 def test_runner_cancellation_leaves_the_session_as_it_was():

@@ -13,13 +13,12 @@ import httpx
 import pytest
 from fake_openai import FAILED_CODES, prompt_of
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, Page, image_b64, image_prompt, image_serial, urls
+from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_b64, image_prompt, image_serial, urls
 from openai import AsyncOpenAI
 from openai.types.responses.response_create_params import (ResponseCreateParamsNonStreaming,
                                                            ResponseCreateParamsStreaming)
 from openai_spec import problems
 
-from conftest import TEST_SETTINGS
 from hitl.backends import ImageOptions, ImageRequest
 from hitl.backends.openai_responses import ResponsesBackend
 from hitl.config import load_settings

@@ -1,47 +1,84 @@
-"""What a page event sends: updates only where something is shown or hidden, plain values elsewhere."""
+"""What a page event sends: updates only where something is shown or hidden, plain values elsewhere,
+the image and stage boxes left out when they did not change; every output keyed by component."""
 
 from __future__ import annotations
 
 import gradio as gr
+import pytest
 
 from hitl.components import Linked, gallery_payload, image_payload
+from hitl.config import load_settings
+from hitl.page import CANCEL, layout
+from hitl.screen import Screen
 from hitl.stages import Candidate, Session, Stage
-from hitl.ui import CANCEL, page_outputs, shown
 
-BOXES = [Stage.INITIAL_INPUT, Stage.USER_FEEDBACK]  # what Generate can switch
 IMAGE = Candidate.from_b64("QUJD", prompt="a kite", revised_prompt="a red kite")
 
 
-def test_first_image_switches_the_stage_and_shows_the_revised_prompt():
-    before = Session()
-    after = Session(stage=Stage.USER_FEEDBACK, prompt="a kite", candidates=[IMAGE], selected=0)
-    state, input_box, review_box, cancel, image, revised, gallery, message = page_outputs(
-        BOXES, after, IMAGE, shown(before), shown(after), "abc")
-    assert state is after and image == image_payload(IMAGE)
-    assert input_box == gr.update(visible=False) and review_box == gr.update(visible=True)
-    assert revised == gr.update(visible=True, value="a red kite")
-    assert cancel == CANCEL and message == ""  # unchanged: plain values
-    assert gallery == gallery_payload([Linked(IMAGE, "abc")])
+@pytest.fixture(scope="module")
+def page():
+    with gr.Blocks():
+        return layout(load_settings(api_key=None))
 
 
-def test_a_started_generation_shows_cancel_and_hides_the_last_message():
-    before = Session(message="Generation limit reached. Try again in 3 s.")
-    outputs = page_outputs(BOXES, before, gr.skip(), shown(before), shown(before, running=True), "abc")
-    assert outputs[1] == gr.skip() and outputs[2] == gr.skip()  # the stage stays
-    assert outputs[3] == gr.update(visible=True, value=CANCEL)
-    assert outputs[4] == gr.skip()  # the image on screen stays until a preview comes
-    assert outputs[-1] == gr.update(visible=False, value=before.message)
+def updates(outputs: dict) -> dict:
+    return {component: value for component, value in outputs.items() if isinstance(value, dict) and "visible" in value}
 
 
-def test_a_preview_is_sent_inline_and_changes_nothing_else():
-    running = shown(Session(), running=True)
+def test_first_image_switches_the_stage_and_shows_the_revised_prompt(page):
+    after = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="a kite", candidates=[IMAGE], selected=0)
+    outputs = Screen.of(page, Session(), "abc").show(after)
+    assert outputs[page.session] is after
+    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))  # the final image by URL
+    assert outputs[page.prompt_stage] == gr.update(visible=False)
+    assert outputs[page.review_stage] == gr.update(visible=True)
+    assert page.final_stage not in outputs  # unchanged: left out
+    assert outputs[page.revised_prompt] == gr.update(visible=True, value="a red kite")
+    assert outputs[page.cancel] == CANCEL and outputs[page.message] == ""  # unchanged: plain values
+    assert outputs[page.gallery] == gallery_payload([Linked(IMAGE, "abc")])
+
+
+def test_a_started_generation_shows_cancel_and_hides_the_last_message(page):
+    before = Session(error_message="Generation limit reached. Try again in 3 s.")
+    outputs = Screen.of(page, before, "abc").show(before, running=True)
+    assert not any(box in outputs for box in page.stage_boxes.values())  # the stage stays
+    assert outputs[page.cancel] == gr.update(visible=True, value=CANCEL)
+    assert page.image not in outputs  # the image on screen stays until a preview comes
+    assert outputs[page.message] == gr.update(visible=False, value=before.error_message)
+
+
+def test_a_preview_is_sent_inline_and_changes_nothing_else(page):
+    screen = Screen.of(page, Session(), "abc")
+    screen.show(Session(), running=True)
     preview = Candidate.from_b64("UFJF")
-    outputs = page_outputs(BOXES, Session(), preview, running, running, "abc")
-    assert outputs[4] == image_payload(preview) and outputs[4]["url"].startswith("data:")
-    assert not any(isinstance(value, dict) and "visible" in value for value in outputs)
+    outputs = screen.show(Session(), running=True, preview=preview)
+    assert outputs[page.image] == image_payload(preview) and outputs[page.image]["url"].startswith("data:")
+    assert updates(outputs) == {}
 
 
-def test_nothing_changes_nothing_is_updated():
+def test_the_end_of_a_run_replaces_the_preview_and_settles_the_message(page):
+    """The last good image comes back after a failed run; the message is set either way, because an
+    event refused meanwhile may have shown one."""
+    before = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0)
+    screen = Screen.of(page, before, "abc")
+    screen.show(before, running=True)
+    screen.show(before, running=True, preview=Candidate.from_b64("UFJF"))
+    failed = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0, error_message="Blocked.")
+    outputs = screen.show(failed)
+    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
+    assert outputs[page.message] == gr.update(visible=True, value="Blocked.")
+    assert screen.show(before, running=True)[page.message] == gr.update(visible=False, value="")
+    assert screen.show(before)[page.message] == gr.update(visible=False, value="")
+
+
+def test_nothing_changes_nothing_is_updated(page):
     session = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, IMAGE], selected=1)
-    outputs = page_outputs([], session, gr.skip(), shown(session), shown(session), "abc")
-    assert not any(isinstance(value, dict) and value.get("visible") is not None for value in outputs)
+    outputs = Screen.of(page, session, "abc").show(session)
+    assert updates(outputs) == {} and page.image not in outputs
+
+
+def test_cancel_restores_the_picture_whatever_was_streamed(page):
+    session = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0)
+    outputs = Screen.of(page, session, "abc", running=True).show(session)
+    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
+    assert outputs[page.cancel] == gr.update(visible=False, value=CANCEL)

@@ -21,9 +21,8 @@ import httpx
 import openai
 import pytest
 from gradio_client import Client
-from helpers import MESSAGE, image_b64
+from helpers import MESSAGE, TEST_KEY, TEST_SETTINGS, free_port, image_b64
 
-from conftest import TEST_KEY, TEST_SETTINGS, free_port
 from hitl.config import load_settings
 from hitl.errors import NoImageError, describe
 from hitl.ui import build_demo, launch_options

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fake_openai import prompt_of
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, image_prompt, image_serial
+from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, image_prompt, image_serial
 
-from conftest import TEST_SETTINGS
+from hitl import gradio_internals
 from hitl.backends import ImageService
 from hitl.config import load_settings
 from hitl.stages import Session
@@ -18,10 +18,10 @@ from hitl.stages import Session
 
 def held(demo) -> dict:
     """What the app's sessions hold in Gradio's state store right now."""
-    entries = list(demo.state_holder.session_data.values())
+    entries = gradio_internals.sessions(demo)
     sessions = [v for entry in entries for v in list(entry.state_data.values()) if isinstance(v, Session)]
     image_bytes = sum(len(c.b64) + len(c.thumb_b64) for s in sessions
-                      for c in [*s.candidates, *([s.approved] if s.approved else [])])
+                      for c in [*s.candidates, *([s.final_result] if s.final_result else [])])
     return {"gradio_session_entries": len(entries), "sessions": len(sessions), "image_bytes": image_bytes}
 
 
@@ -41,7 +41,7 @@ def test_candidates_per_session_are_capped(own_app, fake):
     results += [client.predict(api_name="/regenerate") for _ in range(5)]
     assert [len(r[CANDIDATES]) for r in results] == [1, 2, 3, 3, 3, 3]
     assert all(image_prompt(r) == "capped" for r in results)
-    (session,) = [s for s in [v for e in demo.state_holder.session_data.values()
+    (session,) = [s for s in [v for e in gradio_internals.sessions(demo)
                               for v in e.state_data.values()] if isinstance(s, Session)]
     assert len(session.candidates) == 3 and session.made == 6
     newest = [image_serial(r) for r in results[-3:]]
@@ -84,9 +84,9 @@ def test_session_state_is_released_when_the_browser_disconnects(own_app, fake, m
     assert busy["sessions"] == 12 and busy["image_bytes"] > 12 * 2 * 50_000
     with ThreadPoolExecutor(len(clients)) as pool:
         list(pool.map(lambda c: c.close(), clients))  # the heartbeat stream closes, like a tab
-    entries = demo.state_holder.session_data
-    assert wait_for(lambda: all(entries[c.session_hash].is_closed for c in clients
-                                if c.session_hash in entries), timeout=5), "Gradio saw no disconnect"
+    assert wait_for(lambda: all(gradio_internals.is_closed(demo, c.session_hash) or
+                                not any(True for _ in gradio_internals.session_values(demo, c.session_hash))
+                                for c in clients), timeout=5), "Gradio saw no disconnect"
     wait_for(lambda: held(demo) == baseline, timeout=5)
     assert held(demo) == baseline, f"still held after every session disconnected: {held(demo)}"
 

@@ -37,7 +37,7 @@ def test_refusals_name_the_way_forward():
 
 def test_shared_round_trip_keeps_the_session_and_drops_runtime_keys():
     one, two = Candidate.from_b64("AAA", prompt="p"), Candidate.from_b64("BBB", prompt="p")
-    session = Session(stage=Stage.USER_FEEDBACK, prompt="p", candidates=[one, two], selected=1, made=2,
+    session = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="p", candidates=[one, two], selected=1, made=2,
                       generations=[1.0, 2.0])
     shared = to_shared(session, task_input="typed", settings=object())
     assert shared["input_used_by_process"] == "p" and shared["stage"] is Stage.USER_FEEDBACK
@@ -62,11 +62,11 @@ def test_candidates_are_capped_and_the_newest_is_selected():
 
 def test_current_image_follows_the_stage():
     a, b = Candidate.from_b64("A"), Candidate.from_b64("B")
-    assert Session().current is None
+    assert Session().shown_image is None
     review = Session(stage=Stage.USER_FEEDBACK, candidates=[a, b], selected=0)
-    assert review.current is a
-    final = Session(stage=Stage.FINAL, candidates=[a, b], selected=1, approved=a)
-    assert final.current is a
+    assert review.shown_image is a
+    final = Session(stage=Stage.FINAL, candidates=[a, b], selected=1, final_result=a)
+    assert final.shown_image is a
 
 
 def test_data_urls_carry_the_mime_type():
@@ -90,7 +90,7 @@ def test_a_session_runs_one_action_at_a_time_and_copies_share_the_claim():
     from hitl.stages import Busy
 
     session = Session()
-    copy = replace(session, message="a copy made by another event")
+    copy = replace(session, error_message="a copy made by another event")
     assert session.busy.claim(Action.REGENERATE, now=10.0, stale_after=60)
     assert not copy.busy.claim(Action.APPROVE, now=11.0, stale_after=60)  # the same claim, seen from the copy
     assert session.busy.action is Action.REGENERATE

@@ -1,0 +1,72 @@
+"""The named API: one endpoint per action, for `gradio_client` and the page's "Use via API".
+
+A `Client` is one session; the server enforces the stage and runs one action per session at a
+time. Each endpoint answers once with `(image, revised_prompt, candidates, message)`: the image
+inline (a `data:` URL), the candidates as small WebP thumbnails. Upstream still streams (each
+event resets the read timeout of a long generation); the previews are a feature of the page.
+These docstrings are what the API page shows.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .events import last, run, upstream
+from .page import Page
+from .runner import Runtime
+from .stages import Action, Session, allowed
+
+
+class Endpoints:
+    """The endpoints' handlers, bound to the app's runtime."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    async def answer(self, action: Action, session: Session, request: gr.Request, **inputs) -> tuple:
+        after = await last(run(action, session, self.runtime, request, thumbnails=True, **inputs))
+        shown = after.shown_image
+        picture = shown if allowed(session.stage, action) else gr.skip()  # refused: no image
+        return after, picture, shown.revised_prompt if shown else "", after.candidates, after.error_message
+
+    async def generate(self, prompt, size, quality, background, output_format, key, session, request: gr.Request):
+        """Generate a first image for the prompt (stage initial_input -> user_feedback)."""
+        return await self.answer(Action.GENERATE, session, request, task_input=prompt,
+                                 **upstream(size, quality, background, output_format, key))
+
+    async def regenerate(self, size, quality, background, output_format, key, session, request: gr.Request):
+        """Make another candidate from the same prompt (stage user_feedback)."""
+        return await self.answer(Action.REGENERATE, session, request,
+                                 **upstream(size, quality, background, output_format, key))
+
+    async def refine(self, feedback, size, quality, background, output_format, key, session, request: gr.Request):
+        """Edit the candidate on screen with written feedback (stage user_feedback)."""
+        return await self.answer(Action.REFINE, session, request, feedback=feedback,
+                                 **upstream(size, quality, background, output_format, key))
+
+    async def select(self, index, session, request: gr.Request):
+        """Put candidate `index` (0-based, in the order `candidates` lists them) on screen (stage user_feedback)."""
+        return await self.answer(Action.SELECT, session, request, select_index=index)
+
+    async def approve(self, session, request: gr.Request):
+        """Approve the candidate on screen (stage user_feedback -> final)."""
+        return await self.answer(Action.APPROVE, session, request)
+
+    async def start_over(self, session, request: gr.Request):
+        """Go back to the prompt stage."""
+        return await self.answer(Action.START_OVER, session, request)
+
+
+def add_endpoints(page: Page, runtime: Runtime) -> None:
+    """Register the endpoints inside the current `gr.Blocks`; no trigger on the page calls them."""
+    api = Endpoints(runtime)
+    results = [page.session, page.image, page.revised_prompt, page.gallery, page.message]
+    generating = dict(concurrency_id="generation", concurrency_limit=runtime.settings.max_concurrent,
+                      show_progress="hidden")
+    quick = dict(concurrency_limit=None, show_progress="hidden")
+    gr.on([], api.generate, [page.prompt, *page.options, page.session], results, api_name="generate", **generating)
+    gr.on([], api.regenerate, [*page.options, page.session], results, api_name="regenerate", **generating)
+    gr.on([], api.refine, [page.feedback, *page.options, page.session], results, api_name="refine", **generating)
+    gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
+    gr.on([], api.approve, [page.session], results, api_name="approve", **quick)
+    gr.on([], api.start_over, [page.session], results, api_name="start_over", **quick)

@@ -1,0 +1,49 @@
+"""Every use of Gradio's private internals, in one place (Gradio 6.31).
+
+Gradio has no public API for these: reading a session's state outside an event (the image
+route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
+and opening a share tunnel ourselves. Each is covered by `tests/test_gradio_internals.py`, which
+fails loudly when an upgrade moves them. (The image components' `get_block_name` override is
+Gradio's documented way for a subclass to reuse a stock frontend, so it stays in components.py.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from gradio import networking
+
+
+def _store(app_or_blocks):
+    """Gradio's per-session store: `Blocks.state_holder`, also reachable as `App.state_holder`."""
+    return app_or_blocks.state_holder
+
+
+def session_values(app_or_blocks, session_hash: str) -> Iterator[Any]:
+    """The `gr.State` values of one session, read without creating anything for unknown hashes."""
+    entry = _store(app_or_blocks).session_data.get(session_hash)
+    return iter(entry.state_data.values()) if entry is not None else iter(())
+
+
+def sessions(app_or_blocks) -> list:
+    """Every session Gradio holds now (each has `.is_closed` and `.state_data`)."""
+    return list(_store(app_or_blocks).session_data.values())
+
+
+def is_closed(app_or_blocks, session_hash: str) -> bool:
+    entry = _store(app_or_blocks).session_data.get(session_hash)
+    return entry is not None and entry.is_closed
+
+
+def release(app_or_blocks, session_hash: str) -> None:
+    """Drop a session's state and its entry (what Gradio does an hour after a tab closes)."""
+    holder = _store(app_or_blocks)
+    holder.delete_state(session_hash)
+    with holder.lock:
+        holder.session_data.pop(session_hash, None)
+
+
+def open_tunnel(blocks) -> str:
+    """Open Gradio's share tunnel for a launched app; returns the public URL or raises."""
+    return networking.setup_tunnel(blocks.server_name, blocks.server_port, blocks.share_token, None, None)

@@ -1,0 +1,132 @@
+"""The page's layout: every component, named, top to bottom as it appears. Nothing else.
+
+Events are wired in `hitl/events.py` (the page) and `hitl/api.py` (named endpoints); what is
+on screen after an event is `hitl/screen.py`'s business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
+from .components import MemoryGallery, MemoryImage
+from .config import Settings
+from .stages import Session, Stage
+
+TITLE = "HITL Image Studio"
+TAGLINE = "Describe an image, review what comes back, regenerate until you love it, approve."
+EXAMPLES = [
+    "A watercolor fox reading a newspaper in a rainy Paris café",
+    "Isometric pixel-art lighthouse on a tiny island at sunset",
+    "A 1970s sci-fi paperback cover: a greenhouse drifting through space",
+    "Studio photo of a ceramic teapot shaped like a sleeping cat",
+]
+DEMO_NOTICE = (
+    "**Demo mode:** no OpenAI key is set, so pictures are drawn locally. "
+    "Set `OPENAI_API_KEY` (a Space secret or an environment variable), or enter your own key under Advanced."
+)
+CANCEL = "Cancel"
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page's components by name; `session` is the visitor's `gr.State`."""
+
+    session: gr.State
+    message: gr.Textbox
+    # initial_input
+    prompt_stage: gr.Column
+    prompt: gr.Textbox
+    generate: gr.Button
+    size: gr.Dropdown
+    quality: gr.Dropdown
+    background: gr.Dropdown
+    output_format: gr.Dropdown
+    api_key: gr.Textbox
+    # user_feedback
+    review_stage: gr.Column
+    approve: gr.Button
+    regenerate: gr.Button
+    feedback: gr.Textbox
+    refine: gr.Button
+    discard: gr.Button
+    # final
+    final_stage: gr.Column
+    start_over: gr.Button
+    # while an image is being made
+    cancel: gr.Button
+    # the picture
+    image: MemoryImage
+    revised_prompt: gr.Textbox
+    gallery: MemoryGallery
+    candidate_index: gr.Number  # /select's input (the page clicks the gallery instead)
+
+    @property
+    def stage_boxes(self) -> dict[Stage, gr.Column]:
+        return {Stage.INITIAL_INPUT: self.prompt_stage, Stage.USER_FEEDBACK: self.review_stage,
+                Stage.FINAL: self.final_stage}
+
+    @property
+    def options(self) -> list[gr.components.Component]:
+        """What every generating action takes besides its text: the image options and the visitor's key."""
+        return [self.size, self.quality, self.background, self.output_format, self.api_key]
+
+
+def layout(settings: Settings) -> Page:
+    """Build the page inside the current `gr.Blocks`; returns its components."""
+    session = gr.State(Session(), time_to_live=settings.session_ttl)
+    gr.Markdown(f"# 🎨 {TITLE}\n{TAGLINE}")
+    if settings.demo:
+        gr.Markdown(DEMO_NOTICE, elem_id="demo-notice")
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            message = gr.Textbox(label="Message", interactive=False, visible=False, elem_id="status")
+            with gr.Column(visible=True, elem_id="stage-input") as prompt_stage:
+                prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
+                                    placeholder="A lighthouse made of glass at dawn…", autofocus=True,
+                                    elem_id="prompt")
+                generate = gr.Button("Generate Image", variant="primary", elem_id="generate")
+                with gr.Accordion("Advanced", open=False):
+                    size = gr.Dropdown(list(SIZES), value="auto", label="Size")
+                    quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
+                    background = gr.Dropdown(list(BACKGROUNDS), value="auto", label="Background")
+                    output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
+                    api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
+                                         placeholder="sk-… used for this session only, never stored")
+                gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
+
+            with gr.Column(visible=False, elem_id="stage-review") as review_stage:
+                gr.Markdown("### Review", elem_classes="stage-title")
+                with gr.Row():
+                    approve = gr.Button("Approve", variant="primary", elem_id="approve")
+                    regenerate = gr.Button("Regenerate", elem_id="regenerate")
+                feedback = gr.Textbox(label="Feedback", lines=2, max_length=settings.max_prompt_chars,
+                                      placeholder="Make it night time, add snow…", elem_id="feedback")
+                refine = gr.Button("Refine", elem_id="refine")
+                discard = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
+
+            with gr.Column(visible=False, elem_id="stage-final") as final_stage:
+                gr.Markdown("### Approved ✓", elem_classes="stage-title")
+                start_over = gr.Button("Start Over", variant="primary", elem_id="start-over")
+
+            cancel = gr.Button(CANCEL, variant="stop", visible=False, elem_id="cancel")
+
+        with gr.Column(scale=3, min_width=320):
+            image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
+                                buttons=["download", "fullscreen"], alt_text="Generated image")
+            revised_prompt = gr.Textbox(label="Revised prompt", interactive=False, visible=False, elem_id="revised")
+            gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6, fit_columns=False,
+                                    height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
+    candidate_index = gr.Number(0, precision=0, visible=False)
+
+    return Page(
+        session=session, message=message,
+        prompt_stage=prompt_stage, prompt=prompt, generate=generate, size=size, quality=quality,
+        background=background, output_format=output_format, api_key=api_key,
+        review_stage=review_stage, approve=approve, regenerate=regenerate, feedback=feedback, refine=refine,
+        discard=discard, final_stage=final_stage, start_over=start_over, cancel=cancel,
+        image=image, revised_prompt=revised_prompt, gallery=gallery, candidate_index=candidate_index,
+    )

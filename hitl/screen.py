@@ -1,0 +1,80 @@
+"""What one page event has on screen, and the outputs that bring the page up to a session.
+
+Gradio rebuilds a component for the session on every update it is sent (`gr.skip()` included),
+while an unchanged plain value adds nothing to the stream. So a `Screen` sends an update only
+where something is shown or hidden, plain values elsewhere, and leaves the image and the stage
+boxes out (skipped) when they did not change. Page events skip Gradio's postprocess, so the
+image and gallery go out as the page receives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from .components import Linked, gallery_payload, image_payload
+from .page import CANCEL, Page
+from .stages import Candidate, Session, Stage
+
+UNKNOWN = object()  # the picture on screen is not known (Cancel may come at any moment)
+
+
+def visible(session: Session, running: bool = False) -> dict:
+    """What the page shows for a session: each stage's controls and the parts that come and go.
+    `running`: an image is being made (Cancel shows, the last message hides)."""
+    picture = session.shown_image
+    return {
+        **{stage: session.stage is stage for stage in Stage},
+        "cancel": running,
+        "error_message": bool(session.error_message) and not running,
+        "revised_prompt": bool(picture and picture.revised_prompt),
+        "gallery": session.stage is Stage.USER_FEEDBACK and len(session.candidates) > 1,
+    }
+
+
+@dataclass
+class Screen:
+    """The page as one event left it: what is visible and which picture is on screen."""
+
+    page: Page
+    session_hash: str
+    shown: dict
+    picture: Any  # the Candidate on screen (a preview while running), None, or UNKNOWN
+
+    @classmethod
+    def of(cls, page: Page, session: Session, session_hash: str, running: bool = False) -> Screen:
+        picture = UNKNOWN if running else session.shown_image
+        return cls(page, session_hash, visible(session, running), picture)
+
+    def show(self, session: Session, *, running: bool = False, preview: Candidate | None = None) -> dict:
+        """Outputs keyed by component that bring the page to `session` (with `preview` in the image
+        while running); components left out are not touched."""
+        page, was = self.page, self.shown
+        now = visible(session, running)
+        picture = preview or (self.picture if running else session.shown_image)
+        outputs = {page.session: session}
+        outputs |= {box: gr.update(visible=now[stage]) for stage, box in page.stage_boxes.items()
+                    if now[stage] != was[stage]}
+        if picture is not self.picture:
+            outputs[page.image] = image_payload(picture if preview else self._linked(picture))
+
+        def part(key: str, value):
+            return gr.update(visible=now[key], value=value) if now[key] != was[key] else value
+
+        # When a run ends the message is set either way: an event refused meanwhile may have shown one.
+        settled = was["cancel"] and not now["cancel"]
+        reviewed = session.shown_image  # a preview has no revised prompt yet: the last one stays
+        outputs |= {
+            page.cancel: part("cancel", CANCEL),
+            page.revised_prompt: part("revised_prompt", reviewed.revised_prompt if reviewed else ""),
+            page.gallery: part("gallery", gallery_payload([Linked(c, self.session_hash) for c in session.candidates])),
+            page.message: (gr.update(visible=now["error_message"], value=session.error_message) if settled
+                           else part("error_message", session.error_message)),
+        }
+        self.shown, self.picture = now, picture
+        return outputs
+
+    def _linked(self, picture: Candidate | None) -> Linked | None:
+        return picture and Linked(picture, self.session_hash)

@@ -1,0 +1,193 @@
+"""README's "Configuration" table agrees with the code: every variable the app reads is listed,
+every listed variable is read, and the documented defaults are the real ones.
+
+Which variables `load_settings()` reads is recorded (hitl.config gets a stand-in `os` whose
+environ logs every lookup), and which Settings attribute each one sets is found by setting it
+and looking at what changed: nothing here repeats the code's list of names or defaults.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from hitl import config
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIXES = ("HITL_", "OPENAI_")
+LITERAL = re.compile(r"^`([^`]*)`$")  # a default that is one value in backticks
+CONDITIONAL = re.compile(r"^`([^`]*)` when `(\w+)=([^`]*)`, else `([^`]*)`$")
+NO_DEFAULT = "—"
+# Values tried in turn to make a variable change a setting: a number (for ints, floats and
+# strings), then flag values, then the only values a closed choice such as HITL_API_STYLE allows.
+PROBES = ("4243", "1", "0", "images", "responses")
+
+
+# -- the README table ---------------------------------------------------------------------
+def readme_table() -> dict[str, str]:
+    """`| \\`NAME\\` | default | meaning |` rows of the "## Configuration" section: name -> default."""
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"^## Configuration\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, 'README.md has no "## Configuration" section'
+    rows: dict[str, str] = {}
+    for line in match.group(1).splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 3:
+            continue
+        name = LITERAL.match(cells[0])
+        if name:  # skips the header and the --- row
+            assert name.group(1) not in rows, f"{name.group(1)} is listed twice in README's table"
+            rows[name.group(1)] = cells[1]
+    assert rows, "README's Configuration table has no rows"
+    return rows
+
+
+def table_text() -> str:
+    return " ".join(f"{name} {default}" for name, default in readme_table().items())
+
+
+# -- what the code reads ------------------------------------------------------------------
+class RecordingEnviron(dict):
+    """An environment that remembers every name looked up in it."""
+
+    def __init__(self, values: dict[str, str] | None = None):
+        super().__init__(values or {})
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+class FakeOs:
+    """`os` for hitl.config, with `environ` (and `getenv`) replaced; everything else is real."""
+
+    def __init__(self, environ: RecordingEnviron):
+        self.environ = environ
+
+    def getenv(self, key, default=None):
+        return self.environ.get(key, default)
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+
+def load_with(monkeypatch, values: dict[str, str] | None = None) -> tuple[config.Settings, set[str]]:
+    """load_settings() on exactly these variables (nothing from the real environment)."""
+    environ = RecordingEnviron(values)
+    with monkeypatch.context() as patch:
+        patch.setattr(config, "os", FakeOs(environ))
+        settings = config.load_settings()
+    return settings, environ.read
+
+
+def config_reads(monkeypatch) -> set[str]:
+    _, recorded = load_with(monkeypatch)
+    assert recorded, "load_settings() read no variable through os.environ: update this test's recording"
+    source = (ROOT / "hitl" / "config.py").read_text()
+    literals = set(re.findall(r"""["']((?:HITL|OPENAI)_[A-Z0-9_]+)["']""", source))
+    return recorded | literals
+
+
+def app_reads() -> dict[str, object]:
+    """HITL_*/OPENAI_* names app.py reads with os.environ.get / os.getenv: name -> default literal."""
+    found: dict[str, object] = {}
+    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+            continue
+        owner = ast.unparse(node.func.value)
+        if (owner, node.func.attr) not in {("os.environ", "get"), ("environ", "get"), ("os", "getenv")}:
+            continue
+        name = node.args[0]
+        if isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value.startswith(PREFIXES):
+            default = node.args[1] if len(node.args) > 1 else None
+            found[name.value] = default.value if isinstance(default, ast.Constant) else None
+    return found
+
+
+def attribute_for(monkeypatch, name: str, defaults: config.Settings) -> str:
+    """The one Settings attribute that setting `name` changes."""
+    for probe in PROBES:
+        try:
+            settings, _ = load_with(monkeypatch, {name: probe})
+        except ValueError:
+            continue
+        changed = [key for key, value in settings.__dict__.items() if value != getattr(defaults, key)]
+        assert len(changed) <= 1, f"{name}={probe} changes several settings: {changed}"
+        if changed:
+            return changed[0]
+    raise AssertionError(f"setting {name} to any of {PROBES} changes no Settings attribute")
+
+
+def matches(documented: str, actual: object) -> bool:
+    """A default written as one backticked value against the attribute's real value."""
+    if isinstance(actual, bool):
+        return documented in {"0", "1"} and actual == (documented == "1")
+    if isinstance(actual, (int, float)):
+        try:
+            return float(documented) == actual
+        except ValueError:
+            return False
+    return documented == str(actual)
+
+
+# -- tests --------------------------------------------------------------------------------
+def test_every_variable_the_app_reads_is_documented(monkeypatch):
+    rows, text = readme_table(), table_text()
+    read = config_reads(monkeypatch) | set(app_reads())
+    # A platform variable such as SYSTEM need not be a row of its own, but the table must say where it matters.
+    missing = sorted(name for name in read if name not in rows and not re.search(rf"\b{name}\b", text))
+    assert not missing, f"read by the app but not in README's Configuration table: {missing}"
+
+
+def test_every_documented_variable_is_read(monkeypatch):
+    read = config_reads(monkeypatch) | set(app_reads())
+    unread = sorted(name for name in readme_table() if name.startswith(PREFIXES) and name not in read)
+    assert not unread, f"in README's Configuration table but read by neither hitl/config.py nor app.py: {unread}"
+
+
+def test_documented_defaults_are_the_settings_defaults(monkeypatch):
+    defaults, _ = load_with(monkeypatch)
+    read = config_reads(monkeypatch)
+    wrong = []
+    for name, documented in readme_table().items():
+        if name not in read:
+            continue
+        attribute = attribute_for(monkeypatch, name, defaults)
+        actual = getattr(defaults, attribute)
+        literal, conditional = LITERAL.match(documented), CONDITIONAL.match(documented)
+        if literal:
+            ok = matches(literal.group(1), actual)
+        elif conditional:
+            when, other, value, otherwise = conditional.groups()
+            with_other, _ = load_with(monkeypatch, {other: value})
+            ok = matches(when, getattr(with_other, attribute)) and matches(otherwise, actual)
+            actual = f"{getattr(with_other, attribute)!r} with {other}={value}, else {actual!r}"
+        elif documented == NO_DEFAULT:
+            ok = actual is None
+        else:  # prose ("OpenAI"): documented, nothing to compare
+            continue
+        if not ok:
+            wrong.append(f"{name}: README says {documented}, Settings.{attribute} is {actual!r}")
+    assert not wrong, "README's Configuration table disagrees with load_settings():\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("name", sorted(app_reads()))
+def test_documented_app_defaults_are_app_defaults(name):
+    documented = readme_table().get(name)
+    assert documented is not None, f"app.py reads {name}, README's table does not list it"
+    literal, default = LITERAL.match(documented), app_reads()[name]
+    if literal and default is not None:
+        assert literal.group(1) == str(default), f"{name}: README says {documented}, app.py defaults to {default!r}"

@@ -1,0 +1,59 @@
+"""Every Gradio internal the app relies on (`hitl/gradio_internals.py`), checked against the
+installed Gradio: when an upgrade moves one, this file says which, before users find out."""
+
+from __future__ import annotations
+
+import inspect
+import time
+
+import pytest
+from gradio import networking
+from gradio_client import Client
+from helpers import MESSAGE
+
+from hitl import gradio_internals
+from hitl.stages import Session, Stage
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture
+def demo(own_app):
+    return own_app(closed_session_grace=3600)  # the app's own release stays out of the way
+
+
+def test_a_sessions_state_is_read_without_creating_one(demo, fake):
+    client = Client(demo.local_url, verbose=False)
+    assert client.predict("internals", api_name="/generate")[MESSAGE] == ""
+    (session,) = [v for v in gradio_internals.session_values(demo, client.session_hash) if isinstance(v, Session)]
+    assert session.stage is Stage.USER_FEEDBACK and len(session.candidates) == 1
+    before = len(gradio_internals.sessions(demo))
+    assert list(gradio_internals.session_values(demo, "no-such-session")) == []
+    assert len(gradio_internals.sessions(demo)) == before
+    entries = gradio_internals.sessions(demo)
+    assert all(hasattr(entry, "is_closed") and hasattr(entry, "state_data") for entry in entries)
+    # The image route reaches the same store through the FastAPI app.
+    assert [*gradio_internals.session_values(demo.server_app, client.session_hash)]
+
+
+def test_a_closed_session_is_seen_closed_and_can_be_released(demo, fake, monkeypatch):
+    monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "0.2")  # a closed stream is noticed at the next beat
+    client = Client(demo.local_url, verbose=False)
+    client.predict("closing", api_name="/generate")
+    key = client.session_hash
+    assert not gradio_internals.is_closed(demo, key)
+    client.close()  # the heartbeat stream ends, as when a tab closes
+    assert wait_for(lambda: gradio_internals.is_closed(demo, key)), "Gradio no longer marks closed sessions"
+    gradio_internals.release(demo, key)
+    assert list(gradio_internals.session_values(demo, key)) == []
+    assert not gradio_internals.is_closed(demo, key)
+
+
+def test_the_share_tunnel_is_opened_with_the_arguments_gradio_expects():
+    params = list(inspect.signature(networking.setup_tunnel).parameters)
+    assert params[:3] == ["local_host", "local_port", "share_token"] and len(params) == 5, params
