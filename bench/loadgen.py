@@ -152,74 +152,110 @@ async def _fetch_linked(client: httpx.AsyncClient, ep: Endpoint, message: dict, 
     return True
 
 
+class _SessionRun:
+    """One run_session while it runs. The step it is in lives here so that a timeout or HTTP error,
+    raised from any step, can say where it happened ("join", "stream" or "image")."""
+
+    def __init__(self, client: httpx.AsyncClient, ep: Endpoint, analyze: bool):
+        self.client, self.ep, self.analyze = client, ep, analyze
+        self.result = SessionResult()
+        self.stage = "join"
+        self.generating: list[bytes] = []  # raw process_generating lines, kept only when analyzing
+
+    async def join(self, data: list, session_hash: str) -> bool:
+        """POST queue/join as the page does; False (with the error noted) if the server refuses."""
+        join = await self.client.post(f"{self.ep.root}{API}/queue/join", json={
+            "data": data, "fn_index": self.ep.fn_index, "session_hash": session_hash,
+            "event_data": None, "trigger_id": self.ep.trigger_id}, headers=PAGE_HEADERS)
+        self.result.bytes_received += len(join.content)
+        if join.status_code != 200:
+            self.result.error = f"join {join.status_code}: {join.text[:200]}"
+            return False
+        return True
+
+    async def read_stream(self, session_hash: str) -> None:
+        """Reads the session's SSE stream, message by message, until the session is over."""
+        self.stage = "stream"
+        result = self.result
+        async with self.client.stream("GET", f"{self.ep.root}{API}/queue/data",
+                                      params={"session_hash": session_hash}) as stream:
+            # Linear in the message size: a 1 MiB image is a 1.4 MB line arriving in many chunks, and
+            # rescanning the whole buffer per chunk (as gradio_client does) costs tens of ms per message.
+            buffer, scan = bytearray(), 0
+            async for chunk in stream.aiter_raw():
+                result.bytes_received += len(chunk)
+                buffer += chunk
+                while (end := buffer.find(b"\n\n", scan)) >= 0:
+                    line = bytes(buffer[:end])
+                    del buffer[:end + 2]
+                    scan = 0
+                    if await self.handle(line):
+                        return
+                # The separator may straddle chunks: resume one byte back, not from the start.
+                scan = max(0, len(buffer) - 1)
+        if result.t_done is None:
+            result.error = result.error or "stream ended before process_completed"
+
+    async def handle(self, line: bytes) -> bool:
+        """One SSE event; True when the session is over (closed, failed, or past MAX_MESSAGES)."""
+        if not line.startswith(b"data:"):
+            return False
+        result = self.result
+        result.messages += 1
+        if result.messages > MAX_MESSAGES:
+            result.error = "too many messages"
+            return True
+        head = line[:64]  # the "msg" field comes first; no need to parse a megabyte to route it
+        if b'"process_generating"' in head:
+            self.preview(line)
+        elif b'"process_completed"' in head:
+            await self.complete(json.loads(line[5:]))
+        elif b'"close_stream"' in head:
+            return True
+        elif b'"unexpected_error"' in head:
+            result.error = line[:300].decode("utf-8", "replace")
+            return True
+        return False
+
+    def preview(self, line: bytes) -> None:
+        """A process_generating message: the first one carrying an image times the first preview."""
+        if self.result.t_first_image is None and IMAGE_MARK in line:
+            self.result.t_first_image = time.perf_counter()
+        if self.analyze:
+            self.generating.append(line)  # parsed after the run, not on the clock
+
+    async def complete(self, message: dict) -> None:
+        """process_completed: note the outcome, fetch the images it links (as the page's <img> would),
+        and only then stop the clock."""
+        result = self.result
+        result.ok = bool(message.get("success"))
+        if not result.ok:
+            result.error = json.dumps(message.get("output"))[:200]
+        if self.analyze:
+            result.final = message
+            for raw in self.generating:
+                _note_images(result, json.loads(raw[5:]))
+            _note_images(result, message)
+        self.stage = "image"
+        result.ok = result.ok and await _fetch_linked(self.client, self.ep, message, result)
+        result.t_done = time.perf_counter()
+
+
 async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, timeout: float,
                       analyze: bool = False, session_hash: str | None = None) -> SessionResult:
     """One event in one (new or given) session; returns timings and byte counts, never raises."""
-    result = SessionResult()
-    generating: list[bytes] = []
+    run = _SessionRun(client, ep, analyze)
     session_hash = session_hash or uuid.uuid4().hex[:12]
-    result.t_start = time.perf_counter()
-    stage = "join"
+    run.result.t_start = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            join = await client.post(f"{ep.root}{API}/queue/join", json={
-                "data": data, "fn_index": ep.fn_index, "session_hash": session_hash,
-                "event_data": None, "trigger_id": ep.trigger_id}, headers=PAGE_HEADERS)
-            result.bytes_received += len(join.content)
-            if join.status_code != 200:
-                result.error = f"join {join.status_code}: {join.text[:200]}"
-                return result
-            stage = "stream"
-            async with client.stream("GET", f"{ep.root}{API}/queue/data",
-                                     params={"session_hash": session_hash}) as stream:
-                # Linear in the message size: a 1 MiB image is a 1.4 MB line arriving in many chunks, and
-                # rescanning the whole buffer per chunk (as gradio_client does) costs tens of ms per message.
-                buffer, scan = bytearray(), 0
-                async for chunk in stream.aiter_raw():
-                    result.bytes_received += len(chunk)
-                    buffer += chunk
-                    while (end := buffer.find(b"\n\n", scan)) >= 0:
-                        line = bytes(buffer[:end])
-                        del buffer[:end + 2]
-                        scan = 0
-                        if not line.startswith(b"data:"):
-                            continue
-                        result.messages += 1
-                        if result.messages > MAX_MESSAGES:
-                            result.error = "too many messages"
-                            return result
-                        head = line[:64]
-                        if b'"process_generating"' in head:
-                            if result.t_first_image is None and IMAGE_MARK in line:
-                                result.t_first_image = time.perf_counter()
-                            if analyze:
-                                generating.append(line)  # parsed after the run, not on the clock
-                        elif b'"process_completed"' in head:
-                            message = json.loads(line[5:])
-                            result.ok = bool(message.get("success"))
-                            if not result.ok:
-                                result.error = json.dumps(message.get("output"))[:200]
-                            if analyze:
-                                result.final = message
-                                for raw in generating:
-                                    _note_images(result, json.loads(raw[5:]))
-                                _note_images(result, message)
-                            stage = "image"
-                            result.ok = result.ok and await _fetch_linked(client, ep, message, result)
-                            result.t_done = time.perf_counter()
-                        elif b'"close_stream"' in head:
-                            return result
-                        elif b'"unexpected_error"' in head:
-                            result.error = line[:300].decode("utf-8", "replace")
-                            return result
-                    scan = max(0, len(buffer) - 1)
-            if result.t_done is None:
-                result.error = result.error or "stream ended before process_completed"
+            if await run.join(data, session_hash):
+                await run.read_stream(session_hash)
     except TimeoutError:
-        result.error = f"{stage}: timeout after {timeout:.0f} s"
+        run.result.error = f"{run.stage}: timeout after {timeout:.0f} s"
     except httpx.HTTPError as exc:
-        result.error = f"{stage}: {type(exc).__name__}: {exc}"[:200]
-    return result
+        run.result.error = f"{run.stage}: {type(exc).__name__}: {exc}"[:200]
+    return run.result
 
 
 def _note_images(result: SessionResult, message: dict) -> None:
