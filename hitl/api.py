@@ -53,8 +53,12 @@ class Endpoints:
         return await self.answer(Action.APPROVE, session, request)
 
     async def start_over(self, session, request: gr.Request):
-        """Go back to the prompt stage."""
+        """Go back to the prompt stage; the candidates and any approval are put aside until the next Generate."""
         return await self.answer(Action.START_OVER, session, request)
+
+    async def undo_start_over(self, session, request: gr.Request):
+        """Bring back what the last Start Over put aside: its stage, candidates and approval (stage initial_input)."""
+        return await self.answer(Action.UNDO_START_OVER, session, request)
 
 
 def add_endpoints(page: Page, runtime: Runtime) -> None:
@@ -70,3 +74,4 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
     gr.on([], api.approve, [page.session], results, api_name="approve", **quick)
     gr.on([], api.start_over, [page.session], results, api_name="start_over", **quick)
+    gr.on([], api.undo_start_over, [page.session], results, api_name="undo_start_over", **quick)

@@ -46,8 +46,12 @@ def _listed(item: Candidate | Linked, stem: str) -> ImageData:
     return _image_data(item.thumb_url, "image/webp" if item.thumb_b64 else item.mime, stem)
 
 
-def _gallery(items: list[Candidate | Linked] | None) -> GalleryData:
-    return GalleryData(root=[GalleryImage(image=_listed(item, f"candidate-{i + 1}"), caption=f"#{i + 1}")
+ON_SCREEN = "on screen"  # the caption's mark for the candidate under review (the page's script reads it too)
+
+
+def _gallery(items: list[Candidate | Linked] | None, current: int = -1) -> GalleryData:
+    return GalleryData(root=[GalleryImage(image=_listed(item, f"candidate-{i + 1}"),
+                                          caption=f"#{i + 1} · {ON_SCREEN}" if i == current else f"#{i + 1}")
                              for i, item in enumerate(items or [])])
 
 
@@ -58,8 +62,8 @@ def image_payload(value: Candidate | Linked | None) -> dict | None:
     return image and image.model_dump()
 
 
-def gallery_payload(items: list[Candidate | Linked]) -> list[dict]:
-    return _gallery(items).model_dump()
+def gallery_payload(items: list[Candidate | Linked], current: int = -1) -> list[dict]:
+    return _gallery(items, current).model_dump()
 
 
 class MemoryImage(gr.Image):

@@ -58,10 +58,12 @@ class PageEvents:
         """What an action's event may change: the stage boxes it can switch, and the rest of the screen."""
         page = self.page
         boxes = [page.stage_boxes[stage] for stage in stages_switched_by(action)] if action else []
-        return [page.session, *boxes, page.cancel, page.image, page.revised_prompt, page.gallery, page.message]
+        return [page.session, *boxes, page.cancel, page.undo, page.progress, page.image, page.revised_prompt,
+                page.gallery, page.your_prompt, page.download, page.message]
 
     async def stream(self, action: Action, session: Session, request: gr.Request, **inputs):
-        screen = Screen.of(self.page, session, request.session_hash)
+        screen = Screen.of(self.page, session, request.session_hash,
+                           previews_expected=self.runtime.settings.partial_images)
         async for item in run(action, session, self.runtime, request, **inputs):
             if isinstance(item, Started):  # Cancel shows, the last message goes
                 yield screen.show(session, running=True)
@@ -94,6 +96,9 @@ class PageEvents:
     async def start_over(self, session: Session, request: gr.Request):
         return await last(self.stream(Action.START_OVER, session, request))
 
+    async def undo_start_over(self, session: Session, request: gr.Request):
+        return await last(self.stream(Action.UNDO_START_OVER, session, request))
+
     async def pick(self, session: Session, event: gr.SelectData, request: gr.Request):
         return await last(self.stream(Action.SELECT, session, request, select_index=event.index))
 
@@ -106,7 +111,8 @@ def wire(page: Page, runtime: Runtime, settings: Settings) -> None:
     """Connect the page's controls to their handlers, inside the current `gr.Blocks`. The events are
     private; their `page_` names keep the public names for `hitl/api.py`."""
     events = PageEvents(page, runtime)
-    generating = dict(api_visibility="private", postprocess=False, show_progress_on=[page.image],
+    # show_progress hidden: the page's own progress line (Screen) says what is happening, from the click on.
+    generating = dict(api_visibility="private", postprocess=False, show_progress="hidden",
                       concurrency_id="generation", concurrency_limit=settings.max_concurrent)
     quick = dict(api_visibility="private", postprocess=False, show_progress="hidden", concurrency_limit=None)
     running = [
@@ -114,13 +120,15 @@ def wire(page: Page, runtime: Runtime, settings: Settings) -> None:
               events.outputs(Action.GENERATE), api_name="page_generate", **generating),
         page.regenerate.click(events.regenerate, [*page.options, page.session], events.outputs(Action.REGENERATE),
                               api_name="page_regenerate", **generating),
-        page.refine.click(events.refine, [page.feedback, *page.options, page.session], events.outputs(Action.REFINE),
-                          api_name="page_refine", **generating),
+        gr.on([page.refine.click, page.feedback.submit], events.refine, [page.feedback, *page.options, page.session],
+              events.outputs(Action.REFINE), api_name="page_refine", **generating),
     ]
     page.approve.click(events.approve, [page.session], events.outputs(Action.APPROVE), api_name="page_approve",
                        **quick)
     gr.on([page.discard.click, page.start_over.click], events.start_over, [page.session],
           events.outputs(Action.START_OVER), api_name="page_start_over", **quick)
+    page.undo.click(events.undo_start_over, [page.session], events.outputs(Action.UNDO_START_OVER),
+                    api_name="page_undo_start_over", **quick)
     page.gallery.select(events.pick, [page.session], events.outputs(Action.SELECT), api_name="page_select", **quick)
     page.cancel.click(events.cancelled, [page.session], events.outputs(), cancels=running, api_name="page_cancel",
                       **quick)

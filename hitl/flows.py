@@ -5,7 +5,7 @@ from __future__ import annotations
 from pocketflow import AsyncFlow
 
 from .nodes import (STOP, Approve, CheckLimits, CheckStage, GenerateImage, Halt, SelectCandidate, StartOver,
-                    ValidateRequest)
+                    UndoStartOver, ValidateRequest)
 from .stages import Action
 
 
@@ -48,6 +48,10 @@ def start_over_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.START_OVER), StartOver())
 
 
+def undo_start_over_flow() -> AsyncFlow:
+    return _chain(CheckStage(action=Action.UNDO_START_OVER), UndoStartOver())
+
+
 FLOWS = {
     Action.GENERATE: generate_flow,
     Action.REGENERATE: regenerate_flow,
@@ -55,4 +59,5 @@ FLOWS = {
     Action.SELECT: select_flow,
     Action.APPROVE: approve_flow,
     Action.START_OVER: start_over_flow,
+    Action.UNDO_START_OVER: undo_start_over_flow,
 }

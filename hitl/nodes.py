@@ -140,6 +140,7 @@ class GenerateImage(AsyncNode):
         add_candidate(shared, result, shared["settings"].max_candidates)
         shared["made"] += 1
         shared["stage"] = next_stage(shared["stage"], self.action)
+        shared["undo"] = None  # new work: what an earlier Start Over put aside is let go
         return "done"
 
 
@@ -164,10 +165,29 @@ class Approve(AsyncNode):
         shared["stage"] = next_stage(shared["stage"], Action.APPROVE)
 
 
+# What Start Over clears, and Undo Start Over brings back.
+_PUT_ASIDE = ("stage", "input_used_by_process", "candidates", "selected", "made", "final_result")
+
+
 class StartOver(AsyncNode):
+    """Clears the work for a new prompt, putting it aside so it can be undone (nothing paid for is lost)."""
+
     async def post_async(self, shared, prep_res, exec_res):
+        if shared["candidates"] or shared["final_result"]:
+            shared["undo"] = {key: shared[key] for key in _PUT_ASIDE}
         shared.update(candidates=[], selected=-1, final_result=None, made=0,
                       stage=next_stage(shared["stage"], Action.START_OVER))
+
+
+class UndoStartOver(AsyncNode):
+    """Brings back what the last Start Over put aside: the stage, the candidates, the approval."""
+
+    async def post_async(self, shared, prep_res, exec_res):
+        if not shared["undo"]:
+            shared["error_message"] = "There is nothing to undo: no Start Over since the last Generate."
+            return STOP
+        shared.update(shared["undo"], undo=None)
+        return None
 
 
 class Halt(AsyncNode):

@@ -24,10 +24,12 @@ EXAMPLES = [
     "Studio photo of a ceramic teapot shaped like a sleeping cat",
 ]
 DEMO_NOTICE = (
-    "**Demo mode:** no OpenAI key is set, so pictures are drawn locally. "
-    "Set `OPENAI_API_KEY` (a Space secret or an environment variable), or enter your own key under Advanced."
+    "**Demo mode:** the pictures here are stand-ins drawn on this server, so you can try every step "
+    "for free. To make real images, enter your own OpenAI key under **Advanced**."
 )
+OWNER_HINT = "Running this app yourself? Set `OPENAI_API_KEY` (a Space secret or an environment variable)."
 CANCEL = "Cancel"
+UNDO = "↩ Undo Start Over"
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,10 @@ class Page:
     """The page's components by name; `session` is the visitor's `gr.State`."""
 
     session: gr.State
-    message: gr.Textbox
+    message: gr.Textbox  # the one message of the last action (errors and refusals), a live region
     # initial_input
     prompt_stage: gr.Column
+    undo: gr.Button
     prompt: gr.Textbox
     generate: gr.Button
     size: gr.Dropdown
@@ -47,6 +50,7 @@ class Page:
     api_key: gr.Textbox
     # user_feedback
     review_stage: gr.Column
+    your_prompt: gr.Textbox  # the user's own words, beside the model's revised prompt
     approve: gr.Button
     regenerate: gr.Button
     feedback: gr.Textbox
@@ -54,10 +58,12 @@ class Page:
     discard: gr.Button
     # final
     final_stage: gr.Column
+    download: gr.HTML  # a link to the approved image's bytes, served from the session
     start_over: gr.Button
     # while an image is being made
     cancel: gr.Button
     # the picture
+    progress: gr.HTML  # what is happening while an image is being made (with the elapsed time)
     image: MemoryImage
     revised_prompt: gr.Textbox
     gallery: MemoryGallery
@@ -81,10 +87,11 @@ def layout(settings: Settings) -> Page:
     if settings.demo:
         gr.Markdown(DEMO_NOTICE, elem_id="demo-notice")
 
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=320):
+    with gr.Row(equal_height=False, elem_id="workspace"):
+        with gr.Column(scale=2, min_width=320, elem_id="controls"):
             message = gr.Textbox(label="Message", interactive=False, visible=False, elem_id="status")
             with gr.Column(visible=True, elem_id="stage-input") as prompt_stage:
+                undo = gr.Button(UNDO, size="sm", visible=False, elem_id="undo")
                 prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                     placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                     elem_id="prompt")
@@ -96,25 +103,31 @@ def layout(settings: Settings) -> Page:
                     output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
                     api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
                                          placeholder="sk-… used for this session only, never stored")
+                    if settings.demo:
+                        gr.Markdown(OWNER_HINT, elem_classes="owner-hint")
                 gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
 
             with gr.Column(visible=False, elem_id="stage-review") as review_stage:
-                gr.Markdown("### Review", elem_classes="stage-title")
-                with gr.Row():
+                gr.Markdown("## Review", elem_classes="stage-title")
+                with gr.Row(elem_id="review-actions"):
                     approve = gr.Button("Approve", variant="primary", elem_id="approve")
                     regenerate = gr.Button("Regenerate", elem_id="regenerate")
-                feedback = gr.Textbox(label="Feedback", lines=2, max_length=settings.max_prompt_chars,
+                your_prompt = gr.Textbox(label="Your prompt", interactive=False, lines=1, max_lines=4,
+                                         elem_id="your-prompt")
+                feedback = gr.Textbox(label="Feedback", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                       placeholder="Make it night time, add snow…", elem_id="feedback")
                 refine = gr.Button("Refine", elem_id="refine")
                 discard = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
 
             with gr.Column(visible=False, elem_id="stage-final") as final_stage:
-                gr.Markdown("### Approved ✓", elem_classes="stage-title")
-                start_over = gr.Button("Start Over", variant="primary", elem_id="start-over")
+                gr.Markdown("## Approved ✓", elem_classes="stage-title")
+                download = gr.HTML("", elem_id="download")
+                start_over = gr.Button("Start Over", variant="secondary", elem_id="start-over")
 
             cancel = gr.Button(CANCEL, variant="stop", visible=False, elem_id="cancel")
 
-        with gr.Column(scale=3, min_width=320):
+        with gr.Column(scale=3, min_width=320, elem_id="picture"):
+            progress = gr.HTML("", elem_id="progress")
             image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
                                 buttons=["download", "fullscreen"], alt_text="Generated image")
             revised_prompt = gr.Textbox(label="Revised prompt", interactive=False, visible=False, elem_id="revised")
@@ -124,9 +137,10 @@ def layout(settings: Settings) -> Page:
 
     return Page(
         session=session, message=message,
-        prompt_stage=prompt_stage, prompt=prompt, generate=generate, size=size, quality=quality,
+        prompt_stage=prompt_stage, undo=undo, prompt=prompt, generate=generate, size=size, quality=quality,
         background=background, output_format=output_format, api_key=api_key,
-        review_stage=review_stage, approve=approve, regenerate=regenerate, feedback=feedback, refine=refine,
-        discard=discard, final_stage=final_stage, start_over=start_over, cancel=cancel,
-        image=image, revised_prompt=revised_prompt, gallery=gallery, candidate_index=candidate_index,
+        review_stage=review_stage, your_prompt=your_prompt, approve=approve, regenerate=regenerate,
+        feedback=feedback, refine=refine,
+        discard=discard, final_stage=final_stage, download=download, start_over=start_over, cancel=cancel,
+        progress=progress, image=image, revised_prompt=revised_prompt, gallery=gallery, candidate_index=candidate_index,
     )

@@ -9,13 +9,15 @@ image and gallery go out as the page receives them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
 
 from .components import Linked, gallery_payload, image_payload
-from .page import CANCEL, Page
+from .image_route import image_url
+from .page import CANCEL, UNDO, Page
 from .stages import Candidate, Session, Stage
 
 UNKNOWN = object()  # the picture on screen is not known (Cancel may come at any moment)
@@ -28,10 +30,27 @@ def visible(session: Session, running: bool = False) -> dict:
     return {
         **{stage: session.stage is stage for stage in Stage},
         "cancel": running,
+        "undo": session.stage is Stage.INITIAL_INPUT and session.undo is not None and not running,
         "error_message": bool(session.error_message) and not running,
         "revised_prompt": bool(picture and picture.revised_prompt),
         "gallery": session.stage is Stage.USER_FEEDBACK and len(session.candidates) > 1,
     }
+
+
+def progress_html(text: str) -> str:
+    """The line above the image while one is being made; the page's script keeps `.elapsed` ticking."""
+    if not text:
+        return ""
+    return ('<div class="progress" role="status"><span class="spinner" aria-hidden="true"></span>'
+            f'<span>{html.escape(text)}</span> <span class="elapsed" aria-hidden="true"></span></div>')
+
+
+def download_html(session_hash: str, image: Candidate | None) -> str:
+    """A plain link to the approved image's bytes (served from the session by `image_route`)."""
+    if image is None:
+        return ""
+    url = html.escape(image_url(session_hash, image))
+    return f'<a class="hitl-download" href="{url}" download="hitl-image.{image.mime.split("/")[-1]}">⬇ Download</a>'
 
 
 @dataclass
@@ -42,11 +61,24 @@ class Screen:
     session_hash: str
     shown: dict
     picture: Any  # the Candidate on screen (a preview while running), None, or UNKNOWN
+    previews_expected: int = 0  # partial images per generation, for "preview n of m"
+    previews: int = field(default=0, init=False)
 
     @classmethod
-    def of(cls, page: Page, session: Session, session_hash: str, running: bool = False) -> Screen:
+    def of(cls, page: Page, session: Session, session_hash: str, running: bool = False,
+           previews_expected: int = 0) -> Screen:
         picture = UNKNOWN if running else session.shown_image
-        return cls(page, session_hash, visible(session, running), picture)
+        return cls(page, session_hash, visible(session, running), picture, previews_expected)
+
+    def _progress(self, running: bool, preview: Candidate | None) -> str:
+        if not running:
+            self.previews = 0
+            return ""
+        if preview is None:
+            return "Making your image…"
+        self.previews += 1
+        of = f" of {self.previews_expected}" if self.previews <= self.previews_expected else ""
+        return f"Drawing… preview {self.previews}{of}"
 
     def show(self, session: Session, *, running: bool = False, preview: Candidate | None = None) -> dict:
         """Outputs keyed by component that bring the page to `session` (with `preview` in the image
@@ -68,8 +100,13 @@ class Screen:
         reviewed = session.shown_image  # a preview has no revised prompt yet: the last one stays
         outputs |= {
             page.cancel: part("cancel", CANCEL),
+            page.undo: part("undo", UNDO),
             page.revised_prompt: part("revised_prompt", reviewed.revised_prompt if reviewed else ""),
-            page.gallery: part("gallery", gallery_payload([Linked(c, self.session_hash) for c in session.candidates])),
+            page.gallery: part("gallery", gallery_payload([Linked(c, self.session_hash) for c in session.candidates],
+                                                          current=session.selected)),
+            page.progress: progress_html(self._progress(running, preview)),
+            page.your_prompt: session.input_used_by_process,
+            page.download: download_html(self.session_hash, session.final_result),
             page.message: (gr.update(visible=now["error_message"], value=session.error_message) if settled
                            else part("error_message", session.error_message)),
         }

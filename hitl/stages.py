@@ -25,10 +25,14 @@ class Action(str, Enum):
     SELECT = "select"
     APPROVE = "approve"
     START_OVER = "start_over"
+    UNDO_START_OVER = "undo_start_over"
 
+
+# Undo Start Over goes back to whichever stage Start Over left (review or final).
+RESTORED = "restored"
 
 # (stage, action) -> stage after the action succeeds. Anything else is refused.
-TRANSITIONS: dict[tuple[Stage, Action], Stage] = {
+TRANSITIONS: dict[tuple[Stage, Action], Stage | str] = {
     (Stage.INITIAL_INPUT, Action.GENERATE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.REGENERATE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.REFINE): Stage.USER_FEEDBACK,
@@ -37,6 +41,7 @@ TRANSITIONS: dict[tuple[Stage, Action], Stage] = {
     (Stage.USER_FEEDBACK, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.FINAL, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.INITIAL_INPUT, Action.START_OVER): Stage.INITIAL_INPUT,
+    (Stage.INITIAL_INPUT, Action.UNDO_START_OVER): RESTORED,
 }
 
 _REFUSALS = {
@@ -58,11 +63,11 @@ def stages_switched_by(action: Action) -> list[Stage]:
     """The stages an action can leave or enter (in Stage order): the only ones whose
     controls a page must show or hide after it."""
     switched = {end for (start, act), to in TRANSITIONS.items() if act is action and start is not to
-                for end in (start, to)}
+                for end in ((start, *Stage) if to == RESTORED else (start, to))}
     return [stage for stage in Stage if stage in switched]
 
 
-def next_stage(stage: Stage, action: Action) -> Stage:
+def next_stage(stage: Stage, action: Action) -> Stage | str:
     try:
         return TRANSITIONS[(stage, action)]
     except KeyError:
@@ -138,6 +143,7 @@ class Session:
     made: int = 0  # images made for this prompt (candidates keeps only the newest few)
     final_result: Candidate | None = None  # the approved image
     error_message: str = ""  # the one message of the last event ("" when all went well)
+    undo: dict | None = None  # what Start Over put aside (Undo Start Over brings it back), until a new Generate
     generations: list[float] = field(default_factory=list)  # times, for the session limit
     busy: Busy = field(default_factory=Busy, compare=False, repr=False)  # one action at a time
 

@@ -4,6 +4,7 @@ put together, and the options every entry point launches it with."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import gradio as gr
 
@@ -16,18 +17,18 @@ from .memory import trim
 from .page import TITLE, layout
 from .runner import Runtime
 
-CSS = """
-#status textarea { font-weight: 600; }
-.stage-title { margin: 0 !important; }
-"""
+ASSETS = Path(__file__).parent / "assets"
+CSS = (ASSETS / "page.css").read_text()
+HEAD = f"<script>{(ASSETS / 'page.js').read_text()}</script>"
 
 
 def launch_options(settings: Settings) -> dict:
-    """launch() arguments for every entry point (app.py, tests, bench). Gradio 6 takes css here;
+    """launch() arguments for every entry point (app.py, tests, bench). Gradio 6 takes css and head here
+    (the page's look and script: hitl/assets);
     run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
     and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
     so it is lifted above the generation pool. The page fetches its images from `image_route`."""
-    return {"css": CSS, "run_history": False, "max_threads": settings.max_concurrent + 16,
+    return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": settings.max_concurrent + 16,
             "app_kwargs": {"routes": [image_route()]}}
 
 

@@ -35,7 +35,9 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt(page):
     assert page.final_stage not in outputs  # unchanged: left out
     assert outputs[page.revised_prompt] == gr.update(visible=True, value="a red kite")
     assert outputs[page.cancel] == CANCEL and outputs[page.message] == ""  # unchanged: plain values
-    assert outputs[page.gallery] == gallery_payload([Linked(IMAGE, "abc")])
+    assert outputs[page.gallery] == gallery_payload([Linked(IMAGE, "abc")], current=0)
+    assert outputs[page.gallery][0]["caption"] == "#1 · on screen"  # the one under review is marked
+    assert outputs[page.your_prompt] == "a kite" and outputs[page.progress] == ""
 
 
 def test_a_started_generation_shows_cancel_and_hides_the_last_message(page):

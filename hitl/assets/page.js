@@ -1,0 +1,58 @@
+// The page's behaviour beyond Gradio: elapsed time, where focus goes, the marked candidate,
+// and the message announced. It only reads and decorates the DOM Gradio renders.
+(() => {
+  const GENERATING = ["#generate", "#regenerate", "#refine"];
+  let started = 0;  // when the user last asked for an image (browser clock)
+
+  const visible = (selector) => document.querySelector(selector);
+  const starting = (event) => {
+    const clicked = event.type === "click" && event.target.closest(GENERATING.map((id) => "button" + id).join(","));
+    const entered = event.type === "keydown" && event.key === "Enter" && !event.shiftKey &&
+      event.target.closest("#prompt, #feedback");
+    if (clicked || entered) started = Date.now();
+  };
+  document.addEventListener("click", starting, true);
+  document.addEventListener("keydown", starting, true);
+
+  setInterval(() => {
+    for (const elapsed of document.querySelectorAll("#progress .elapsed")) {
+      elapsed.textContent = started ? `${Math.floor((Date.now() - started) / 1000)} s` : "";
+    }
+  }, 250);
+
+  // After an action, focus goes where the user acts next: Approve in review, Download when
+  // approved, the prompt after Start Over; a run that ends (or is cancelled) counts too.
+  const stageOf = () => (visible("#stage-review") ? "review" : visible("#stage-final") ? "final" : "input");
+  const TARGETS = { review: "button#approve", final: "#download a", input: "#prompt textarea" };
+  let was = null;
+  const settle = () => {
+    const now = { stage: stageOf(), running: !!visible("button#cancel") };
+    if (was && !now.running && (was.running || was.stage !== now.stage)) {
+      visible(TARGETS[now.stage])?.focus();
+    }
+    if (now.running && !(was && was.running)) visible("button#cancel")?.focus();
+    was = now;
+  };
+
+  // The candidate under review carries the caption's mark: outline it and tell screen readers.
+  const markCurrent = () => {
+    for (const item of document.querySelectorAll("#gallery button.thumbnail-item")) {
+      const current = (item.textContent || "").includes("on screen");
+      item.classList.toggle("hitl-current", current);
+      if (current) item.setAttribute("aria-current", "true"); else item.removeAttribute("aria-current");
+    }
+  };
+
+  // The message is an alert: screen readers read it when it appears.
+  const announce = () => {
+    const box = visible("#status textarea");
+    if (box && box.getAttribute("role") !== "alert") box.setAttribute("role", "alert");
+  };
+
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; settle(); markCurrent(); announce(); });
+  }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
+})();

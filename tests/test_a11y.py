@@ -1,0 +1,224 @@
+"""Accessibility of the real page, checked by the axe-core engine in a real browser.
+
+The app runs against the fake OpenAI (conftest's `app_url`); chromium is launched as in
+test_browser.py (see chromium.py). axe-core is injected into the page and run on the whole
+document at each stage a user goes through: prompt, generating (Cancel on screen, a preview
+shown), review (one candidate, then two with the gallery), final, and an error message. Both at
+a desktop and a phone viewport. Any "serious" or "critical" violation fails the test; the
+failure lists every stage's findings, the moderate and minor ones included.
+
+axe-core comes from npm, pinned in .ci/run (`npm install --no-save --prefix .ci/node
+axe-core@...`); `HITL_AXE_JS` may point at another axe.min.js. A missing axe fails the test
+with that hint: it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from chromium import INSTALL_HINT, launch_kwargs
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_AXE = ROOT / ".ci/node/node_modules/axe-core/axe.min.js"
+AXE_HINT = ("axe-core is not installed: run `npm install --no-save --prefix .ci/node axe-core@<version>` "
+            "in the repository (the version .ci/run pins; `bash .ci/run` does it), or point HITL_AXE_JS "
+            "at an axe.min.js")
+FAILING_IMPACTS = ("critical", "serious")
+IMPACT_ORDER = ("critical", "serious", "moderate", "minor")
+SHOWN_TARGETS = 3  # selectors listed per violation
+
+VIEWPORTS = {
+    "desktop-1280x900": {"viewport": {"width": 1280, "height": 900}},
+    "phone-375x812": {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True,
+                      "device_scale_factor": 2},
+}
+# Every gap between the fake's streamed events (latency / 3, with two partial images) stays under
+# conftest's 1 s per-attempt read timeout, and the previews stay on screen for 1.6 s: time for a scan.
+GENERATING_LATENCY = 2.4
+PREVIEW_SRC = re.compile(r"^data:image/")
+FINAL_SRC = re.compile(r"^gradio_api/hitl/image/")
+
+expect.set_options(timeout=15_000)
+
+
+# -- fixtures -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def axe_js() -> Path:
+    configured = os.environ.get("HITL_AXE_JS")
+    path = Path(configured) if configured else BUNDLED_AXE
+    if not path.is_file():
+        pytest.fail(f"{AXE_HINT}\n(looked for {path})", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium for the file (module scope: sync Playwright owns the thread's event loop)."""
+    kwargs = launch_kwargs()
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(**kwargs)
+        except PlaywrightError as exc:
+            where = kwargs.get("executable_path", "Playwright's own chromium")
+            failure = f"could not launch {where}: {exc}"
+        else:
+            failure = None
+        if failure:  # outside the except: no chained traceback in the report
+            pytest.fail(f"{INSTALL_HINT}\n{failure}", pytrace=False)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))
+def page(request, browser: Browser):
+    """A new tab at the parametrized viewport, in its own context (a fresh Gradio session)."""
+    context = browser.new_context(**VIEWPORTS[request.param])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def button(page: Page, elem_id: str) -> Locator:
+    return page.locator(f"button#{elem_id}")
+
+
+def prompt_box(page: Page) -> Locator:
+    return page.locator("#prompt textarea")
+
+
+def main_image(page: Page) -> Locator:
+    return page.locator("#image img")
+
+
+def message(page: Page) -> Locator:
+    return page.get_by_label("Message", exact=True)
+
+
+def thumbnails(page: Page) -> Locator:
+    return page.locator("#gallery").get_by_role("button", name=re.compile(r"^Thumbnail \d+ of \d+$"))
+
+
+def wait_until_idle(page: Page) -> None:
+    expect(button(page, "cancel")).to_be_hidden()
+
+
+def expect_final_image(page: Page) -> None:
+    expect(main_image(page)).to_have_attribute("src", FINAL_SRC)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=main_image(page).element_handle())
+
+
+def settle(page: Page) -> None:
+    """The pointer off every control and their colour transitions over, so the colours axe measures
+    are the resting ones (a click leaves the pointer hovering where the next stage puts a button)."""
+    page.mouse.move(0, 0)
+    page.evaluate("""async () => await Promise.allSettled(
+        document.getAnimations().filter(a => a instanceof CSSTransition).map(a => a.finished))""")
+
+
+def axe_violations(page: Page, axe_js: Path) -> list[dict]:
+    """axe-core's violations for the whole document as it is now, at rest."""
+    settle(page)
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(axe_js))
+    return page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+
+
+def contrast_details(node: dict) -> str:
+    """For a color-contrast node: the colours and ratios axe measured."""
+    found = []
+    for check in node.get("any", []):
+        data = check.get("data") or {}
+        if isinstance(data, dict) and "contrastRatio" in data:
+            found.append(f"{data.get('fgColor')} on {data.get('bgColor')}: {data.get('contrastRatio')}:1, "
+                         f"needs {data.get('expectedContrastRatio')} ({data.get('fontSize')}, "
+                         f"{data.get('fontWeight')})")
+    return "; ".join(found)
+
+
+def describe(violation: dict) -> list[str]:
+    nodes = violation["nodes"]
+    lines = [f"  [{violation['impact']}] {violation['id']}: {violation['help']} ({len(nodes)} node(s))"]
+    for node in nodes[:SHOWN_TARGETS]:
+        detail = contrast_details(node) if violation["id"] == "color-contrast" else ""
+        lines.append(f"      {node['target']}" + (f"  {detail}" if detail else ""))
+    if len(nodes) > SHOWN_TARGETS:
+        lines.append(f"      ... and {len(nodes) - SHOWN_TARGETS} more")
+    return lines
+
+
+def report(found: dict[str, list[dict]]) -> str:
+    """Every stage's violations, worst first."""
+    lines = []
+    for stage, violations in found.items():
+        if not violations:
+            continue
+        lines.append(f"{stage}:")
+        for violation in sorted(violations, key=lambda v: IMPACT_ORDER.index(v["impact"] or "minor")):
+            lines.extend(describe(violation))
+    return "\n".join(lines)
+
+
+# -- the test ---------------------------------------------------------------------------------
+def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake, axe_js):
+    found: dict[str, list[dict]] = {}
+
+    page.goto(app_url)
+    expect(prompt_box(page)).to_be_visible()
+    expect(button(page, "generate")).to_be_visible()
+    found["prompt"] = axe_violations(page, axe_js)
+
+    fake.latency = GENERATING_LATENCY
+    prompt_box(page).fill("a lighthouse at dawn")
+    button(page, "generate").click()
+    expect(button(page, "cancel")).to_be_visible()
+    expect(main_image(page)).to_have_attribute("src", PREVIEW_SRC)
+    found["generating"] = axe_violations(page, axe_js)
+    # The scan saw the generating stage only if it was still on screen when the scan ended.
+    expect(button(page, "cancel")).to_be_visible(timeout=0)
+    expect(main_image(page)).to_have_attribute("src", PREVIEW_SRC, timeout=0)
+
+    expect(button(page, "approve")).to_be_visible()
+    expect(button(page, "regenerate")).to_be_visible()
+    wait_until_idle(page)
+    expect_final_image(page)
+    fake.latency = 0.0
+    found["review"] = axe_violations(page, axe_js)
+
+    button(page, "regenerate").click()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    expect_final_image(page)
+    found["review with gallery"] = axe_violations(page, axe_js)
+
+    button(page, "approve").click()
+    expect(button(page, "start-over")).to_be_visible()
+    expect(button(page, "approve")).to_be_hidden()
+    expect_final_image(page)
+    found["final"] = axe_violations(page, axe_js)
+
+    button(page, "start-over").click()
+    expect(button(page, "generate")).to_be_visible()
+    fake.fail_next("quota")
+    button(page, "generate").click()
+    expect(message(page)).to_have_value(re.compile("quota"))
+    wait_until_idle(page)
+    found["error"] = axe_violations(page, axe_js)
+
+    failing = {stage: [v for v in violations if v["impact"] in FAILING_IMPACTS] for stage, violations in found.items()}
+    if any(failing.values()):
+        others = {stage: [v for v in violations if v["impact"] not in FAILING_IMPACTS]
+                  for stage, violations in found.items()}
+        text = "serious or critical accessibility violations (axe-core):\n" + report(failing)
+        if any(others.values()):
+            text += "\n\nalso found (moderate/minor, not failing):\n" + report(others)
+        pytest.fail(text, pytrace=False)
