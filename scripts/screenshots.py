@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             expect(approve).to_be_visible()
             expect(page.locator("#cancel")).to_be_hidden()
             fake.latency = 0.5
-            thumbs = page.locator("#gallery").get_by_role("button", name=re.compile(r"^Thumbnail \d+ of \d+$"))
+            thumbs = page.locator("#gallery").get_by_role("button", name=re.compile(r"thumbnail \d+ of \d+", re.I))
             for count in (2, 3):
                 page.get_by_role("button", name="Regenerate", exact=True).click()
                 expect(thumbs).to_have_count(count)

@@ -138,7 +138,7 @@ def main_image(page: Page) -> Locator:
 
 
 def thumbnails(page: Page) -> Locator:
-    return page.locator("#gallery").get_by_role("button", name=re.compile(r"^Thumbnail \d+ of \d+$"))
+    return page.locator("#gallery").get_by_role("button", name=re.compile(r"thumbnail \d+ of \d+", re.I))
 
 
 def message(page: Page) -> Locator:
@@ -493,3 +493,137 @@ def test_download_gives_the_approved_image_bytes(page, app_url, fake):
     with open(download.path(), "rb") as saved:
         assert saved.read() == image_bytes(page, src)
     assert download.suggested_filename.endswith(".png")
+
+
+# -- g. one action at a time, progress, selection, undo, keyboard, phone (issue 13) ----------------
+BUSY = "An image is being made: wait for it, or click Cancel."
+
+
+def test_approve_and_enter_while_an_image_is_made_are_refused(page, patient_app_url, fake):
+    open_app(page, patient_app_url)
+    fake.latency = 2.0
+    prompt_box(page).fill("one at a time")
+    generate_button(page).click()
+    expect(button(page, "cancel")).to_be_visible()
+    prompt_box(page).press("Enter")  # a second paid generation, if it were allowed (the server refuses too)
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    assert fake.attempts == 1
+    first = expect_final_image(page)
+
+    button(page, "regenerate").click()
+    expect(button(page, "cancel")).to_be_visible()
+    button(page, "approve").click()
+    expect(message(page)).to_have_value(BUSY)
+    expect(page.locator("#stage-final")).to_be_hidden()
+    wait_until_idle(page)
+    expect(message(page)).to_be_hidden()  # the refusal does not outlive the run
+    expect(thumbnails(page)).to_have_count(2)
+    regenerated = expect_final_image(page)
+    assert regenerated != first
+    button(page, "approve").click()
+    expect(page.locator("#stage-final")).to_be_visible()
+    assert image_origin(page, expect_final_image(page)) == image_origin(page, regenerated)
+
+
+def test_progress_says_what_is_happening_from_the_click(page, patient_app_url, fake):
+    open_app(page, patient_app_url)
+    fake.latency = 3.0
+    prompt_box(page).fill("progress please")
+    generate_button(page).click()
+    progress = page.locator("#progress [role=status]")
+    expect(progress).to_contain_text(re.compile(r"Making your image|preview 1 of 2"))
+    expect(progress).to_contain_text("preview 1 of 2")
+    expect(progress.locator(".elapsed")).to_have_text(re.compile(r"^[1-9]\d* s$"))
+    wait_until_idle(page)
+    expect(progress).to_have_count(0)
+
+
+def test_the_candidate_on_screen_is_marked(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "marked")
+    button(page, "regenerate").click()
+    expect(thumbnails(page)).to_have_count(2)
+    current = page.locator('#gallery button[aria-current="true"]')
+    expect(current).to_have_count(1)
+    expect(current).to_have_accessible_name(re.compile(r"on screen \(thumbnail 2 of 2\)"))
+    thumbnails(page).first.click()
+    expect(current).to_have_accessible_name(re.compile(r"on screen \(thumbnail 1 of 2\)"))
+    page.get_by_label("Feedback", exact=True).fill("make it blue")
+    button(page, "refine").click()
+    expect(thumbnails(page)).to_have_count(3)
+    expect(current).to_have_count(1)
+    expect(current).to_have_accessible_name(re.compile(r"on screen \(thumbnail 3 of 3\)"))
+
+
+def test_start_over_can_be_undone(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "keep me")
+    button(page, "regenerate").click()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    shown = expect_final_image(page)
+    button(page, "discard").click()
+    expect(generate_button(page)).to_be_visible()
+    undo = button(page, "undo")
+    expect(undo).to_be_visible()
+    undo.click()
+    expect(button(page, "approve")).to_be_visible()
+    expect(thumbnails(page)).to_have_count(2)
+    expect(main_image(page)).to_have_attribute("src", shown)
+    expect(undo).to_be_hidden()
+
+
+def focused_id(page: Page) -> str:
+    return page.evaluate("document.activeElement.id || document.activeElement.closest('[id]')?.id || ''")
+
+
+def test_keyboard_only_flow_with_visible_focus(page, app_url, fake):
+    open_app(page, app_url)
+    page.keyboard.type("keyboard only")  # the prompt has focus on load
+    page.keyboard.press("Enter")
+    expect(button(page, "approve")).to_be_focused()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineWidth")
+    assert float(outline.removesuffix("px")) >= 3, outline  # a ring you can see
+    page.keyboard.press("Enter")  # Approve
+    download = page.get_by_role("link", name="⬇ Download", exact=True)
+    expect(download).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(button(page, "start-over")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(prompt_box(page)).to_be_focused()
+
+
+def test_the_approved_image_has_a_visible_download_button(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "download me")
+    button(page, "approve").click()
+    download = page.get_by_role("link", name="⬇ Download", exact=True)
+    expect(download).to_be_visible()
+    box = download.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44, box
+    with page.expect_download() as saved:
+        download.click()
+    assert image_origin(page, expect_final_image(page))[0] == "download me"
+    assert saved.value.suggested_filename == "hitl-image.png"
+
+
+def test_phone_review_fits_one_screen_with_44px_targets(phone_page, app_url, fake):
+    page = phone_page
+    open_app(page, app_url)
+    generate(page, "phone first")
+    button(page, "regenerate").tap()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    image, approve, regenerate = (main_image(page).bounding_box(), button(page, "approve").bounding_box(),
+                                  button(page, "regenerate").bounding_box())
+    assert image["y"] >= 0 and max(approve["y"] + approve["height"], regenerate["y"] + regenerate["height"]) \
+        <= PHONE["height"], (image, approve, regenerate)
+    for target in (button(page, "approve"), button(page, "regenerate"), button(page, "discard"),
+                   *page.locator("#image button").all()):
+        box = target.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44, (target, box)
+    gallery = page.locator("#gallery .grid-container").bounding_box()
+    newest = thumbnails(page).last.bounding_box()
+    assert newest["x"] + newest["width"] <= gallery["x"] + gallery["width"], "the newest candidate is off to the side"

@@ -35,18 +35,25 @@
   };
 
   // The candidate under review carries the caption's mark: outline it and tell screen readers.
+  // Each thumbnail's name starts with its visible caption, so what is seen is what is heard.
   const markCurrent = () => {
     for (const item of document.querySelectorAll("#gallery button.thumbnail-item")) {
-      const current = (item.textContent || "").includes("on screen");
+      const caption = item.querySelector(".caption-label")?.textContent?.trim() || "";
+      const current = caption.includes("on screen");
       item.classList.toggle("hitl-current", current);
       if (current) item.setAttribute("aria-current", "true"); else item.removeAttribute("aria-current");
+      const position = (item.getAttribute("aria-label") || "").match(/\d+ of \d+/);
+      const name = caption && position ? `${caption} (thumbnail ${position[0]})` : null;
+      if (name && item.getAttribute("aria-label") !== name) item.setAttribute("aria-label", name);
     }
   };
 
-  // The message is an alert: screen readers read it when it appears.
+  // The message is an alert (read out when it appears); Gradio's empty image box gets the role
+  // its label needs.
   const announce = () => {
-    const box = visible("#status textarea");
-    if (box && box.getAttribute("role") !== "alert") box.setAttribute("role", "alert");
+    const status = visible("#status");
+    if (status && status.getAttribute("role") !== "alert") status.setAttribute("role", "alert");
+    for (const empty of document.querySelectorAll(".empty[aria-label]:not([role])")) empty.setAttribute("role", "img");
   };
 
   let queued = false;
