@@ -6,11 +6,13 @@ Runs the same on a Hugging Face Space (SYSTEM=spaces), locally, and with `--shar
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+from dataclasses import replace
 
 from hitl import gradio_internals
-from hitl.config import load_settings
+from hitl.config import Settings, load_settings
 from hitl.memory import return_freed_images_to_the_os
 from hitl.ui import build_demo, launch_options
 
@@ -27,6 +29,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also open a temporary public link (anyone with it uses your key)")
     parser.add_argument("--demo", action="store_true", help="ignore OPENAI_API_KEY and draw demo pictures")
     return parser.parse_args(argv)
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings for this launch. On a loopback address without --share, off Spaces, the only
+    user is the owner on their own key: no generation limits. A Space, a share link or a network
+    address has visitors, and the limits stand."""
+    settings = load_settings(api_key=None) if args.demo else load_settings()
+    return replace(settings, limited=ON_SPACES or args.share or not is_loopback(args.host))
 
 
 def open_share_link(demo) -> str | None:
@@ -50,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
                         force=True)  # the SDK may have configured logging on import (OPENAI_LOG)
     for chatty in ("httpx", "httpx2", "openai"):  # one line per HTTP request is noise, not news
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    settings = load_settings(api_key=None) if args.demo else load_settings()
+    settings = settings_for(args)
     share = args.share and not ON_SPACES  # a Space is already public
     if args.share and ON_SPACES:
         print("* --share ignored: this Space is already public.", flush=True)

@@ -32,17 +32,17 @@ class Endpoints:
     async def generate(self, prompt, size, quality, background, output_format, key, session, request: gr.Request):
         """Generate a first image for the prompt (stage initial_input -> user_feedback)."""
         return await self.answer(Action.GENERATE, session, request, task_input=prompt,
-                                 **upstream(size, quality, background, output_format, key))
+                                 **upstream(size, quality, background, output_format, key, budget=0))
 
     async def regenerate(self, size, quality, background, output_format, key, session, request: gr.Request):
         """Make another candidate from the same prompt (stage user_feedback)."""
         return await self.answer(Action.REGENERATE, session, request,
-                                 **upstream(size, quality, background, output_format, key))
+                                 **upstream(size, quality, background, output_format, key, budget=0))
 
     async def refine(self, feedback, size, quality, background, output_format, key, session, request: gr.Request):
         """Edit the candidate on screen with written feedback (stage user_feedback)."""
         return await self.answer(Action.REFINE, session, request, feedback=feedback,
-                                 **upstream(size, quality, background, output_format, key))
+                                 **upstream(size, quality, background, output_format, key, budget=0))
 
     async def select(self, index, session, request: gr.Request):
         """Put candidate `index` (0-based, in the order `candidates` lists them) on screen (stage user_feedback)."""
@@ -68,9 +68,12 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     generating = dict(concurrency_id="generation", concurrency_limit=runtime.settings.max_concurrent,
                       show_progress="hidden")
     quick = dict(concurrency_limit=None, show_progress="hidden")
-    gr.on([], api.generate, [page.prompt, *page.options, page.session], results, api_name="generate", **generating)
-    gr.on([], api.regenerate, [*page.options, page.session], results, api_name="regenerate", **generating)
-    gr.on([], api.refine, [page.feedback, *page.options, page.session], results, api_name="refine", **generating)
+    # No budget input: the endpoints keep their arity (a raw call with too few inputs makes Gradio print
+    # them, key included, to the server's log); the session budget is the page's.
+    options = page.image_options
+    gr.on([], api.generate, [page.prompt, *options, page.session], results, api_name="generate", **generating)
+    gr.on([], api.regenerate, [*options, page.session], results, api_name="regenerate", **generating)
+    gr.on([], api.refine, [page.feedback, *options, page.session], results, api_name="refine", **generating)
     gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
     gr.on([], api.approve, [page.session], results, api_name="approve", **quick)
     gr.on([], api.start_over, [page.session], results, api_name="start_over", **quick)

@@ -14,6 +14,7 @@ import gradio as gr
 from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.data_classes import ImageData
 
+from .costs import money
 from .image_route import image_url
 from .stages import Candidate
 
@@ -49,9 +50,17 @@ def _listed(item: Candidate | Linked, stem: str) -> ImageData:
 ON_SCREEN = "on screen"  # the caption's mark for the candidate under review (the page's script reads it too)
 
 
+def _caption(number: int, candidate: Candidate, current: bool) -> str:
+    """"#2 · $0.041 · on screen": its number, what it cost (≈ when estimated), and the mark."""
+    parts = [f"#{number}"]
+    if candidate.cost is not None:
+        parts.append(f"{'≈' if candidate.estimated else ''}{money(candidate.cost)}")
+    return " · ".join(parts + [ON_SCREEN] * current)
+
+
 def _gallery(items: list[Candidate | Linked] | None, current: int = -1) -> GalleryData:
     return GalleryData(root=[GalleryImage(image=_listed(item, f"candidate-{i + 1}"),
-                                          caption=f"#{i + 1} · {ON_SCREEN}" if i == current else f"#{i + 1}")
+                                          caption=_caption(i + 1, getattr(item, "candidate", item), i == current))
                              for i, item in enumerate(items or [])])
 
 

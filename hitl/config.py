@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .costs import PriceTable
+
 # Current GPT image model per the installed SDK (`gpt-image-1` was shut down 2026-10-23).
 DEFAULT_IMAGE_MODEL = "gpt-image-2.6-sunburst"
 # The mainline model that hosts the image_generation tool in the Responses API.
@@ -38,8 +40,11 @@ class Settings:
     total_timeout: float  # all attempts and waits together, seconds
     max_attempts: int
     max_prompt_chars: int
+    prices: PriceTable  # USD per token kind per model (hitl/prices.json, or HITL_PRICES_FILE)
+    daily_budget_usd: float  # what the server's key may spend per UTC day (0: no budget)
     session_limit: int  # generations per session per window
     ip_limit: int  # generations per client address per window
+    limited: bool  # whether those limits apply (off for the owner on their own machine: see app.py)
     limit_window: float  # seconds
     proxy_hops: int  # trusted proxies in front of the app (0: use the TCP peer address)
     max_concurrent: int  # generations running at once, all users together
@@ -67,8 +72,11 @@ def load_settings(**overrides) -> Settings:
         total_timeout=_float("HITL_TOTAL_TIMEOUT", 180),
         max_attempts=_int("HITL_MAX_ATTEMPTS", 3),
         max_prompt_chars=_int("HITL_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS),
+        prices=PriceTable.load(os.environ.get("HITL_PRICES_FILE") or None),
+        daily_budget_usd=_float("HITL_DAILY_BUDGET_USD", 0),
         session_limit=_int("HITL_SESSION_LIMIT", 20),
         ip_limit=_int("HITL_IP_LIMIT", 60),
+        limited=True,
         limit_window=_float("HITL_LIMIT_WINDOW", 3600),
         proxy_hops=_int("HITL_PROXY_HOPS", 1 if on_spaces else 0),
         max_concurrent=_int("HITL_MAX_CONCURRENT", 64),

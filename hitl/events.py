@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import gradio as gr
 
 from .config import Settings
-from .page import Page
+from .page import Page, estimate_html
 from .runner import Runtime, Started, run_action
 from .screen import Screen
 from .stages import Action, Candidate, Session, stages_switched_by
@@ -31,10 +31,10 @@ def client_address(request: gr.Request | None, proxy_hops: int) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def upstream(size, quality, background, output_format, api_key) -> dict:
-    """The runner's inputs from the page's options (the same five in every generating event)."""
+def upstream(size, quality, background, output_format, api_key, budget) -> dict:
+    """The runner's inputs from the page's options (the same six in every generating event)."""
     options = {"size": size, "quality": quality, "background": background, "output_format": output_format}
-    return {"options": options, "api_key": (api_key or "").strip() or None}
+    return {"options": options, "api_key": (api_key or "").strip() or None, "budget": max(0.0, float(budget or 0))}
 
 
 def run(action: Action, session: Session, runtime: Runtime, request: gr.Request | None, **inputs):
@@ -59,7 +59,7 @@ class PageEvents:
         page = self.page
         boxes = [page.stage_boxes[stage] for stage in stages_switched_by(action)] if action else []
         return [page.session, *boxes, page.cancel, page.undo, page.progress, page.image, page.revised_prompt,
-                page.gallery, page.your_prompt, page.download, page.message]
+                page.cost, page.gallery, page.your_prompt, page.download, page.message]
 
     async def stream(self, action: Action, session: Session, request: gr.Request, **inputs):
         screen = Screen.of(self.page, session, request.session_hash,
@@ -72,22 +72,22 @@ class PageEvents:
             else:
                 yield screen.show(item)
 
-    async def generate(self, prompt, size, quality, background, output_format, api_key, session: Session,
-                       request: gr.Request):
+    async def generate(self, prompt, size, quality, background, output_format, api_key, budget,
+                       session: Session, request: gr.Request):
         async for outputs in self.stream(Action.GENERATE, session, request, task_input=prompt,
-                                         **upstream(size, quality, background, output_format, api_key)):
+                                         **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
-    async def regenerate(self, size, quality, background, output_format, api_key, session: Session,
-                         request: gr.Request):
+    async def regenerate(self, size, quality, background, output_format, api_key, budget,
+                         session: Session, request: gr.Request):
         async for outputs in self.stream(Action.REGENERATE, session, request,
-                                         **upstream(size, quality, background, output_format, api_key)):
+                                         **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
-    async def refine(self, feedback, size, quality, background, output_format, api_key, session: Session,
-                     request: gr.Request):
+    async def refine(self, feedback, size, quality, background, output_format, api_key, budget,
+                     session: Session, request: gr.Request):
         async for outputs in self.stream(Action.REFINE, session, request, feedback=feedback,
-                                         **upstream(size, quality, background, output_format, api_key)):
+                                         **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
     async def approve(self, session: Session, request: gr.Request):
@@ -101,6 +101,9 @@ class PageEvents:
 
     async def pick(self, session: Session, event: gr.SelectData, request: gr.Request):
         return await last(self.stream(Action.SELECT, session, request, select_index=event.index))
+
+    def estimate(self, size, quality):
+        return estimate_html(self.runtime.settings, size, quality)
 
     def cancelled(self, session: Session, request: gr.Request):
         """Cancel stops the generation; the page goes back to the session as it was."""
@@ -129,6 +132,8 @@ def wire(page: Page, runtime: Runtime, settings: Settings) -> None:
           events.outputs(Action.START_OVER), api_name="page_start_over", **quick)
     page.undo.click(events.undo_start_over, [page.session], events.outputs(Action.UNDO_START_OVER),
                     api_name="page_undo_start_over", **quick)
+    gr.on([page.size.change, page.quality.change], events.estimate, [page.size, page.quality], page.estimate,
+          api_name="page_estimate", **quick)
     page.gallery.select(events.pick, [page.session], events.outputs(Action.SELECT), api_name="page_select", **quick)
     page.cancel.click(events.cancelled, [page.session], events.outputs(), cancels=running, api_name="page_cancel",
                       **quick)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pocketflow import AsyncNode
 
 from .backends import ImageRequest
+from .costs import money
 from .errors import describe
 from .images import thumbnail_b64
 from .limits import window_wait
@@ -79,18 +80,26 @@ class ValidateRequest(AsyncNode):
 
 
 class CheckLimits(AsyncNode):
-    """Per-session and per-address sliding windows, so nobody drains the key."""
+    """Per-session and per-address sliding windows, so nobody drains the server's key. They fit who
+    pays: the owner on their own machine (`settings.limited` off) and a visitor on their own key
+    (`own_key`) are not counted against the server key's limits."""
 
     async def prep_async(self, shared):
+        if not shared["settings"].limited or shared.get("own_key"):
+            return None
         return shared["settings"], shared["generations"], shared["limiter"], shared["client_ip"], shared["now"]
 
     async def exec_async(self, prep_res):
+        if prep_res is None:
+            return None
         settings, generations, limiter, client, now = prep_res
         generations, session_wait = window_wait(generations, settings.session_limit, settings.limit_window, now)
         wait = max(session_wait, limiter.wait(client, now))
         return generations, wait
 
     async def post_async(self, shared, prep_res, exec_res):
+        if exec_res is None:  # not paid for by the server's key, or not on a public server
+            return None
         generations, wait = exec_res
         shared["generations"] = generations
         if wait > 0:
@@ -99,6 +108,34 @@ class CheckLimits(AsyncNode):
         now, limiter, client = shared["now"], shared["limiter"], shared["client_ip"]
         shared["generations"] = generations + [now]
         limiter.record(client, now)
+        return None
+
+
+class CheckBudget(AsyncNode):
+    """Refuses a generation that would pass the visitor's session budget, or one on the server's key
+    once its daily budget is spent. Estimates decide before; what OpenAI reported is what counts."""
+
+    async def prep_async(self, shared):
+        settings, options = shared["settings"], shared["options"]
+        estimate = settings.prices.estimate(options.size, options.quality, settings.image_model,
+                                            shared["input_used_by_process"]) or 0.0
+        server_spent = not shared.get("own_key") and shared["daily_spend"].exhausted(shared["today"])
+        return shared["spent_usd"], shared.get("budget") or 0.0, estimate, server_spent
+
+    async def exec_async(self, prep_res):
+        spent, budget, estimate, server_spent = prep_res
+        if server_spent:
+            return ("Today's budget for this app's OpenAI key is spent. Enter your own OpenAI key under "
+                    "Advanced to keep going: it is used for your requests only.")
+        if budget > 0 and spent + estimate > budget:
+            return (f"This image (≈ {money(estimate)}) would take the session past its {money(budget)} budget "
+                    f"by {money(spent + estimate - budget)}. Raise the budget under Advanced to go on.")
+        return None
+
+    async def post_async(self, shared, prep_res, refusal):
+        if refusal:
+            shared["error_message"] = refusal
+            return STOP
         return None
 
 
@@ -139,6 +176,9 @@ class GenerateImage(AsyncNode):
             return "failed"
         add_candidate(shared, result, shared["settings"].max_candidates)
         shared["made"] += 1
+        shared["spent_usd"] += result.cost or 0.0
+        if result.cost and not result.estimated and not shared.get("own_key"):
+            shared["daily_spend"].record(result.cost, shared["today"])
         shared["stage"] = next_stage(shared["stage"], self.action)
         shared["undo"] = None  # new work: what an earlier Start Over put aside is let go
         return "done"

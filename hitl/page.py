@@ -13,6 +13,7 @@ import gradio as gr
 from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
 from .components import MemoryGallery, MemoryImage
 from .config import Settings
+from .costs import money
 from .stages import Session, Stage
 
 TITLE = "HITL Image Studio"
@@ -43,11 +44,13 @@ class Page:
     undo: gr.Button
     prompt: gr.Textbox
     generate: gr.Button
+    estimate: gr.HTML  # about what one image costs at the chosen size and quality
     size: gr.Dropdown
     quality: gr.Dropdown
     background: gr.Dropdown
     output_format: gr.Dropdown
     api_key: gr.Textbox
+    budget: gr.Number  # the visitor's own limit for this session, in USD (0: none)
     # user_feedback
     review_stage: gr.Column
     your_prompt: gr.Textbox  # the user's own words, beside the model's revised prompt
@@ -66,6 +69,7 @@ class Page:
     progress: gr.HTML  # what is happening while an image is being made (with the elapsed time)
     image: MemoryImage
     revised_prompt: gr.Textbox
+    cost: gr.HTML  # this image's cost and the session's, from what OpenAI reported
     gallery: MemoryGallery
     candidate_index: gr.Number  # /select's input (the page clicks the gallery instead)
 
@@ -75,9 +79,23 @@ class Page:
                 Stage.FINAL: self.final_stage}
 
     @property
-    def options(self) -> list[gr.components.Component]:
-        """What every generating action takes besides its text: the image options and the visitor's key."""
+    def image_options(self) -> list[gr.components.Component]:
+        """What every generating endpoint of the API takes besides its text: the options and the key."""
         return [self.size, self.quality, self.background, self.output_format, self.api_key]
+
+    @property
+    def options(self) -> list[gr.components.Component]:
+        """What every generating event of the page takes besides its text: the above and the budget."""
+        return [*self.image_options, self.budget]
+
+
+def estimate_html(settings: Settings, size: str, quality: str) -> str:
+    """About what one image costs at this size and quality (app's own words and numbers only)."""
+    usd = settings.prices.estimate(size, quality, settings.image_model)
+    if usd is None:
+        return '<p class="hitl-estimate">No price is known for this image model.</p>'
+    free = " (demo mode: free here)" if settings.demo else ""
+    return f'<p class="hitl-estimate">≈ {money(usd)} per image at this size and quality{free}</p>'
 
 
 def layout(settings: Settings) -> Page:
@@ -96,6 +114,7 @@ def layout(settings: Settings) -> Page:
                                     placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                     elem_id="prompt")
                 generate = gr.Button("Generate Image", variant="primary", elem_id="generate")
+                estimate = gr.HTML(estimate_html(settings, "auto", "auto"), elem_id="estimate")
                 with gr.Accordion("Advanced", open=False):
                     size = gr.Dropdown(list(SIZES), value="auto", label="Size")
                     quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
@@ -103,6 +122,8 @@ def layout(settings: Settings) -> Page:
                     output_format = gr.Dropdown(list(FORMATS), value="png", label="Output format")
                     api_key = gr.Textbox("", label="Your OpenAI API key (optional)", type="password",
                                          placeholder="sk-… used for this session only, never stored")
+                    budget = gr.Number(0, label="Session budget in US$ (0: none)", minimum=0, step=0.05,
+                                       elem_id="budget")
                     if settings.demo:
                         gr.Markdown(OWNER_HINT, elem_classes="owner-hint")
                 gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
@@ -131,16 +152,18 @@ def layout(settings: Settings) -> Page:
             image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
                                 buttons=["download", "fullscreen"], alt_text="Generated image")
             revised_prompt = gr.Textbox(label="Revised prompt", interactive=False, visible=False, elem_id="revised")
+            cost = gr.HTML("", elem_id="cost")
             gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6, fit_columns=False,
                                     height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
     candidate_index = gr.Number(0, precision=0, visible=False)
 
     return Page(
         session=session, message=message,
-        prompt_stage=prompt_stage, undo=undo, prompt=prompt, generate=generate, size=size, quality=quality,
-        background=background, output_format=output_format, api_key=api_key,
+        prompt_stage=prompt_stage, undo=undo, prompt=prompt, generate=generate, estimate=estimate, size=size,
+        quality=quality, background=background, output_format=output_format, api_key=api_key, budget=budget,
         review_stage=review_stage, your_prompt=your_prompt, approve=approve, regenerate=regenerate,
         feedback=feedback, refine=refine,
         discard=discard, final_stage=final_stage, download=download, start_over=start_over, cancel=cancel,
-        progress=progress, image=image, revised_prompt=revised_prompt, gallery=gallery, candidate_index=candidate_index,
+        progress=progress, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery,
+        candidate_index=candidate_index,
     )

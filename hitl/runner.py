@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timezone
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from .backends import ImageService
 from .config import Settings
 from .flows import FLOWS
+from .budget import DailySpend
 from .limits import ClientLimiter
 from .stages import Action, Candidate, Session, from_shared, to_shared
 
@@ -36,10 +38,12 @@ class Runtime:
     settings: Settings
     service: ImageService
     limiter: ClientLimiter
+    daily_spend: DailySpend
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window))
+        return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window),
+                   DailySpend(settings.daily_budget_usd))
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."
@@ -65,7 +69,8 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
     news: asyncio.Queue[Started | Candidate | None] = asyncio.Queue()  # None: the flow has ended
     shared = to_shared(
         session, **inputs, settings=runtime.settings, limiter=runtime.limiter, client_ip=client_ip,
-        now=time.monotonic(), backend=runtime.service.backend_for(api_key),
+        now=time.monotonic(), today=datetime.now(timezone.utc).date(), daily_spend=runtime.daily_spend,
+        backend=runtime.service.backend_for(api_key), own_key=bool(api_key),
         on_start=lambda: news.put_nowait(Started()), on_partial=news.put_nowait,
     )
     flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from .components import Linked, gallery_payload, image_payload
+from .costs import money
 from .image_route import image_url
 from .page import CANCEL, UNDO, Page
 from .stages import Candidate, Session, Stage
@@ -51,6 +52,15 @@ def download_html(session_hash: str, image: Candidate | None) -> str:
         return ""
     url = html.escape(image_url(session_hash, image))
     return f'<a class="hitl-download" href="{url}" download="hitl-image.{image.mime.split("/")[-1]}">⬇ Download</a>'
+
+
+def cost_html(session: Session, image: Candidate | None) -> str:
+    """This image's cost and the session's: what OpenAI reported, or in demo mode what it would have cost."""
+    if image is None:
+        return ""
+    would = "would have cost" if image.estimated else "cost"
+    total = f" · this session {'≈ ' if image.estimated else ''}{money(session.spent_usd)}" if session.spent_usd else ""
+    return f'<p class="hitl-cost">This image {would} {money(image.cost)}{total}</p>'
 
 
 @dataclass
@@ -106,6 +116,7 @@ class Screen:
                                                           current=session.selected)),
             page.progress: progress_html(self._progress(running, preview)),
             page.your_prompt: session.input_used_by_process,
+            page.cost: cost_html(session, reviewed),
             page.download: download_html(self.session_hash, session.final_result),
             page.message: (gr.update(visible=now["error_message"], value=session.error_message) if settled
                            else part("error_message", session.error_message)),

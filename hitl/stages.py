@@ -88,11 +88,13 @@ class Candidate:
     response_id: str | None = None  # lets Refine continue the Responses conversation
     thumb_b64: str = ""  # small WebP listing it in API answers (the page links the full image instead)
     key: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # names it in URLs (image_route)
+    cost: float | None = None  # USD, from the usage OpenAI reported (None: no usage or no price)
+    estimated: bool = False  # the cost is an estimate (demo mode: what it would have cost)
 
     @classmethod
     def from_b64(cls, b64: str, mime: str = "image/png", prompt: str = "", revised_prompt: str = "",
-                 response_id: str | None = None) -> Candidate:
-        return cls(f"data:{mime};base64,{b64}", prompt, revised_prompt, response_id)
+                 response_id: str | None = None, cost: float | None = None, estimated: bool = False) -> Candidate:
+        return cls(f"data:{mime};base64,{b64}", prompt, revised_prompt, response_id, cost=cost, estimated=estimated)
 
     @property
     def mime(self) -> str:
@@ -145,6 +147,7 @@ class Session:
     error_message: str = ""  # the one message of the last event ("" when all went well)
     undo: dict | None = None  # what Start Over put aside (Undo Start Over brings it back), until a new Generate
     generations: list[float] = field(default_factory=list)  # times, for the session limit
+    spent_usd: float = 0.0  # what this session's images cost (estimates in demo mode)
     busy: Busy = field(default_factory=Busy, compare=False, repr=False)  # one action at a time
 
     @property

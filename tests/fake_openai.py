@@ -53,6 +53,11 @@ BEHAVIOURS = {"timeout", "drop", "malformed", "stream_cut", "refusal", "stream_e
 # "failed:<code>" answers `response.failed` with that ResponseError.code (any the SDK lists).
 FAILED_CODES = get_args(ResponseError.model_fields["code"].annotation)
 INCOMPLETE = {"incomplete_filter": "content_filter", "incomplete_tokens": "max_output_tokens"}
+# The usage every successful answer reports (tests price it with the app's price table).
+TEXT_USAGE = {"input_tokens": 120, "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 20},
+              "output_tokens": 40, "output_tokens_details": {"reasoning_tokens": 8}, "total_tokens": 160}
+IMAGE_USAGE = {"input_tokens": 50, "input_tokens_details": {"image_tokens": 0, "text_tokens": 50},
+               "output_tokens": 1056, "total_tokens": 1106}
 BLOCKED_CATEGORIES = ["violence"]
 
 
@@ -291,7 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
         image = fake.image_b64(prompt, serial)
         if not _truthy(body.get("stream")):
             time.sleep(fake.latency)
-            payload = {"created": int(time.time()), "data": [{"b64_json": image, "revised_prompt": None}]}
+            payload = {"created": int(time.time()), "data": [{"b64_json": image, "revised_prompt": None}],
+                       "usage": IMAGE_USAGE}
             return self._json(200, self._conform(payload, streamed=False))
         partials = int(body.get("partial_images") or 0)
         kind = "image_edit" if self.route == "/images/edits" else "image_generation"
@@ -303,9 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
                                        "b64_json": fake.image_b64(f"partial {index}: {prompt}", serial), **about},
                                       streamed=True))
         time.sleep(fake.latency / (partials + 1))
-        usage = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
-                 "input_tokens_details": {"image_tokens": 0, "text_tokens": 1}}
-        self._finish_sse(self._conform({"type": f"{kind}.completed", "b64_json": image, **about, "usage": usage},
+        self._finish_sse(self._conform({"type": f"{kind}.completed", "b64_json": image, **about, "usage": IMAGE_USAGE},
                                        streamed=True))
 
     # -- plumbing -----------------------------------------------------------------
@@ -390,7 +394,9 @@ def _response(body: dict, serial: int, fault: str | None, image_b64: str, prompt
     elif (fault or "").startswith("failed:"):
         status, output = "failed", []
         error = {"code": fault.partition(":")[2], "message": "The response failed.", "param": None, "type": None}
-    return {"id": f"resp_{serial}", "object": "response", "created_at": int(time.time()), "status": status,
+    usage = {"usage": TEXT_USAGE, "tool_usage": {"image_gen": IMAGE_USAGE, "web_search": {"num_requests": 0}}}
+    return {**(usage if status == "completed" else {}),
+            "id": f"resp_{serial}", "object": "response", "created_at": int(time.time()), "status": status,
             "model": body.get("model"), "output": output, "tools": body.get("tools", []),
             "tool_choice": body.get("tool_choice", "auto"), "parallel_tool_calls": True, "error": error,
             "incomplete_details": incomplete, "instructions": None, "metadata": {}, "temperature": 1.0, "top_p": 1.0,

@@ -9,8 +9,11 @@ and looking at what changed: nothing here repeats the code's list of names or de
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -117,12 +120,20 @@ def app_reads() -> dict[str, object]:
     return found
 
 
+@functools.cache
+def file_probe() -> str:
+    """A value for variables that name a file: a small, valid price table unlike the shipped one."""
+    path = Path(tempfile.mkdtemp(prefix="hitl-docs-")) / "prices.json"
+    path.write_text(json.dumps({"models": {"probe-model": {"input": 1.0}}}))
+    return str(path)
+
+
 def attribute_for(monkeypatch, name: str, defaults: config.Settings) -> str:
     """The one Settings attribute that setting `name` changes."""
-    for probe in PROBES:
+    for probe in (*PROBES, file_probe()):
         try:
             settings, _ = load_with(monkeypatch, {name: probe})
-        except ValueError:
+        except (ValueError, OSError):
             continue
         changed = [key for key, value in settings.__dict__.items() if value != getattr(defaults, key)]
         assert len(changed) <= 1, f"{name}={probe} changes several settings: {changed}"

@@ -15,7 +15,7 @@ from hitl import gradio_internals
 from hitl.image_route import PATH
 
 LINKED = PATH.lstrip("/").split("{")[0]  # "gradio_api/hitl/image/"
-OPTIONS = ("auto", "auto", "auto", "png", "")
+OPTIONS = ("auto", "auto", "auto", "png", "", 0)
 
 
 def linked_image(page: Page, messages: list[dict]) -> str:

@@ -209,3 +209,38 @@ def test_gradio_can_run_the_whole_generation_pool_at_once(pool):
     options = launch_options(load_settings(api_key=None, max_concurrent=pool))
     assert options["max_threads"] > pool
     assert options["run_history"] is False
+
+
+# -- limits that fit who pays ---------------------------------------------------------------------
+def test_the_owner_on_their_own_machine_has_no_generation_limits(launch_limited, fake):
+    url = launch_limited(session_limit=1, ip_limit=1, limited=False)
+    client = Client(url, verbose=False)
+    results = [client.predict("mine", api_name="/generate")] + [client.predict(api_name="/regenerate")
+                                                                 for _ in range(3)]
+    assert [r[MESSAGE] for r in results] == [""] * 4 and fake.attempts == 4
+
+
+def test_a_visitors_own_key_does_not_count_against_the_servers_limits(launch_limited, fake):
+    url = launch_limited(session_limit=1, ip_limit=1)
+    client = Client(url, verbose=False)
+    own = "sk-own-key-of-a-visitor-0123456789"
+    for _ in range(3):
+        assert client.predict("on my key", key=own, api_name="/generate")[MESSAGE] == ""
+        client.predict(api_name="/start_over")
+    assert client.predict("on the server's key", api_name="/generate")[MESSAGE] == ""  # the window is untouched
+    assert LIMIT_MESSAGE.match(client.predict(api_name="/regenerate")[MESSAGE])  # and now it counts
+
+
+@pytest.mark.parametrize(("argv", "spaces", "limited"), [
+    (["--host", "127.0.0.1"], False, False),
+    (["--host", "localhost"], False, False),
+    (["--host", "127.0.0.1", "--share"], False, True),
+    (["--host", "0.0.0.0"], False, True),
+    (["--host", "192.0.2.10"], False, True),
+    (["--host", "127.0.0.1"], True, True),
+])
+def test_limits_stand_wherever_there_are_visitors(monkeypatch, argv, spaces, limited):
+    import app
+
+    monkeypatch.setattr(app, "ON_SPACES", spaces)
+    assert app.settings_for(app.parse_args(argv)).limited is limited

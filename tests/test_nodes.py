@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import date
 
 import openai
 import pytest
 
 from hitl.backends.demo import DemoBackend
+from hitl.budget import DailySpend
 from hitl.config import load_settings
 from hitl.flows import FLOWS
 from hitl.limits import ClientLimiter
@@ -16,6 +18,7 @@ from hitl.runner import Runtime, Started, run_action
 from hitl.stages import Action, Candidate, Session, Stage, to_shared
 
 SETTINGS = load_settings(api_key=None, session_limit=100, ip_limit=100)
+TODAY = date(2026, 11, 27)
 
 
 class FailingBackend:
@@ -31,7 +34,8 @@ class FailingBackend:
 
 def run(action: Action, session: Session, backend=None, **inputs) -> dict:
     shared = to_shared(session, settings=SETTINGS, limiter=ClientLimiter(100, 3600), client_ip="a", now=0.0,
-                       backend=backend or DemoBackend(), on_start=lambda: None, on_partial=lambda c: None, **inputs)
+                       backend=backend or DemoBackend(SETTINGS), on_start=lambda: None, on_partial=lambda c: None,
+                       today=TODAY, daily_spend=DailySpend(0), **{"budget": 0, **inputs})
     asyncio.run(FLOWS[action]().run_async(shared))
     return shared
 
@@ -86,7 +90,7 @@ def test_a_failure_keeps_the_candidates_and_says_what_happened():
 def test_session_limit_refuses_with_the_wait():
     settings = load_settings(api_key=None, session_limit=1, ip_limit=100, limit_window=60)
     shared = to_shared(Session(generations=[0.0]), settings=settings, limiter=ClientLimiter(100, 60),
-                       client_ip="a", now=10.0, backend=DemoBackend(), on_partial=lambda c: None,
+                       client_ip="a", now=10.0, backend=DemoBackend(settings), on_partial=lambda c: None,
                        task_input="a kite", options={})
     asyncio.run(FLOWS[Action.GENERATE]().run_async(shared))
     assert shared["error_message"] == "Generation limit reached. Try again in 50 s."
@@ -126,7 +130,7 @@ def test_refine_passes_the_current_candidate_and_feedback():
 
     current = Candidate.from_b64("iVBORw0KGgo=", prompt="p")
     session = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="p", candidates=[current], selected=0, made=1)
-    shared = run(Action.REFINE, session, Recording(), feedback="  make it blue ", options={})
+    shared = run(Action.REFINE, session, Recording(SETTINGS), feedback="  make it blue ", options={})
     request = seen["request"]
     assert request.previous is current and request.feedback == "make it blue" and request.prompt == "p"
     assert len(shared["candidates"]) == 2
@@ -157,7 +161,7 @@ def test_runner_cancellation_leaves_the_session_as_it_was():
             await asyncio.sleep(30)
 
     runtime = Runtime.create(SETTINGS)
-    runtime.service.backend_for = lambda key: Slow()
+    runtime.service.backend_for = lambda key: Slow(SETTINGS)
     session = Session()
 
     async def cancel_midway():

@@ -171,7 +171,7 @@ def test_every_response_error_code_has_its_own_message():
 
 def test_a_preview_from_a_blocked_call_gives_way_to_the_last_good_image(app_url, fake):
     page = Page(app_url)
-    options = ("auto", "auto", "auto", "png", "")
+    options = ("auto", "auto", "auto", "png", "", 0)
     good = page.result(page.click("generate", "a kite", *options), "image")["url"]
     fake.fail_next("blocked_picture")
     messages = page.click("regenerate", *options)

@@ -84,3 +84,19 @@ def test_cancel_restores_the_picture_whatever_was_streamed(page):
     outputs = Screen.of(page, session, "abc", running=True).show(session)
     assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
     assert outputs[page.cancel] == gr.update(visible=False, value=CANCEL)
+
+
+def test_the_progress_line_says_what_is_happening(page):
+    session = Session()
+    screen = Screen.of(page, session, "abc", previews_expected=2)
+    assert "Making your image…" in screen.show(session, running=True)[page.progress]
+    for n in (1, 2):
+        line = screen.show(session, running=True, preview=Candidate.from_b64("UFJF"))[page.progress]
+        assert f"preview {n} of 2" in line and 'role="status"' in line and 'class="elapsed"' in line
+    assert screen.show(session)[page.progress] == ""  # done: the line goes
+
+
+def test_the_download_link_names_the_approved_image_in_the_session(page):
+    final = Session(stage=Stage.FINAL, candidates=[IMAGE], selected=0, final_result=IMAGE)
+    link = Screen.of(page, Session(), "abc").show(final)[page.download]
+    assert f'href="gradio_api/hitl/image/abc/{IMAGE.key}"' in link and 'download="hitl-image.png"' in link

@@ -32,7 +32,7 @@ class ImageService:
     def backend_for(self, session_key: str | None) -> Backend:
         key = session_key or self.settings.api_key
         if not key:
-            return DemoBackend()
+            return DemoBackend(self.settings)
         backend = ImagesBackend if self.settings.api_style == "images" else ResponsesBackend
         return backend(self._client(key), self.settings)
 

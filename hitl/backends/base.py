@@ -9,6 +9,7 @@ from typing import Protocol
 from openai import AsyncOpenAI
 
 from ..config import Settings
+from ..costs import Usage
 from ..retry import with_retries
 from ..stages import Candidate
 
@@ -69,3 +70,6 @@ class OpenAIBackend:
 
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         raise NotImplementedError
+
+    def cost_of(self, usage: Usage | None) -> float | None:
+        return self.settings.prices.cost(usage, self.settings.responses_model, self.settings.image_model)

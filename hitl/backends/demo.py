@@ -14,6 +14,7 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from ..config import Settings
 from ..stages import Candidate
 from .base import ImageRequest, OnPartial
 
@@ -68,10 +69,16 @@ def _render_both(request: ImageRequest) -> tuple[str, str]:
 
 
 class DemoBackend:
-    """Renders locally, off the event loop; shows one blurred preview first, like the real API."""
+    """Renders locally, off the event loop; shows one blurred preview first, like the real API.
+    Its images cost nothing; each carries what the real one would have cost (an estimate)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         preview, final = await asyncio.to_thread(_render_both, request)
         mime = request.options.mime
         on_partial(Candidate.from_b64(preview, mime, request.prompt))
-        return Candidate.from_b64(final, mime, request.prompt, revised_prompt="")
+        would_cost = self.settings.prices.estimate(request.options.size, request.options.quality,
+                                                   self.settings.image_model, request.prompt)
+        return Candidate.from_b64(final, mime, request.prompt, revised_prompt="", cost=would_cost, estimated=True)

@@ -6,6 +6,7 @@ import base64
 from contextlib import aclosing
 from dataclasses import asdict
 
+from ..costs import Usage
 from ..errors import MalformedResponseError, NoImageError, TransientStreamError
 from ..stages import Candidate
 from .base import ImageRequest, OnPartial, OpenAIBackend
@@ -24,7 +25,8 @@ class ImagesBackend(OpenAIBackend):
             call = self.client.images.generate
         mime = request.options.mime
         if not self.settings.partial_images:
-            return _candidate_from((await call(**arguments)).data, request, mime)
+            answer = await call(**arguments)
+            return _candidate_from(answer.data, request, mime, self.cost_of(Usage.of_images(answer.usage)))
         stream = await call(**arguments, stream=True, partial_images=self.settings.partial_images)
         started = False
         # aclosing: we return mid-iteration, and the SDK's event generator must close now, not at GC
@@ -35,16 +37,17 @@ class ImagesBackend(OpenAIBackend):
                 if kind.endswith("partial_image"):
                     on_partial(Candidate.from_b64(event.b64_json, mime, request.prompt))
                 elif kind.endswith("completed"):
-                    return Candidate.from_b64(event.b64_json, mime, request.prompt)
+                    cost = self.cost_of(Usage.of_images(getattr(event, "usage", None)))
+                    return Candidate.from_b64(event.b64_json, mime, request.prompt, cost=cost)
         if not started:  # a 200 that was not an event stream at all
             raise MalformedResponseError("empty or unreadable stream")
         raise TransientStreamError("the stream ended before the image was complete")
 
 
-def _candidate_from(data, request: ImageRequest, mime: str) -> Candidate:
+def _candidate_from(data, request: ImageRequest, mime: str, cost: float | None) -> Candidate:
     if not data:
         raise MalformedResponseError("no data in response")
     first = data[0]
     if not getattr(first, "b64_json", None):
         raise NoImageError(getattr(first, "revised_prompt", None) or "")
-    return Candidate.from_b64(first.b64_json, mime, request.prompt, first.revised_prompt or "")
+    return Candidate.from_b64(first.b64_json, mime, request.prompt, first.revised_prompt or "", cost=cost)

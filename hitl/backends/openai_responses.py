@@ -12,6 +12,7 @@ import logging
 from contextlib import aclosing
 from dataclasses import asdict, replace
 
+from ..costs import Usage
 from ..errors import (IncompleteResponse, MalformedResponseError, NoImageError, TransientStreamError, UpstreamFailure,
                       error_code)
 from ..stages import Candidate
@@ -87,6 +88,7 @@ class ResponsesBackend(OpenAIBackend):
                     b64=item.result, mime=request.options.mime, prompt=request.prompt,
                     revised_prompt=getattr(item, "revised_prompt", None) or "",
                     response_id=response.id if self.settings.store_responses else None,
+                    cost=self.cost_of(Usage.of_response(response)),
                 )
             if getattr(item, "status", None) == "failed":
                 raise _call_failure(getattr(item, "error", None))
