@@ -8,12 +8,13 @@ results into a `Screen`'s outputs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import gradio as gr
 
 from .config import Settings
-from .page import Page, estimate_html
+from .page import HISTORY, Page, estimate_html
 from .runner import Runtime, Started, run_action
 from .screen import Screen
 from .stages import Action, Candidate, Session, stages_switched_by
@@ -54,29 +55,54 @@ class PageEvents:
     def __init__(self, page: Page, runtime: Runtime):
         self.page, self.runtime = page, runtime
 
-    def outputs(self, action: Action | None = None) -> list:
+    def outputs(self, action: Action | None = None, every_stage: bool = False) -> list:
         """What an action's event may change: the stage boxes it can switch, and the rest of the screen."""
         page = self.page
-        boxes = [page.stage_boxes[stage] for stage in stages_switched_by(action)] if action else []
+        stages = list(page.stage_boxes) if every_stage else stages_switched_by(action) if action else []
+        boxes = [page.stage_boxes[stage] for stage in stages]
         return [page.session, *boxes, page.cancel, page.undo, page.progress, page.image, page.revised_prompt,
                 page.cost, page.gallery, page.your_prompt, page.download, page.message]
 
-    async def stream(self, action: Action, session: Session, request: gr.Request, **inputs):
-        screen = Screen.of(self.page, session, request.session_hash,
-                           previews_expected=self.runtime.settings.partial_images)
+    async def stream(self, action: Action, shown: Session, request: gr.Request, **inputs):
+        """Run `action` from the session's latest state (another tab of it may have moved on since
+        this one showed `shown`), streaming what changes on this tab's screen."""
+        tab, vault = request.session_hash, self.runtime.vault
+        session = vault.latest(tab, shown)
+        screen = Screen.of(self.page, shown, tab, previews_expected=self.runtime.settings.partial_images)
         async for item in run(action, session, self.runtime, request, **inputs):
             if isinstance(item, Started):  # Cancel shows, the last message goes
                 yield screen.show(session, running=True)
             elif isinstance(item, Candidate):  # a preview: inline, as it is shown once
                 yield screen.show(session, running=True, preview=item)
             else:
+                vault.keep(tab, item, time.monotonic())
                 yield screen.show(item)
 
-    async def generate(self, prompt, size, quality, background, output_format, api_key, budget,
+    def resume(self, token: str, history: list, session: Session, request: gr.Request):
+        """Page load: the session this browser's token names (a reload loses nothing), or a new token;
+        and the visitor's recent prompts in the picker."""
+        token, kept = self.runtime.vault.open(token, request.session_hash, session, time.monotonic())
+        outputs = Screen.of(self.page, session, request.session_hash).show(kept) if kept is not session else {}
+        prompts = [p for p in history or [] if isinstance(p, str)][:HISTORY]
+        return {**outputs, self.page.token: token, self.page.recent: gr.update(choices=prompts, value=None)}
+
+    async def generate(self, prompt, size, quality, background, output_format, api_key, budget, history,
                        session: Session, request: gr.Request):
         async for outputs in self.stream(Action.GENERATE, session, request, task_input=prompt,
                                          **upstream(size, quality, background, output_format, api_key, budget)):
-            yield outputs
+            after = outputs[self.page.session]
+            if after is not session and after.generated_image and not after.error_message:  # made: remember it
+                yield {**outputs, **self.remembered(after.input_used_by_process, history)}
+            else:
+                yield outputs
+
+    def remembered(self, prompt: str, history: list | None) -> dict:
+        """The prompt on top of the visitor's history (text only, in their browser), and the picker."""
+        history = [prompt, *(p for p in history or [] if isinstance(p, str) and p != prompt)][:HISTORY]
+        return {self.page.history: history, self.page.recent: gr.update(choices=history, value=None)}
+
+    def forget(self):
+        return {self.page.history: [], self.page.recent: gr.update(choices=[], value=None)}
 
     async def regenerate(self, size, quality, background, output_format, api_key, budget,
                          session: Session, request: gr.Request):
@@ -110,7 +136,7 @@ class PageEvents:
         return Screen.of(self.page, session, request.session_hash, running=True).show(session)
 
 
-def wire(page: Page, runtime: Runtime, settings: Settings) -> None:
+def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> None:
     """Connect the page's controls to their handlers, inside the current `gr.Blocks`. The events are
     private; their `page_` names keep the public names for `hitl/api.py`."""
     events = PageEvents(page, runtime)
@@ -118,9 +144,14 @@ def wire(page: Page, runtime: Runtime, settings: Settings) -> None:
     generating = dict(api_visibility="private", postprocess=False, show_progress="hidden",
                       concurrency_id="generation", concurrency_limit=settings.max_concurrent)
     quick = dict(api_visibility="private", postprocess=False, show_progress="hidden", concurrency_limit=None)
+    demo.load(events.resume, [page.token, page.history, page.session],
+              [page.token, page.recent, *events.outputs(every_stage=True)], api_name="page_resume", **quick)
+    page.recent.input(None, [page.recent], [page.prompt], js="(picked) => picked ?? ''")  # in the browser only
+    page.forget.click(events.forget, None, [page.history, page.recent], api_name="page_forget", **quick)
     running = [
-        gr.on([page.generate.click, page.prompt.submit], events.generate, [page.prompt, *page.options, page.session],
-              events.outputs(Action.GENERATE), api_name="page_generate", **generating),
+        gr.on([page.generate.click, page.prompt.submit], events.generate,
+              [page.prompt, *page.options, page.history, page.session],
+              [*events.outputs(Action.GENERATE), page.history, page.recent], api_name="page_generate", **generating),
         page.regenerate.click(events.regenerate, [*page.options, page.session], events.outputs(Action.REGENERATE),
                               api_name="page_regenerate", **generating),
         gr.on([page.refine.click, page.feedback.submit], events.refine, [page.feedback, *page.options, page.session],

@@ -30,6 +30,7 @@ DEMO_NOTICE = (
 )
 OWNER_HINT = "Running this app yourself? Set `OPENAI_API_KEY` (a Space secret or an environment variable)."
 CANCEL = "Cancel"
+HISTORY = 20  # prompts kept in the visitor's browser
 UNDO = "↩ Undo Start Over"
 
 
@@ -38,11 +39,15 @@ class Page:
     """The page's components by name; `session` is the visitor's `gr.State`."""
 
     session: gr.State
+    token: gr.BrowserState  # the visitor's browser keeps the key back to its session…
+    history: gr.BrowserState  # …and its last prompts (text only)
     message: gr.Textbox  # the one message of the last action (errors and refusals), a live region
     # initial_input
     prompt_stage: gr.Column
     undo: gr.Button
     prompt: gr.Textbox
+    recent: gr.Dropdown  # the last prompts, to pick one again
+    forget: gr.Button
     generate: gr.Button
     estimate: gr.HTML  # about what one image costs at the chosen size and quality
     size: gr.Dropdown
@@ -101,6 +106,8 @@ def estimate_html(settings: Settings, size: str, quality: str) -> str:
 def layout(settings: Settings) -> Page:
     """Build the page inside the current `gr.Blocks`; returns its components."""
     session = gr.State(Session(), time_to_live=settings.session_ttl)
+    token = gr.BrowserState("", storage_key="hitl-studio-session")
+    history = gr.BrowserState([], storage_key="hitl-studio-prompts")
     gr.Markdown(f"# 🎨 {TITLE}\n{TAGLINE}")
     if settings.demo:
         gr.Markdown(DEMO_NOTICE, elem_id="demo-notice")
@@ -113,6 +120,9 @@ def layout(settings: Settings) -> Page:
                 prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                     placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                     elem_id="prompt")
+                with gr.Row(elem_id="recent-row"):
+                    recent = gr.Dropdown([], value=None, label="Recent prompts", scale=4, elem_id="recent")
+                    forget = gr.Button("Clear history", size="sm", scale=1, elem_id="forget")
                 generate = gr.Button("Generate Image", variant="primary", elem_id="generate")
                 estimate = gr.HTML(estimate_html(settings, "auto", "auto"), elem_id="estimate")
                 with gr.Accordion("Advanced", open=False):
@@ -158,9 +168,10 @@ def layout(settings: Settings) -> Page:
     candidate_index = gr.Number(0, precision=0, visible=False)
 
     return Page(
-        session=session, message=message,
-        prompt_stage=prompt_stage, undo=undo, prompt=prompt, generate=generate, estimate=estimate, size=size,
-        quality=quality, background=background, output_format=output_format, api_key=api_key, budget=budget,
+        session=session, token=token, history=history, message=message,
+        prompt_stage=prompt_stage, undo=undo, prompt=prompt, recent=recent, forget=forget, generate=generate,
+        estimate=estimate, size=size, quality=quality, background=background, output_format=output_format,
+        api_key=api_key, budget=budget,
         review_stage=review_stage, your_prompt=your_prompt, approve=approve, regenerate=regenerate,
         feedback=feedback, refine=refine,
         discard=discard, final_stage=final_stage, download=download, start_over=start_over, cancel=cancel,

@@ -20,6 +20,7 @@ from .backends import ImageService
 from .config import Settings
 from .flows import FLOWS
 from .budget import DailySpend
+from .continuity import SessionVault
 from .limits import ClientLimiter
 from .stages import Action, Candidate, Session, from_shared, to_shared
 
@@ -39,11 +40,12 @@ class Runtime:
     service: ImageService
     limiter: ClientLimiter
     daily_spend: DailySpend
+    vault: SessionVault  # the page's sessions by the token in the visitor's browser (reloads)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window),
-                   DailySpend(settings.daily_budget_usd))
+                   DailySpend(settings.daily_budget_usd), SessionVault(settings.session_ttl))
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."

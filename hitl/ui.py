@@ -36,7 +36,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
     runtime = Runtime.create(settings)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         page = layout(settings)
-        wire(page, runtime, settings)
+        wire(demo, page, runtime, settings)
         add_endpoints(page, runtime)
         demo.unload(release_closed(demo, settings.closed_session_grace))
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)

@@ -627,3 +627,61 @@ def test_phone_review_fits_one_screen_with_44px_targets(phone_page, app_url, fak
     gallery = page.locator("#gallery .grid-container").bounding_box()
     newest = thumbnails(page).last.bounding_box()
     assert newest["x"] + newest["width"] <= gallery["x"] + gallery["width"], "the newest candidate is off to the side"
+
+
+# -- h. a reload loses nothing; prompt history (issue 16) -------------------------------------------
+def test_a_reload_brings_back_the_stage_the_candidates_and_the_approval(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "survive a reload")
+    button(page, "regenerate").click()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    shown = image_origin(page, expect_final_image(page))
+    page.reload()
+    expect(button(page, "approve")).to_be_visible()
+    expect(thumbnails(page)).to_have_count(2)
+    assert image_origin(page, expect_final_image(page)) == shown
+    button(page, "approve").click()
+    expect(page.locator("#stage-final")).to_be_visible()
+    page.reload()
+    expect(page.locator("#stage-final")).to_be_visible()
+    assert image_origin(page, expect_final_image(page)) == shown
+    assert fake.attempts == 2  # nothing was made again
+
+
+def test_another_browser_or_a_forged_token_gets_a_fresh_session(browser, page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "mine alone")
+    stranger, other, _ = _new_page(browser, viewport=DESKTOP)
+    try:
+        open_app(other, app_url)
+        expect(generate_button(other)).to_be_visible()
+        expect(button(other, "approve")).to_be_hidden()
+        # A token made up in the browser's storage is refused the same way.
+        other.evaluate("() => { for (const k of Object.keys(localStorage)) localStorage.setItem(k, 'forged'); }")
+        other.reload()
+        expect(generate_button(other)).to_be_visible()
+        expect(main_image(other)).to_have_count(0)
+    finally:
+        stranger.close()
+
+
+def test_recent_prompts_are_offered_and_can_be_cleared(page, app_url, fake):
+    open_app(page, app_url)
+    for text in ("first prompt", "second prompt"):
+        generate(page, text)
+        button(page, "discard").click()
+        expect(generate_button(page)).to_be_visible()
+    page.reload()
+    recent = page.get_by_label("Recent prompts")
+    recent.click()
+    expect(page.get_by_role("option")).to_have_count(2)
+    expect(page.get_by_role("option").first).to_contain_text("second prompt")  # newest first
+    page.get_by_role("option", name="first prompt").click()
+    expect(prompt_box(page)).to_have_value("first prompt")
+    button(page, "forget").click()
+    page.get_by_label("Recent prompts").click()
+    expect(page.get_by_role("option")).to_have_count(0)
+    page.reload()  # and it stays forgotten
+    page.get_by_label("Recent prompts").click()
+    expect(page.get_by_role("option")).to_have_count(0)
