@@ -80,7 +80,8 @@ class Page:
         fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
                              if [target, "click"] in [list(t) for t in dep["targets"]])
         self.outputs = dep["outputs"]
-        body = {"data": [*values, None], "fn_index": fn_index, "session_hash": self.session_hash,
+        data = [*values, *[None] * (len(dep["inputs"]) - len(values))]  # browser states and gr.State: unset
+        body = {"data": data, "fn_index": fn_index, "session_hash": self.session_hash,
                 "event_data": None, "trigger_id": target}
         self.http.post(f"{self.root}/gradio_api/queue/join", json=body,
                        headers={"x-gradio-user": "app"}).raise_for_status()
