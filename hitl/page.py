@@ -68,10 +68,9 @@ class Page:
     final_stage: gr.Column
     download: gr.HTML  # a link to the approved image's bytes, served from the session
     start_over: gr.Button
-    # while an image is being made
-    cancel: gr.Button
     # the picture
     progress: gr.HTML  # what is happening while an image is being made (with the elapsed time)
+    cancel: gr.Button  # shown while an image is being made
     image: MemoryImage
     revised_prompt: gr.Textbox
     cost: gr.HTML  # this image's cost and the session's, from what OpenAI reported
@@ -155,10 +154,10 @@ def layout(settings: Settings) -> Page:
                 download = gr.HTML("", elem_id="download")
                 start_over = gr.Button("Start Over", variant="secondary", elem_id="start-over")
 
-            cancel = gr.Button(CANCEL, variant="stop", visible=False, elem_id="cancel")
 
         with gr.Column(scale=3, min_width=320, elem_id="picture"):
             progress = gr.HTML("", elem_id="progress")
+            cancel = gr.Button(CANCEL, variant="stop", visible=False, elem_id="cancel")  # beside what it stops
             image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
                                 buttons=["download", "fullscreen"], alt_text="Generated image")
             revised_prompt = gr.Textbox(label="Revised prompt", interactive=False, visible=False, elem_id="revised")
