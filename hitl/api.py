@@ -12,6 +12,7 @@ from __future__ import annotations
 import gradio as gr
 
 from .events import last, run, upstream
+from .history import history
 from .page import Page
 from .runner import Runtime
 from .stages import Action, Session, allowed
@@ -56,6 +57,12 @@ class Endpoints:
         """Go back to the prompt stage; the candidates and any approval are put aside until the next Generate."""
         return await self.answer(Action.START_OVER, session, request)
 
+    def history(self, session, request: gr.Request):
+        """The session's version tree as JSON: each candidate's number, what made it (generate, regenerate,
+        refine) from which parent, the instruction and options, the revised prompt, its cost, and which is
+        on screen or approved. Changes nothing."""
+        return history(self.runtime.vault.latest(request.session_hash, session))
+
     async def undo_start_over(self, session, request: gr.Request):
         """Bring back what the last Start Over put aside: its stage, candidates and approval (stage initial_input)."""
         return await self.answer(Action.UNDO_START_OVER, session, request)
@@ -77,4 +84,5 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
     gr.on([], api.approve, [page.session], results, api_name="approve", **quick)
     gr.on([], api.start_over, [page.session], results, api_name="start_over", **quick)
+    gr.on([], api.history, [page.session], page.versions, api_name="history", **quick)
     gr.on([], api.undo_start_over, [page.session], results, api_name="undo_start_over", **quick)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from pocketflow import AsyncNode
 
@@ -149,19 +149,23 @@ class GenerateImage(AsyncNode):
     async def prep_async(self, shared):
         refining = self.action is Action.REFINE
         candidates, selected = shared["candidates"], shared["selected"]
+        on_screen = candidates[selected] if 0 <= selected < len(candidates) else None
         request = ImageRequest(
             prompt=shared["input_used_by_process"],
             options=shared["options"],
-            previous=candidates[selected] if refining else None,
+            previous=on_screen if refining else None,
             feedback=shared.get("feedback", "") if refining else "",
             variant=shared["made"],
         )
-        return shared["backend"], request, shared["on_start"], shared["on_partial"], shared.get("thumbnails", False)
+        lineage = dict(made_by=self.action.value, parent=on_screen.key if on_screen else None,
+                       instruction=request.feedback, options=asdict(request.options))
+        return shared["backend"], request, lineage, shared["on_start"], shared["on_partial"], \
+            shared.get("thumbnails", False)
 
     async def exec_async(self, prep_res):
-        backend, request, on_start, on_partial, thumbnails = prep_res
+        backend, request, lineage, on_start, on_partial, thumbnails = prep_res
         on_start()
-        candidate = await backend.generate(request, on_partial)
+        candidate = replace(await backend.generate(request, on_partial), **lineage)
         if not thumbnails:
             return candidate
         return replace(candidate, thumb_b64=await asyncio.to_thread(thumbnail_b64, candidate.b64))

@@ -76,6 +76,7 @@ class Page:
     cost: gr.HTML  # this image's cost and the session's, from what OpenAI reported
     gallery: MemoryGallery
     candidate_index: gr.Number  # /select's input (the page clicks the gallery instead)
+    versions: gr.JSON  # /history's output (the page shows the gallery instead)
 
     @property
     def stage_boxes(self) -> dict[Stage, gr.Column]:
@@ -165,6 +166,7 @@ def layout(settings: Settings) -> Page:
             gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6, fit_columns=False,
                                     height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
     candidate_index = gr.Number(0, precision=0, visible=False)
+    versions = gr.JSON(visible=False)
 
     return Page(
         session=session, token=token, history=history, message=message,
@@ -175,5 +177,5 @@ def layout(settings: Settings) -> Page:
         feedback=feedback, refine=refine,
         discard=discard, final_stage=final_stage, download=download, start_over=start_over, cancel=cancel,
         progress=progress, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery,
-        candidate_index=candidate_index,
+        candidate_index=candidate_index, versions=versions,
     )

@@ -90,6 +90,11 @@ class Candidate:
     key: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # names it in URLs (image_route)
     cost: float | None = None  # USD, from the usage OpenAI reported (None: no usage or no price)
     estimated: bool = False  # the cost is an estimate (demo mode: what it would have cost)
+    # Its place in the version tree: which action made it, from which candidate, with what.
+    made_by: str = "generate"  # generate, regenerate or refine
+    parent: str | None = None  # the key of the candidate on screen when it was asked for
+    instruction: str = ""  # Refine's feedback
+    options: dict = field(default_factory=dict)  # size, quality, background, output format
 
     @classmethod
     def from_b64(cls, b64: str, mime: str = "image/png", prompt: str = "", revised_prompt: str = "",

@@ -1,0 +1,33 @@
+"""The version tree of a session, as plain data: every candidate, where it came from, what was
+asked, what came back, what it cost, and which one is on screen or approved (`/history`)."""
+
+from __future__ import annotations
+
+from .stages import Candidate, Session
+
+
+def version(number: int, candidate: Candidate, numbers: dict[str, int], session: Session) -> dict:
+    return {
+        "number": number,
+        "made_by": candidate.made_by,
+        # The candidate it came from, by number; None for a first image or one that is no longer kept.
+        "parent": numbers.get(candidate.parent) if candidate.parent else None,
+        "instruction": candidate.instruction,
+        "options": candidate.options,
+        "revised_prompt": candidate.revised_prompt,
+        "cost_usd": candidate.cost,
+        "cost_estimated": candidate.estimated,
+        "on_screen": candidate is session.shown_image,
+        "approved": candidate is session.final_result,
+    }
+
+
+def history(session: Session) -> dict:
+    """What `/history` answers (JSON): the prompt, the stage, the session's cost, the versions kept."""
+    numbers = {candidate.key: i + 1 for i, candidate in enumerate(session.candidates)}
+    return {
+        "stage": session.stage.value,
+        "prompt": session.input_used_by_process,
+        "spent_usd": session.spent_usd,
+        "versions": [version(numbers[c.key], c, numbers, session) for c in session.candidates],
+    }

@@ -1,0 +1,36 @@
+"""`/history`: the version tree with its lineage and cost per version."""
+
+from __future__ import annotations
+
+from gradio_client import Client
+from helpers import MESSAGE, TEST_SETTINGS
+
+
+def test_history_tells_each_versions_lineage_and_cost(client, fake):
+    client.predict("a harbour", api_name="/generate")
+    client.predict(api_name="/regenerate")
+    client.predict("at night", api_name="/refine")
+    client.predict(0, api_name="/select")
+    client.predict("in fog", api_name="/refine")
+    client.predict(api_name="/approve")
+    tree = client.predict(api_name="/history")
+    assert tree["stage"] == "final" and tree["prompt"] == "a harbour"
+    lineage = [(v["number"], v["made_by"], v["parent"], v["instruction"]) for v in tree["versions"]]
+    assert lineage == [(1, "generate", None, ""), (2, "regenerate", 1, ""), (3, "refine", 2, "at night"),
+                       (4, "refine", 1, "in fog")]
+    assert [v["approved"] for v in tree["versions"]] == [False, False, False, True]
+    assert all(v["cost_usd"] > 0 and not v["cost_estimated"] for v in tree["versions"])
+    assert abs(tree["spent_usd"] - sum(v["cost_usd"] for v in tree["versions"])) < 1e-9
+    assert tree["versions"][0]["options"]["size"] == "auto"
+
+
+def test_history_of_another_session_is_its_own(app_url, fake):
+    Client(app_url, verbose=False).predict("theirs", api_name="/generate")
+    assert Client(app_url, verbose=False).predict(api_name="/history")["versions"] == []
+
+
+def test_history_is_read_only(launch, fake_server, fake):
+    client = Client(launch(**TEST_SETTINGS, base_url=fake_server.url), verbose=False)
+    client.predict("still here", api_name="/generate")
+    client.predict(api_name="/history")
+    assert client.predict(api_name="/approve")[MESSAGE] == ""
