@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,3 +44,23 @@ def launch_kwargs() -> dict:
     if path:
         kwargs["executable_path"] = path
     return kwargs
+
+
+@contextmanager
+def launched() -> Iterator[Browser]:
+    """A chromium for one test module (module scope, not session: while sync Playwright runs it owns
+    the thread's event loop, and `asyncio.run` in a later test file would fail). Fails the test with
+    how to install one when none starts."""
+    kwargs = launch_kwargs()
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(**kwargs)
+        except PlaywrightError as exc:
+            where = kwargs.get("executable_path", "Playwright's own chromium")
+            failure = f"could not launch {where}: {exc}"
+        else:
+            failure = None
+        if failure:  # outside the except: no chained traceback in the report
+            pytest.fail(f"{INSTALL_HINT}\n{failure}", pytrace=False)
+        yield browser
+        browser.close()

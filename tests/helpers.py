@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 import uuid
 
 import httpx
@@ -17,6 +18,14 @@ TEST_SETTINGS = dict(api_key=TEST_KEY, request_timeout=1.0, total_timeout=8.0, m
 
 # The named endpoints return (image, revised_prompt, candidates, message).
 IMAGE, REVISED, CANDIDATES, MESSAGE = range(4)
+
+
+def wait_until(condition, limit: float = 15.0) -> None:
+    """For conditions outside a page (the fake server's counters): poll with a deadline."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
 
 
 def free_port() -> int:

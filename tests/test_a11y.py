@@ -19,10 +19,9 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from chromium import INSTALL_HINT, launch_kwargs
+from chromium import launched
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_AXE = ROOT / ".ci/node/node_modules/axe-core/axe.min.js"
@@ -59,20 +58,9 @@ def axe_script() -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    """One chromium for the file (module scope: sync Playwright owns the thread's event loop)."""
-    kwargs = launch_kwargs()
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(**kwargs)
-        except PlaywrightError as exc:
-            where = kwargs.get("executable_path", "Playwright's own chromium")
-            failure = f"could not launch {where}: {exc}"
-        else:
-            failure = None
-        if failure:  # outside the except: no chained traceback in the report
-            pytest.fail(f"{INSTALL_HINT}\n{failure}", pytrace=False)
+    """One chromium for the whole file."""
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))

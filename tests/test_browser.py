@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from urllib.parse import urljoin
 
 import pytest
 from fake_openai import prompt_of
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from chromium import INSTALL_HINT, launch_kwargs
-from helpers import TEST_SETTINGS, start_app
+from chromium import launched
+from helpers import TEST_SETTINGS, start_app, wait_until
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
@@ -45,22 +43,9 @@ expect.set_options(timeout=15_000)
 # -- fixtures -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
-    """One chromium for the whole file. Module scope, not session: while sync Playwright is
-    running it owns the main thread's event loop, and `asyncio.run` in any later test file
-    would fail with "cannot be called from a running event loop"."""
-    kwargs = launch_kwargs()
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(**kwargs)
-        except PlaywrightError as exc:
-            where = kwargs.get("executable_path", "Playwright's own chromium")
-            failure = f"could not launch {where}: {exc}"
-        else:
-            failure = None
-        if failure:  # outside the except: no chained traceback in the report
-            pytest.fail(f"{INSTALL_HINT}\n{failure}", pytrace=False)
+    """One chromium for the whole file."""
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 def _new_page(browser: Browser, **context_options):
@@ -170,13 +155,6 @@ def expect_final_image(page: Page) -> str:
     expect_decoded(page, main_image(page))
     return main_image(page).get_attribute("src")
 
-
-def wait_until(condition, limit: float = 15.0) -> None:
-    """For conditions outside the page (the fake server's counters)."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
 
 
 def wait_until_idle(page: Page) -> None:
@@ -556,13 +534,18 @@ def test_the_candidate_on_screen_is_marked(page, app_url, fake):
     expect(current).to_have_accessible_name(re.compile(r"on screen \(thumbnail 3 of 3\)"))
 
 
-def test_start_over_can_be_undone(page, app_url, fake):
-    open_app(page, app_url)
-    generate(page, "keep me")
+def two_candidates(page: Page, text: str) -> str:
+    """Generate, then Regenerate once; returns the src of the second (final) image on screen."""
+    generate(page, text)
     button(page, "regenerate").click()
     expect(thumbnails(page)).to_have_count(2)
     wait_until_idle(page)
-    shown = expect_final_image(page)
+    return expect_final_image(page)
+
+
+def test_start_over_can_be_undone(page, app_url, fake):
+    open_app(page, app_url)
+    shown = two_candidates(page, "keep me")
     button(page, "discard").click()
     expect(generate_button(page)).to_be_visible()
     undo = button(page, "undo")
@@ -632,11 +615,7 @@ def test_phone_review_fits_one_screen_with_44px_targets(phone_page, app_url, fak
 # -- h. a reload loses nothing; prompt history (issue 16) -------------------------------------------
 def test_a_reload_brings_back_the_stage_the_candidates_and_the_approval(page, app_url, fake):
     open_app(page, app_url)
-    generate(page, "survive a reload")
-    button(page, "regenerate").click()
-    expect(thumbnails(page)).to_have_count(2)
-    wait_until_idle(page)
-    shown = image_origin(page, expect_final_image(page))
+    shown = image_origin(page, two_candidates(page, "survive a reload"))
     page.reload()
     expect(button(page, "approve")).to_be_visible()
     expect(thumbnails(page)).to_have_count(2)

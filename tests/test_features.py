@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from gradio_client import Client
 from fake_openai import prompt_of
-from helpers import CANDIDATES, MESSAGE, TEST_KEY, TEST_SETTINGS, Page, image_b64, image_prompt, urls
+from helpers import CANDIDATES, MESSAGE, TEST_KEY, TEST_SETTINGS, Page, image_b64, image_prompt, urls, wait_until
 
 
-
-def wait_until(condition, limit: float = 15.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
 
 
 def test_refine_sends_the_candidate_and_the_feedback(client, fake):

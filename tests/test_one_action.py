@@ -6,19 +6,12 @@ a message and change nothing; Cancel is the one way out. An approved image never
 
 from __future__ import annotations
 
-import time
 
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, image_b64, image_prompt
+from helpers import CANDIDATES, MESSAGE, image_b64, image_prompt, wait_until
 
 from hitl.runner import BUSY
 
-
-def wait_until(condition, limit: float = 15.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
 
 
 def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_screen(client, fake):

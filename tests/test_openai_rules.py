@@ -7,13 +7,12 @@ let the product be wrong while every test passes.
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import pytest
 from fake_openai import FAILED_CODES, prompt_of
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_b64, image_prompt, image_serial, urls
+from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_b64, image_prompt, image_serial, urls, wait_until
 from openai import AsyncOpenAI
 from openai.types.responses.response_create_params import (ResponseCreateParamsNonStreaming,
                                                            ResponseCreateParamsStreaming)
@@ -32,12 +31,6 @@ def sent_image(body: dict) -> tuple[str, int]:
     assert image["type"] == "input_image" and image["detail"] == "auto"
     return prompt_of(image["image_url"].split(",", 1)[1])
 
-
-def wait_until(condition, limit: float = 15.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
 
 
 # -- what the app sends ----------------------------------------------------------------------
