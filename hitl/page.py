@@ -31,6 +31,8 @@ DEMO_NOTICE = (
 OWNER_HINT = "Running this app yourself? Set `OPENAI_API_KEY` (a Space secret or an environment variable)."
 CANCEL = "Cancel"
 HISTORY = 20  # prompts kept in the visitor's browser
+KEYS = ("Keys: <kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd> generate · <kbd>A</kbd> approve · "
+        "<kbd>R</kbd> regenerate · <kbd>←</kbd>/<kbd>→</kbd> candidates · <kbd>Esc</kbd> cancel")
 UNDO = "↩ Undo Start Over"
 
 
@@ -149,6 +151,7 @@ def layout(settings: Settings) -> Page:
                                       placeholder="Make it night time, add snow…", elem_id="feedback")
                 refine = gr.Button("Refine", elem_id="refine")
                 discard = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
+                gr.HTML(f'<p class="hitl-keys">{KEYS}</p>', elem_id="keys")  # what the page's script listens for
 
             with gr.Column(visible=False, elem_id="stage-final") as final_stage:
                 gr.Markdown("## Approved ✓", elem_classes="stage-title")

@@ -664,3 +664,42 @@ def test_recent_prompts_are_offered_and_can_be_cleared(page, app_url, fake):
     page.reload()  # and it stays forgotten
     page.get_by_label("Recent prompts").click()
     expect(page.get_by_role("option")).to_have_count(0)
+
+
+# -- i. keyboard first (issue 15) ------------------------------------------------------------------
+def test_keyboard_shortcuts_review_and_never_fire_while_typing(page, app_url, fake):
+    open_app(page, app_url)
+    expect(page.locator("#keys")).to_be_hidden()  # the hint belongs to review
+    prompt_box(page).fill("keys only")
+    prompt_box(page).press("Control+Enter")
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    expect(page.locator("#keys")).to_contain_text("approve")
+    feedback = page.get_by_label("Feedback", exact=True)
+    feedback.fill("r and a stay letters here")  # typing: no shortcut fires
+    expect(feedback).to_have_value("r and a stay letters here")
+    assert fake.attempts == 1
+    page.locator("body").click(position={"x": 5, "y": 5})  # leave the text box
+    page.keyboard.press("r")
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    current = page.locator('#gallery button[aria-current="true"]')
+    expect(current).to_have_accessible_name(re.compile(r"thumbnail 2 of 2"))
+    page.keyboard.press("ArrowLeft")
+    expect(current).to_have_accessible_name(re.compile(r"thumbnail 1 of 2"))
+    first = expect_final_image(page)
+    page.keyboard.press("a")
+    expect(page.locator("#stage-final")).to_be_visible()
+    assert image_origin(page, expect_final_image(page)) == image_origin(page, first)
+
+
+def test_escape_cancels(page, patient_app_url, fake):
+    open_app(page, patient_app_url)
+    fake.latency = 4.0
+    prompt_box(page).fill("stop me")
+    generate_button(page).click()
+    expect(button(page, "cancel")).to_be_visible()
+    page.keyboard.press("Escape")
+    wait_until_idle(page)
+    expect(generate_button(page)).to_be_visible()
+    wait_until(lambda: fake.disconnects == 1)

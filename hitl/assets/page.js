@@ -48,6 +48,43 @@
     }
   };
 
+  // Keyboard first: Ctrl/⌘+Enter generates (or refines, from the feedback box); A approves,
+  // R regenerates, Esc cancels, ←/→ move through the candidates. Single keys never fire while
+  // the user types in a text box.
+  const clickVisible = (selector) => {
+    const control = visible(selector);
+    if (!control) return false;
+    control.click();
+    return true;
+  };
+  const step = (by) => {
+    const items = [...document.querySelectorAll("#gallery button.thumbnail-item")];
+    const at = items.findIndex((item) => item.getAttribute("aria-current") === "true");
+    const next = items[at + by];
+    if (at < 0 || !next) return false;
+    next.click();
+    next.focus();
+    return true;
+  };
+  const SINGLE_KEYS = {
+    a: () => clickVisible("button#approve"),
+    r: () => clickVisible("button#regenerate"),
+    Escape: () => clickVisible("button#cancel"),
+    ArrowLeft: () => step(-1),
+    ArrowRight: () => step(1),
+  };
+  document.addEventListener("keydown", (event) => {
+    const typing = event.target.closest("textarea, input, select, [contenteditable='true']");
+    let done = false;
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      done = event.target.closest("#feedback") ? clickVisible("button#refine") : clickVisible("button#generate");
+    } else if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+      done = SINGLE_KEYS[key]?.() ?? false;
+    }
+    if (done) event.preventDefault();
+  });
+
   // The message is an alert (read out when it appears); Gradio's empty image box gets the role
   // its label needs.
   const announce = () => {
