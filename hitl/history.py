@@ -3,6 +3,7 @@ asked, what came back, what it cost, and which one is on screen or approved (`/h
 
 from __future__ import annotations
 
+from .costs import money
 from .stages import Candidate, Session
 
 
@@ -31,3 +32,21 @@ def history(session: Session) -> dict:
         "spent_usd": session.spent_usd,
         "versions": [version(numbers[c.key], c, numbers, session) for c in session.candidates],
     }
+
+
+def markdown(session: Session) -> str:
+    """The same decision log for people: one section per version, the approved one marked."""
+    tree = history(session)
+    lines = [f"# Decision log\n\nPrompt: {tree['prompt']}\n\nStage: {tree['stage']} · "
+             f"cost so far: {money(tree['spent_usd'])}\n"]
+    for v in tree["versions"]:
+        came = f"{v['made_by']} of #{v['parent']}" if v["parent"] else v["made_by"]
+        marks = " — **approved**" if v["approved"] else " — on screen" if v["on_screen"] else ""
+        lines.append(f"## #{v['number']}: {came}{marks}\n")
+        if v["instruction"]:
+            lines.append(f"- Asked: {v['instruction']}")
+        lines.append(f"- Options: {', '.join(f'{k} {val}' for k, val in v['options'].items()) or 'defaults'}")
+        if v["revised_prompt"]:
+            lines.append(f"- The model used: {v['revised_prompt']}")
+        lines.append(f"- Cost: {'≈ ' if v['cost_estimated'] else ''}{money(v['cost_usd'])}\n")
+    return "\n".join(lines)

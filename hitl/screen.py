@@ -18,6 +18,7 @@ import gradio as gr
 from .components import Linked, gallery_payload, image_payload
 from .costs import money
 from .image_route import image_url
+from .log_route import log_url
 from .page import CANCEL, UNDO, Page
 from .stages import Candidate, Session, Stage
 
@@ -47,11 +48,14 @@ def progress_html(text: str) -> str:
 
 
 def download_html(session_hash: str, image: Candidate | None) -> str:
-    """A plain link to the approved image's bytes (served from the session by `image_route`)."""
+    """Plain links to the approved image's bytes and the decision log (served from the session)."""
     if image is None:
         return ""
     url = html.escape(image_url(session_hash, image))
-    return f'<a class="hitl-download" href="{url}" download="hitl-image.{image.mime.split("/")[-1]}">⬇ Download</a>'
+    logs = " · ".join(f'<a href="{html.escape(log_url(session_hash, fmt))}" download>{name}</a>'
+                      for fmt, name in (("md", "Markdown"), ("json", "JSON")))
+    return (f'<a class="hitl-download" href="{url}" download="hitl-image.{image.mime.split("/")[-1]}">⬇ Download</a>'
+            f'<p class="hitl-log">Decision log: {logs}</p>')
 
 
 def cost_html(session: Session, image: Candidate | None) -> str:

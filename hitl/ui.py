@@ -13,6 +13,7 @@ from .api import add_endpoints
 from .config import Settings
 from .events import wire
 from .image_route import image_route
+from .log_route import log_route
 from .memory import trim
 from .page import TITLE, layout
 from .runner import Runtime
@@ -27,9 +28,10 @@ def launch_options(settings: Settings) -> dict:
     (the page's look and script: hitl/assets);
     run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
     and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
-    so it is lifted above the generation pool. The page fetches its images from `image_route`."""
+    so it is lifted above the generation pool. The page fetches its images and the decision log
+    from routes that read the session itself."""
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": settings.max_concurrent + 16,
-            "app_kwargs": {"routes": [image_route()]}}
+            "app_kwargs": {"routes": [image_route(), log_route()]}}
 
 
 def build_demo(settings: Settings) -> gr.Blocks:

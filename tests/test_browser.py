@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -589,6 +590,10 @@ def test_the_approved_image_has_a_visible_download_button(page, app_url, fake):
         download.click()
     assert image_origin(page, expect_final_image(page))[0] == "download me"
     assert saved.value.suggested_filename == "hitl-image.png"
+    with page.expect_download() as log:
+        page.get_by_role("link", name="Markdown", exact=True).click()
+    assert log.value.suggested_filename == "decision-log.md"
+    assert "Prompt: download me" in Path(log.value.path()).read_text()
 
 
 def test_phone_review_fits_one_screen_with_44px_targets(phone_page, app_url, fake):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from gradio_client import Client
 from helpers import MESSAGE, TEST_SETTINGS
 
@@ -34,3 +35,19 @@ def test_history_is_read_only(launch, fake_server, fake):
     client.predict("still here", api_name="/generate")
     client.predict(api_name="/history")
     assert client.predict(api_name="/approve")[MESSAGE] == ""
+
+
+def test_the_decision_log_downloads_as_json_and_markdown_from_the_session(client, app_url, fake):
+    client.predict("a lighthouse", api_name="/generate")
+    client.predict("at dusk", api_name="/refine")
+    client.predict(api_name="/approve")
+    base = f"{app_url}gradio_api/hitl/log/{client.session_hash}/decision-log"
+    as_json = httpx.get(f"{base}.json", timeout=10)
+    assert as_json.status_code == 200 and as_json.headers["cache-control"] == "private, no-store"
+    assert as_json.json() == client.predict(api_name="/history")
+    as_md = httpx.get(f"{base}.md", timeout=10)
+    assert as_md.headers["content-type"].startswith("text/markdown")
+    assert "## #2: refine of #1 — **approved**" in as_md.text and "- Asked: at dusk" in as_md.text
+    assert "Prompt: a lighthouse" in as_md.text
+    assert httpx.get(f"{app_url}gradio_api/hitl/log/someone-else/decision-log.json", timeout=10).status_code == 404
+    assert httpx.get(f"{base}.exe", timeout=10).status_code == 404
