@@ -38,13 +38,13 @@ def _image_data(url: str, mime: str, stem: str) -> ImageData:
 def _image(value: Candidate | Linked | None) -> ImageData | None:
     if isinstance(value, Linked):
         return _image_data(value.url, value.candidate.mime, "hitl-image")
-    return value and _image_data(value.data_url, value.mime, "hitl-image")
+    return value and _image_data(value.data_url, value.mime, "hitl-image")  # encoded here, for this answer
 
 
 def _listed(item: Candidate | Linked, stem: str) -> ImageData:
     if isinstance(item, Linked):
         return _image_data(item.url, item.candidate.mime, stem)
-    return _image_data(item.thumb_url, "image/webp" if item.thumb_b64 else item.mime, stem)
+    return _image_data(item.thumb_url, "image/webp" if item.thumb else item.mime, stem)  # encoded here
 
 
 ON_SCREEN = "on screen"  # the caption's mark for the candidate under review (the page's script reads it too)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 from PIL import Image
@@ -10,10 +9,10 @@ from PIL import Image
 THUMB_SIDE = 192
 
 
-def thumbnail_b64(b64: str) -> str:
-    """A small WebP of a base64 image, for the candidate gallery (CPU-bound: call off the loop)."""
-    with Image.open(io.BytesIO(base64.b64decode(b64))) as image:
+def thumbnail(data: bytes) -> bytes:
+    """A small WebP of an image's bytes, for the candidate gallery (CPU-bound: call off the loop)."""
+    with Image.open(io.BytesIO(data)) as image:
         image.thumbnail((THUMB_SIDE, THUMB_SIDE))
         buffer = io.BytesIO()
         image.save(buffer, format="WEBP", quality=70)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()

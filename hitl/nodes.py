@@ -16,7 +16,7 @@ from pocketflow import AsyncNode
 from .backends import ImageRequest
 from .costs import money
 from .errors import describe
-from .images import thumbnail_b64
+from .images import thumbnail
 from .limits import window_wait
 from .stages import Action, StageError, add_candidate, next_stage
 from .validation import InputError, check_options, check_prompt
@@ -168,7 +168,7 @@ class GenerateImage(AsyncNode):
         candidate = replace(await backend.generate(request, on_partial), **lineage)
         if not thumbnails:
             return candidate
-        return replace(candidate, thumb_b64=await asyncio.to_thread(thumbnail_b64, candidate.b64))
+        return replace(candidate, thumb=await asyncio.to_thread(thumbnail, candidate.image))
 
     async def exec_fallback_async(self, prep_res, exc):
         return exc  # turned into a message in post, with the session left as it was

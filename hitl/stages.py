@@ -7,6 +7,7 @@ dict with `to_shared`, runs a flow, and reads it back with `from_shared`.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass, field
 from enum import Enum
@@ -76,17 +77,21 @@ def next_stage(stage: Stage, action: Action) -> Stage | str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One generated image, kept in memory only, as the data: URL the page shows.
+    """One generated image, kept in memory only, as its raw bytes.
 
-    Holding the URL (not bare base64 beside it) keeps one copy per image: Gradio's
-    per-session config stores the very same string object when the image is shown.
+    Bytes, not base64 text: one copy per image, 3/4 of the memory a `data:` URL takes. The
+    base64 OpenAI sends is decoded once, where the image arrives (`from_b64`); it is encoded
+    again only where a consumer needs text: API answers (`components`), the page's inline
+    previews, and Refine's `input_image`. The page's final images are links that `image_route`
+    answers with these very bytes.
     """
 
-    data_url: str
+    image: bytes = field(repr=False)
+    mime: str = "image/png"
     prompt: str = ""
     revised_prompt: str = ""
     response_id: str | None = None  # lets Refine continue the Responses conversation
-    thumb_b64: str = ""  # small WebP listing it in API answers (the page links the full image instead)
+    thumb: bytes = field(default=b"", repr=False)  # small WebP for API answers (the page links the full image)
     key: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # names it in URLs (image_route)
     cost: float | None = None  # USD, from the usage OpenAI reported (None: no usage or no price)
     estimated: bool = False  # the cost is an estimate (demo mode: what it would have cost)
@@ -99,20 +104,22 @@ class Candidate:
     @classmethod
     def from_b64(cls, b64: str, mime: str = "image/png", prompt: str = "", revised_prompt: str = "",
                  response_id: str | None = None, cost: float | None = None, estimated: bool = False) -> Candidate:
-        return cls(f"data:{mime};base64,{b64}", prompt, revised_prompt, response_id, cost=cost, estimated=estimated)
+        """A candidate from the base64 an API sent, decoded here, once."""
+        return cls(base64.b64decode(b64), mime, prompt, revised_prompt, response_id,
+                   cost=cost, estimated=estimated)
 
     @property
-    def mime(self) -> str:
-        return self.data_url[5:self.data_url.index(";")]
-
-    @property
-    def b64(self) -> str:
-        """The bare base64 (a copy: only for decoding, when needed)."""
-        return self.data_url.partition(",")[2]
+    def data_url(self) -> str:
+        """The image as a `data:` URL, encoded on every call (a new 4/3-size string): only for
+        consumers that need text (API answers, inline previews, Refine's `input_image`)."""
+        return f"data:{self.mime};base64,{base64.b64encode(self.image).decode('ascii')}"
 
     @property
     def thumb_url(self) -> str:
-        return f"data:image/webp;base64,{self.thumb_b64}" if self.thumb_b64 else self.data_url
+        """The thumbnail as a `data:` URL, or the full image's when there is none (encoded per call)."""
+        if not self.thumb:
+            return self.data_url
+        return f"data:image/webp;base64,{base64.b64encode(self.thumb).decode('ascii')}"
 
 
 @dataclass(eq=False)

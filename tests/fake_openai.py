@@ -80,9 +80,9 @@ def png_for(prompt: str, serial: int, pad_to: int = 0) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + b"".join(body) + chunk(b"IEND", b"")
 
 
-def prompt_of(b64_png: str) -> tuple[str, int]:
-    """Read back (prompt, serial) from an image made by `png_for`."""
-    data = base64.b64decode(b64_png)
+def prompt_of(png: str | bytes) -> tuple[str, int]:
+    """Read back (prompt, serial) from an image made by `png_for`: its base64 text or its bytes."""
+    data = png if isinstance(png, bytes) else base64.b64decode(png)
     found, pos = {}, 8
     while pos < len(data):
         (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]

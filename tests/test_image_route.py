@@ -4,7 +4,6 @@ its session still holds it."""
 
 from __future__ import annotations
 
-import base64
 from urllib.parse import urljoin
 
 import httpx
@@ -30,7 +29,7 @@ def fetch(page: Page, url: str) -> httpx.Response:
 
 
 def drawn_for(response: httpx.Response) -> str:
-    return prompt_of(base64.b64encode(response.content).decode())[0]
+    return prompt_of(response.content)[0]
 
 
 def test_the_owner_gets_the_image_bytes_with_private_caching(own_app, fake):

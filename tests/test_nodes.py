@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from datetime import date
 
 import openai
@@ -44,16 +43,16 @@ def test_generate_makes_a_candidate_and_moves_to_review():
     shared = run(Action.GENERATE, Session(), task_input="  a kite\x00 ", options={})
     assert shared["stage"] is Stage.USER_FEEDBACK
     assert shared["input_used_by_process"] == "a kite"  # cleaned before use
-    assert len(shared["candidates"]) == 1 and not shared["candidates"][0].thumb_b64  # the page needs none
+    assert len(shared["candidates"]) == 1 and not shared["candidates"][0].thumb  # the page needs none
     assert shared["error_message"] == ""
 
 
 def test_thumbnails_are_made_when_asked_small_and_webp():
     shared = run(Action.GENERATE, Session(), task_input="a kite", options={}, thumbnails=True)
     (candidate,) = shared["candidates"]
-    thumb = base64.b64decode(candidate.thumb_b64)
+    thumb = candidate.thumb
     assert thumb[:4] == b"RIFF" and thumb[8:12] == b"WEBP"
-    assert len(thumb) < len(base64.b64decode(candidate.b64)) / 4
+    assert len(thumb) < len(candidate.image) / 4
 
 
 def test_blank_prompt_stops_before_the_backend():
@@ -77,7 +76,7 @@ def test_invalid_options_are_explained():
 
 
 def test_a_failure_keeps_the_candidates_and_says_what_happened():
-    kept = Candidate.from_b64("OLD", prompt="p")
+    kept = Candidate(b"OLD", prompt="p")
     session = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="p", candidates=[kept], selected=0, made=1)
     response = openai._base_client.httpx2.Response(401, request=openai._base_client.httpx2.Request("POST", "http://x"))
     backend = FailingBackend(openai.AuthenticationError("bad key sk-abc", response=response, body=None))
@@ -98,7 +97,7 @@ def test_session_limit_refuses_with_the_wait():
 
 
 def test_select_and_approve_any_candidate():
-    a, b = Candidate.from_b64("A"), Candidate.from_b64("B")
+    a, b = Candidate(b"A"), Candidate(b"B")
     session = Session(stage=Stage.USER_FEEDBACK, candidates=[a, b], selected=1)
     selected = run(Action.SELECT, session, select_index=0)
     assert selected["selected"] == 0
@@ -108,13 +107,13 @@ def test_select_and_approve_any_candidate():
 
 
 def test_select_out_of_range_is_refused():
-    session = Session(stage=Stage.USER_FEEDBACK, candidates=[Candidate.from_b64("A")], selected=0)
+    session = Session(stage=Stage.USER_FEEDBACK, candidates=[Candidate(b"A")], selected=0)
     shared = run(Action.SELECT, session, select_index=5)
     assert shared["selected"] == 0 and "no candidate" in shared["error_message"]
 
 
 def test_start_over_clears_images():
-    image = Candidate.from_b64("A")
+    image = Candidate(b"A")
     session = Session(stage=Stage.FINAL, candidates=[image], selected=0, final_result=image)
     shared = run(Action.START_OVER, session)
     assert shared["stage"] is Stage.INITIAL_INPUT and shared["candidates"] == [] and shared["final_result"] is None

@@ -36,7 +36,7 @@ def test_refusals_name_the_way_forward():
 
 
 def test_shared_round_trip_keeps_the_session_and_drops_runtime_keys():
-    one, two = Candidate.from_b64("AAA", prompt="p"), Candidate.from_b64("BBB", prompt="p")
+    one, two = Candidate(b"AAA", prompt="p"), Candidate(b"BBB", prompt="p")
     session = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="p", candidates=[one, two], selected=1, made=2,
                       generations=[1.0, 2.0])
     shared = to_shared(session, task_input="typed", settings=object())
@@ -46,22 +46,22 @@ def test_shared_round_trip_keeps_the_session_and_drops_runtime_keys():
 
 
 def test_the_shared_store_does_not_alias_session_lists():
-    session = Session(candidates=[Candidate.from_b64("A")], selected=0)
+    session = Session(candidates=[Candidate(b"A")], selected=0)
     shared = to_shared(session)
-    add_candidate(shared, Candidate.from_b64("B"), keep=8)
+    add_candidate(shared, Candidate(b"B"), keep=8)
     assert len(session.candidates) == 1  # a cancelled flow leaves the session untouched
 
 
 def test_candidates_are_capped_and_the_newest_is_selected():
     shared = to_shared(Session())
     for i in range(5):
-        add_candidate(shared, Candidate.from_b64(str(i)), keep=3)
-    assert [c.b64 for c in shared["candidates"]] == ["2", "3", "4"]
+        add_candidate(shared, Candidate(str(i).encode()), keep=3)
+    assert [c.image for c in shared["candidates"]] == [b"2", b"3", b"4"]
     assert shared["selected"] == 2
 
 
 def test_current_image_follows_the_stage():
-    a, b = Candidate.from_b64("A"), Candidate.from_b64("B")
+    a, b = Candidate(b"A"), Candidate(b"B")
     assert Session().shown_image is None
     review = Session(stage=Stage.USER_FEEDBACK, candidates=[a, b], selected=0)
     assert review.shown_image is a
@@ -69,8 +69,17 @@ def test_current_image_follows_the_stage():
     assert final.shown_image is a
 
 
-def test_data_urls_carry_the_mime_type():
-    assert Candidate.from_b64("QUJD", mime="image/webp").data_url == "data:image/webp;base64,QUJD"
+def test_images_are_held_as_bytes_decoded_once_and_encoded_on_demand():
+    candidate = Candidate.from_b64("QUJD", mime="image/webp")
+    assert candidate.image == b"ABC" and candidate.mime == "image/webp"
+    assert candidate.data_url == "data:image/webp;base64,QUJD"  # the mime type carried
+    assert candidate.thumb_url == candidate.data_url  # no thumbnail: the image itself
+    assert Candidate(b"ABC", thumb=b"WEB").thumb_url == "data:image/webp;base64,V0VC"
+
+
+def test_a_candidate_repr_leaves_the_image_bytes_out():
+    shown = repr(Candidate(b"ABC", thumb=b"ABC", prompt="a kite"))
+    assert "ABC" not in shown and "a kite" in shown
 
 
 def test_only_actions_that_move_between_stages_switch_stage_controls():

@@ -7,7 +7,6 @@ Used when no OpenAI key is configured, so the app works on a fresh machine. The 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import io
 import textwrap
@@ -54,14 +53,14 @@ def render(request: ImageRequest) -> Image.Image:
     return image
 
 
-def encode(image: Image.Image, output_format: str) -> str:
+def encode(image: Image.Image, output_format: str) -> bytes:
     buffer = io.BytesIO()
     image = image.convert("RGB") if output_format == "jpeg" else image
     image.save(buffer, format=output_format.upper())
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
-def _render_both(request: ImageRequest) -> tuple[str, str]:
+def _render_both(request: ImageRequest) -> tuple[bytes, bytes]:
     image = render(request)
     fmt = request.options.output_format
     preview = image.resize((image.width // 16, image.height // 16)).resize(image.size, Image.NEAREST)
@@ -78,7 +77,7 @@ class DemoBackend:
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         preview, final = await asyncio.to_thread(_render_both, request)
         mime = request.options.mime
-        on_partial(Candidate.from_b64(preview, mime, request.prompt))
+        on_partial(Candidate(preview, mime, request.prompt))  # drawn here as bytes: no base64 to decode
         would_cost = self.settings.prices.estimate(request.options.size, request.options.quality,
                                                    self.settings.image_model, request.prompt)
-        return Candidate.from_b64(final, mime, request.prompt, revised_prompt="", cost=would_cost, estimated=True)
+        return Candidate(final, mime, request.prompt, revised_prompt="", cost=would_cost, estimated=True)

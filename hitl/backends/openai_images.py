@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from contextlib import aclosing
 from dataclasses import asdict
 
@@ -17,8 +16,8 @@ class ImagesBackend(OpenAIBackend):
         arguments = {"model": self.settings.image_model, **asdict(request.options)}
         if request.previous:
             arguments["prompt"] = request.feedback
-            image = base64.b64decode(request.previous.b64)
-            arguments["image"] = ("image." + request.previous.mime.split("/")[-1], image, request.previous.mime)
+            previous = request.previous
+            arguments["image"] = ("image." + previous.mime.split("/")[-1], previous.image, previous.mime)
             call = self.client.images.edit
         else:
             arguments["prompt"] = request.prompt

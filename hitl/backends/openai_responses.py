@@ -51,7 +51,7 @@ class ResponsesBackend(OpenAIBackend):
             return {**arguments, "previous_response_id": previous.response_id, "input": request.feedback}
         return {**arguments, "input": [{"role": "user", "content": [
             {"type": "input_text", "text": request.feedback},
-            {"type": "input_image", "image_url": previous.data_url, "detail": "auto"},
+            {"type": "input_image", "image_url": previous.data_url, "detail": "auto"},  # encoded here, per request
         ]}]}
 
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
