@@ -30,6 +30,7 @@ def history(session: Session) -> dict:
         "stage": session.stage.value,
         "prompt": session.input_used_by_process,
         "spent_usd": session.spent_usd,
+        "approved_at": session.approved_at or None,
         "versions": [version(numbers[c.key], c, numbers, session) for c in session.candidates],
     }
 
@@ -37,7 +38,8 @@ def history(session: Session) -> dict:
 def markdown(session: Session) -> str:
     """The same decision log for people: one section per version, the approved one marked."""
     tree = history(session)
-    lines = [f"# Decision log\n\nPrompt: {tree['prompt']}\n\nStage: {tree['stage']} · "
+    approved = f" · approved {tree['approved_at']}" if tree["approved_at"] else ""
+    lines = [f"# Decision log\n\nPrompt: {tree['prompt']}\n\nStage: {tree['stage']}{approved} · "
              f"cost so far: {money(tree['spent_usd'])}\n"]
     for v in tree["versions"]:
         came = f"{v['made_by']} of #{v['parent']}" if v["parent"] else v["made_by"]

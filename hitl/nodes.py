@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from datetime import datetime, timezone
 from dataclasses import asdict, replace
 
 from pocketflow import AsyncNode
@@ -206,11 +207,12 @@ class SelectCandidate(AsyncNode):
 class Approve(AsyncNode):
     async def post_async(self, shared, prep_res, exec_res):
         shared["final_result"] = shared["candidates"][shared["selected"]]
+        shared["approved_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         shared["stage"] = next_stage(shared["stage"], Action.APPROVE)
 
 
 # What Start Over clears, and Undo Start Over brings back.
-_PUT_ASIDE = ("stage", "input_used_by_process", "candidates", "selected", "made", "final_result")
+_PUT_ASIDE = ("stage", "input_used_by_process", "candidates", "selected", "made", "final_result", "approved_at")
 
 
 class StartOver(AsyncNode):
@@ -219,7 +221,7 @@ class StartOver(AsyncNode):
     async def post_async(self, shared, prep_res, exec_res):
         if shared["candidates"] or shared["final_result"]:
             shared["undo"] = {key: shared[key] for key in _PUT_ASIDE}
-        shared.update(candidates=[], selected=-1, final_result=None, made=0,
+        shared.update(candidates=[], selected=-1, final_result=None, approved_at="", made=0,
                       stage=next_stage(shared["stage"], Action.START_OVER))
 
 

@@ -156,6 +156,7 @@ class Session:
     selected: int = -1  # index into candidates of the one under review
     made: int = 0  # images made for this prompt (candidates keeps only the newest few)
     final_result: Candidate | None = None  # the approved image
+    approved_at: str = ""  # when it was approved (ISO 8601, UTC), for the decision log
     error_message: str = ""  # the one message of the last event ("" when all went well)
     undo: dict | None = None  # what Start Over put aside (Undo Start Over brings it back), until a new Generate
     generations: list[float] = field(default_factory=list)  # times, for the session limit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from gradio_client import Client
 from helpers import MESSAGE, TEST_SETTINGS
@@ -16,6 +18,7 @@ def test_history_tells_each_versions_lineage_and_cost(client, fake):
     client.predict(api_name="/approve")
     tree = client.predict(api_name="/history")
     assert tree["stage"] == "final" and tree["prompt"] == "a harbour"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", tree["approved_at"])
     lineage = [(v["number"], v["made_by"], v["parent"], v["instruction"]) for v in tree["versions"]]
     assert lineage == [(1, "generate", None, ""), (2, "regenerate", 1, ""), (3, "refine", 2, "at night"),
                        (4, "refine", 1, "in fog")]
@@ -48,6 +51,6 @@ def test_the_decision_log_downloads_as_json_and_markdown_from_the_session(client
     as_md = httpx.get(f"{base}.md", timeout=10)
     assert as_md.headers["content-type"].startswith("text/markdown")
     assert "## #2: refine of #1 — **approved**" in as_md.text and "- Asked: at dusk" in as_md.text
-    assert "Prompt: a lighthouse" in as_md.text
+    assert "Prompt: a lighthouse" in as_md.text and " · approved 20" in as_md.text
     assert httpx.get(f"{app_url}gradio_api/hitl/log/someone-else/decision-log.json", timeout=10).status_code == 404
     assert httpx.get(f"{base}.exe", timeout=10).status_code == 404

@@ -21,7 +21,8 @@
   }, 250);
 
   // After an action, focus goes where the user acts next: Approve in review, Download when
-  // approved, the prompt after Start Over; a run that ends (or is cancelled) counts too.
+  // approved, the prompt after Start Over; a run that ends (or is cancelled) counts too. Focus
+  // stays put while an image is made: a second Enter must not land on Cancel (Esc cancels).
   const stageOf = () => (visible("#stage-review") ? "review" : visible("#stage-final") ? "final" : "input");
   const TARGETS = { review: "button#approve", final: "#download a", input: "#prompt textarea" };
   let was = null;
@@ -30,7 +31,6 @@
     if (was && !now.running && (was.running || was.stage !== now.stage)) {
       visible(TARGETS[now.stage])?.focus();
     }
-    if (now.running && !(was && was.running)) visible("button#cancel")?.focus();
     was = now;
   };
 
@@ -49,8 +49,8 @@
   };
 
   // Keyboard first: Ctrl/⌘+Enter generates (or refines, from the feedback box); A approves,
-  // R regenerates, Esc cancels, ←/→ move through the candidates. Single keys never fire while
-  // the user types in a text box.
+  // R regenerates, Esc cancels (from anywhere: it types nothing), ←/→ move through the
+  // candidates. Letters and arrows never fire while the user types in a text box.
   const clickVisible = (selector) => {
     const control = visible(selector);
     if (!control) return false;
@@ -69,14 +69,15 @@
   const SINGLE_KEYS = {
     a: () => clickVisible("button#approve"),
     r: () => clickVisible("button#regenerate"),
-    Escape: () => clickVisible("button#cancel"),
     ArrowLeft: () => step(-1),
     ArrowRight: () => step(1),
   };
   document.addEventListener("keydown", (event) => {
     const typing = event.target.closest("textarea, input, select, [contenteditable='true']");
     let done = false;
-    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+    if (event.key === "Escape") {
+      done = clickVisible("button#cancel");
+    } else if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
       done = event.target.closest("#feedback") ? clickVisible("button#refine") : clickVisible("button#generate");
     } else if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
       const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
