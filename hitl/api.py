@@ -57,11 +57,11 @@ class Endpoints:
         """Go back to the prompt stage; the candidates and any approval are put aside until the next Generate."""
         return await self.answer(Action.START_OVER, session, request)
 
-    def history(self, session, request: gr.Request):
+    def history(self, session):
         """The session's version tree as JSON: each candidate's number, what made it (generate, regenerate,
         refine) from which parent, the instruction and options, the revised prompt, its cost, and which is
         on screen or approved. Changes nothing."""
-        return history(self.runtime.vault.latest(request.session_hash, session))
+        return history(session)
 
     async def undo_start_over(self, session, request: gr.Request):
         """Bring back what the last Start Over put aside: its stage, candidates and approval (stage initial_input)."""

@@ -43,11 +43,12 @@ class SessionVault:
     def open(self, token: str | None, tab: str, session: Session, now: float) -> tuple[str, Session]:
         """A tab loads the page: its token's session if it is still kept, else a new token for `session`."""
         self._expire(now)
-        kept = self._kept.get(_digest(token)) if isinstance(token, str) and token else None
+        digest = _digest(token) if isinstance(token, str) and token else ""
+        kept = self._kept.get(digest)
         if kept is None:
             token = secrets.token_urlsafe(32)
-            kept = self._kept[_digest(token)] = _Kept(session, now)
-        digest = _digest(token)
+            digest = _digest(token)
+            kept = self._kept[digest] = _Kept(session, now)
         kept.tabs[tab] = None
         while len(kept.tabs) > MAX_TABS:  # a tab reloaded again and again: forget the oldest
             oldest = next(iter(kept.tabs))
