@@ -30,9 +30,13 @@ class Endpoints:
         picture = shown if allowed(session.stage, action) else gr.skip()  # refused: no image
         return after, picture, shown.revised_prompt if shown else "", after.candidates, after.error_message
 
-    async def generate(self, prompt, size, quality, background, output_format, key, session, request: gr.Request):
-        """Generate a first image for the prompt (stage initial_input -> user_feedback)."""
-        return await self.answer(Action.GENERATE, session, request, task_input=prompt,
+    async def generate(self, prompt, size, quality, background, output_format, key, image, session,
+                       request: gr.Request):
+        """Generate a first image for the prompt (stage initial_input -> user_feedback). `image` (optional):
+        a picture of your own to start from, as a data: URL string ("data:image/png;base64,…"; PNG, JPEG or
+        WebP, up to 10 MB and 4096 px a side); it joins the candidates (made_by "upload", free) and is the
+        new image's parent. Not a file upload: no handle_file."""
+        return await self.answer(Action.GENERATE, session, request, task_input=prompt, upload_input=image,
                                  **upstream(size, quality, background, output_format, key, budget=0))
 
     async def regenerate(self, size, quality, background, output_format, key, session, request: gr.Request):
@@ -43,6 +47,15 @@ class Endpoints:
     async def refine(self, feedback, size, quality, background, output_format, key, session, request: gr.Request):
         """Edit the candidate on screen with written feedback (stage user_feedback)."""
         return await self.answer(Action.REFINE, session, request, feedback=feedback,
+                                 **upstream(size, quality, background, output_format, key, budget=0))
+
+    async def edit_region(self, mask, instruction, size, quality, background, output_format, key, session,
+                          request: gr.Request):
+        """Repaint part of the candidate on screen (stage user_feedback): `mask` is a data: URL string of a PNG
+        the candidate's size, under 4 MB, fully transparent (alpha 0) where to change and opaque elsewhere
+        (OpenAI's mask); `instruction` says what to change there. The result is a new candidate
+        (made_by "edit_region", its parent the one painted on)."""
+        return await self.answer(Action.EDIT_REGION, session, request, instruction=instruction, mask_input=mask,
                                  **upstream(size, quality, background, output_format, key, budget=0))
 
     async def select(self, index, session, request: gr.Request):
@@ -59,8 +72,8 @@ class Endpoints:
 
     def history(self, session):
         """The session's version tree as JSON: each candidate's number, what made it (generate, regenerate,
-        refine) from which parent, the instruction and options, the revised prompt, its cost, and which is
-        on screen or approved. Changes nothing."""
+        refine, edit_region, upload) from which parent, the instruction and options, the revised prompt, its
+        cost, and which is on screen or approved. Changes nothing."""
         return history(session)
 
     async def undo_start_over(self, session, request: gr.Request):
@@ -78,9 +91,13 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     # No budget input: the endpoints keep their arity (a raw call with too few inputs makes Gradio print
     # them, key included, to the server's log); the session budget is the page's.
     options = page.image_options
-    gr.on([], api.generate, [page.prompt, *options, page.session], results, api_name="generate", **generating)
+    # `image` after the options: callers that pass only the existing parameters keep working (it defaults to "").
+    gr.on([], api.generate, [page.prompt, *options, page.upload, page.session], results, api_name="generate",
+          **generating)
     gr.on([], api.regenerate, [*options, page.session], results, api_name="regenerate", **generating)
     gr.on([], api.refine, [page.feedback, *options, page.session], results, api_name="refine", **generating)
+    gr.on([], api.edit_region, [page.mask, page.region_instruction, *options, page.session], results,
+          api_name="edit_region", **generating)
     gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
     gr.on([], api.approve, [page.session], results, api_name="approve", **quick)
     gr.on([], api.start_over, [page.session], results, api_name="start_over", **quick)

@@ -86,9 +86,9 @@ class PageEvents:
         prompts = [p for p in history or [] if isinstance(p, str)][:HISTORY]
         return {**outputs, self.page.token: token, self.page.recent: gr.update(choices=prompts, value=None)}
 
-    async def generate(self, prompt, size, quality, background, output_format, api_key, budget, history,
+    async def generate(self, prompt, size, quality, background, output_format, api_key, budget, history, image,
                        session: Session, request: gr.Request):
-        async for outputs in self.stream(Action.GENERATE, session, request, task_input=prompt,
+        async for outputs in self.stream(Action.GENERATE, session, request, task_input=prompt, upload_input=image,
                                          **upstream(size, quality, background, output_format, api_key, budget)):
             after = outputs[self.page.session]
             if after is not session and after.generated_image and not after.error_message:  # made: remember it
@@ -116,6 +116,13 @@ class PageEvents:
                                          **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
+    async def edit_region(self, instruction, size, quality, background, output_format, api_key, budget, mask,
+                          session: Session, request: gr.Request):
+        async for outputs in self.stream(Action.EDIT_REGION, session, request, instruction=instruction,
+                                         mask_input=mask,
+                                         **upstream(size, quality, background, output_format, api_key, budget)):
+            yield outputs
+
     async def approve(self, session: Session, request: gr.Request):
         return await last(self.stream(Action.APPROVE, session, request))
 
@@ -136,6 +143,16 @@ class PageEvents:
         return Screen.of(self.page, session, request.session_hash, running=True).show(session)
 
 
+def handing_over(inputs: list, component, source: str) -> str:
+    """An event's js=: its input values, with `component`'s replaced by what the page's script holds
+    (`source`: a picked picture, a painted mask) as a data: URL, so the bytes travel in the queue's
+    JSON and never through Gradio's upload route (which writes files). Gradio hands js= the inputs'
+    values followed by the outputs'; only the inputs go on."""
+    at = inputs.index(component)
+    return (f"(...values) => {{ values = values.slice(0, {len(inputs)}); "
+            f"values[{at}] = window.hitlStudio?.{source}() ?? ''; return values; }}")
+
+
 def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> None:
     """Connect the page's controls to their handlers, inside the current `gr.Blocks`. The events are
     private; their `page_` names keep the public names for `hitl/api.py`."""
@@ -148,14 +165,16 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> N
               [page.token, page.recent, *events.outputs(every_stage=True)], api_name="page_resume", **quick)
     page.recent.input(None, [page.recent], [page.prompt], js="(picked) => picked ?? ''")  # in the browser only
     page.forget.click(events.forget, None, [page.history, page.recent], api_name="page_forget", **quick)
+    generate_inputs = [page.prompt, *page.options, page.history, page.upload, page.session]
     running = [
-        gr.on([page.generate.click, page.prompt.submit], events.generate,
-              [page.prompt, *page.options, page.history, page.session],
-              [*events.outputs(Action.GENERATE), page.history, page.recent], api_name="page_generate", **generating),
+        gr.on([page.generate.click, page.prompt.submit], events.generate, generate_inputs,
+              [*events.outputs(Action.GENERATE), page.history, page.recent], api_name="page_generate",
+              js=handing_over(generate_inputs, page.upload, "upload"), **generating),
         page.regenerate.click(events.regenerate, [*page.options, page.session], events.outputs(Action.REGENERATE),
                               api_name="page_regenerate", **generating),
         gr.on([page.refine.click, page.feedback.submit], events.refine, [page.feedback, *page.options, page.session],
               events.outputs(Action.REFINE), api_name="page_refine", **generating),
+        wire_edit_region(events, page, generating),
     ]
     page.approve.click(events.approve, [page.session], events.outputs(Action.APPROVE), api_name="page_approve",
                        **quick)
@@ -168,3 +187,11 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> N
     page.gallery.select(events.pick, [page.session], events.outputs(Action.SELECT), api_name="page_select", **quick)
     page.cancel.click(events.cancelled, [page.session], events.outputs(), cancels=running, api_name="page_cancel",
                       **quick)
+
+
+def wire_edit_region(events: PageEvents, page: Page, generating: dict):
+    """Edit region: the click (or Enter in its box) sends the instruction and the painted mask."""
+    inputs = [page.region_instruction, *page.options, page.mask, page.session]
+    return gr.on([page.edit_region.click, page.region_instruction.submit], events.edit_region, inputs,
+                 events.outputs(Action.EDIT_REGION), api_name="page_edit_region",
+                 js=handing_over(inputs, page.mask, "mask"), **generating)

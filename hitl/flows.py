@@ -5,7 +5,7 @@ from __future__ import annotations
 from pocketflow import AsyncFlow
 
 from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckStage, GenerateImage, Halt, SelectCandidate,
-                    StartOver, UndoStartOver, ValidateRequest)
+                    StartOver, UndoStartOver, ValidateMask, ValidateRequest, ValidateUpload)
 from .stages import Action
 
 
@@ -21,7 +21,7 @@ def _chain(*nodes) -> AsyncFlow:
 def generate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.GENERATE),
                   ValidateRequest(text="task_input", into="input_used_by_process", what="prompt"),
-                  CheckLimits(), CheckBudget(), GenerateImage(action=Action.GENERATE))
+                  ValidateUpload(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.GENERATE))
 
 
 def regenerate_flow() -> AsyncFlow:
@@ -34,6 +34,12 @@ def refine_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.REFINE),
                   ValidateRequest(text="feedback", into="feedback", what="feedback"),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REFINE))
+
+
+def edit_region_flow() -> AsyncFlow:
+    return _chain(CheckStage(action=Action.EDIT_REGION),
+                  ValidateRequest(text="instruction", into="feedback", what="instruction"),
+                  ValidateMask(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.EDIT_REGION))
 
 
 def select_flow() -> AsyncFlow:
@@ -60,4 +66,5 @@ FLOWS = {
     Action.APPROVE: approve_flow,
     Action.START_OVER: start_over_flow,
     Action.UNDO_START_OVER: undo_start_over_flow,
+    Action.EDIT_REGION: edit_region_flow,
 }

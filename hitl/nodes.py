@@ -19,7 +19,8 @@ from .costs import money
 from .errors import describe
 from .images import thumbnail
 from .limits import window_wait
-from .stages import Action, StageError, add_candidate, next_stage
+from .stages import Action, Candidate, StageError, add_candidate, next_stage
+from .uploads import PictureError, check_mask, check_upload, picture_size
 from .validation import InputError, check_options, check_prompt
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,58 @@ class ValidateRequest(AsyncNode):
             shared["error_message"] = str(result)
             return STOP
         shared[self.into], shared["options"] = result
+        return None
+
+
+# -- pictures sent by the user (Generate from your own image, Edit region) ---------------------------------
+class ValidateUpload(AsyncNode):
+    """Checks the picture a Generate starts from, if any (type sniffed, bytes, pixels, bombs), and
+    makes it a version of its own: made_by "upload", free, the parent of what is made from it."""
+
+    async def prep_async(self, shared):
+        return shared.get("upload_input") or "", shared["input_used_by_process"], shared.get("thumbnails", False)
+
+    async def exec_async(self, prep_res):
+        url, prompt, thumbnails = prep_res
+        if not url:
+            return None
+        try:
+            picture = await asyncio.to_thread(check_upload, url)  # decoding is work: off the event loop
+        except PictureError as problem:
+            return problem
+        thumb = await asyncio.to_thread(thumbnail, picture.data) if thumbnails else b""
+        return Candidate(picture.data, picture.mime, prompt, thumb=thumb, cost=0.0, made_by="upload")
+
+    async def post_async(self, shared, prep_res, result):
+        if isinstance(result, PictureError):
+            shared["error_message"] = str(result)
+            return STOP
+        shared["upload"] = result
+        return None
+
+
+class ValidateMask(AsyncNode):
+    """Checks Edit region's mask against the candidate on screen: a PNG of its size, under 4 MB,
+    with a painted (alpha 0) area."""
+
+    async def prep_async(self, shared):
+        candidates, selected = shared["candidates"], shared["selected"]
+        return shared.get("mask_input") or "", candidates[selected].image
+
+    async def exec_async(self, prep_res):
+        url, image = prep_res
+        if not url:
+            return PictureError("Nothing is painted: switch on Paint a region and brush over the area to change.")
+        try:
+            return await asyncio.to_thread(lambda: check_mask(url, picture_size(image)))
+        except PictureError as problem:
+            return problem
+
+    async def post_async(self, shared, prep_res, result):
+        if isinstance(result, PictureError):
+            shared["error_message"] = str(result)
+            return STOP
+        shared["mask"] = result
         return None
 
 
@@ -148,17 +201,20 @@ class GenerateImage(AsyncNode):
         self.action = action
 
     async def prep_async(self, shared):
-        refining = self.action is Action.REFINE
+        refining = self.action in (Action.REFINE, Action.EDIT_REGION)
         candidates, selected = shared["candidates"], shared["selected"]
         on_screen = candidates[selected] if 0 <= selected < len(candidates) else None
+        own = shared.get("upload") if self.action is Action.GENERATE else None  # the user's own picture
         request = ImageRequest(
             prompt=shared["input_used_by_process"],
             options=shared["options"],
-            previous=on_screen if refining else None,
+            previous=on_screen if refining else own,
             feedback=shared.get("feedback", "") if refining else "",
             variant=shared["made"],
+            mask=shared.get("mask") if self.action is Action.EDIT_REGION else None,
         )
-        lineage = dict(made_by=self.action.value, parent=on_screen.key if on_screen else None,
+        parent = own or on_screen
+        lineage = dict(made_by=self.action.value, parent=parent.key if parent else None,
                        instruction=request.feedback, options=asdict(request.options))
         return shared["backend"], request, lineage, shared["on_start"], shared["on_partial"], \
             shared.get("thumbnails", False)
@@ -179,6 +235,8 @@ class GenerateImage(AsyncNode):
             log.warning("generation failed: %s", type(result).__name__)
             shared["error_message"] = describe(result, shared["settings"])
             return "failed"
+        if shared.get("upload"):  # the user's own picture joins the versions, as the new one's parent
+            add_candidate(shared, shared["upload"], shared["settings"].max_candidates)
         add_candidate(shared, result, shared["settings"].max_candidates)
         shared["made"] += 1
         shared["spent_usd"] += result.cost or 0.0

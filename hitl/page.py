@@ -15,6 +15,7 @@ from .components import MemoryGallery, MemoryImage
 from .config import Settings
 from .costs import money
 from .stages import Session, Stage
+from .uploads import MAX_SIDE, MAX_UPLOAD_BYTES
 
 TITLE = "HITL Image Studio"
 TAGLINE = "Describe an image, review what comes back, regenerate until you love it, approve."
@@ -79,6 +80,14 @@ class Page:
     gallery: MemoryGallery
     candidate_index: gr.Number  # /select's input (the page clicks the gallery instead)
     versions: gr.JSON  # /history's output (the page shows the gallery instead)
+    # Your own pictures (start from one; paint a region to change). The page's script reads them in
+    # the browser and the events' js= hands them over as data: URLs: no upload route, no file.
+    upload_picker: gr.HTML  # initial_input: pick / paste / drop, a preview, Remove
+    upload: gr.Textbox  # hidden: the picked picture's data: URL (/generate's `image`)
+    region_tools: gr.HTML  # user_feedback: Paint a region, brush size, Clear (the canvas is the script's)
+    region_instruction: gr.Textbox
+    edit_region: gr.Button
+    mask: gr.Textbox  # hidden: the painted mask's data: URL (/edit_region's `mask`)
 
     @property
     def stage_boxes(self) -> dict[Stage, gr.Column]:
@@ -105,6 +114,36 @@ def estimate_html(settings: Settings, size: str, quality: str) -> str:
     return f'<p class="hitl-estimate">≈ {money(usd)} per image at this size and quality{free}</p>'
 
 
+# -- your own pictures ------------------------------------------------------------------------------------
+MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
+UPLOAD_PICKER = f"""<div class="hitl-upload" data-max-bytes="{MAX_UPLOAD_BYTES}">
+<p class="hitl-upload-title" id="upload-title">Start from your own image (optional)</p>
+<label class="hitl-upload-drop" for="upload-file">
+<input type="file" id="upload-file" accept="image/png,image/jpeg,image/webp" aria-describedby="upload-hint">
+<span id="upload-hint">Choose a file, paste (Ctrl+V) or drop a PNG, JPEG or WebP here, up to {MAX_UPLOAD_MB} MB
+and {MAX_SIDE} px a side.</span></label>
+<div class="hitl-upload-preview" hidden><img alt="Your starting image" id="upload-preview">
+<button type="button" id="upload-remove">Remove image</button></div>
+<p class="hitl-upload-error" id="upload-error" role="alert"></p>
+</div>"""
+REGION_TOOLS = """<div class="hitl-region" role="group" aria-label="Paint a region to change">
+<button type="button" id="paint-toggle" aria-pressed="false">🖌 Paint a region</button>
+<label for="brush-size">Brush size</label>
+<input type="range" id="brush-size" min="4" max="160" value="40" aria-label="Brush size in pixels">
+<button type="button" id="paint-clear">Clear</button>
+<p class="hitl-region-hint" id="paint-hint">Brush over the picture (mouse, touch or pen) where it should change,
+then say what to change there.</p>
+</div>"""
+
+
+def _region_controls(settings: Settings) -> tuple[gr.HTML, gr.Textbox, gr.Button]:
+    tools = gr.HTML(REGION_TOOLS, elem_id="region-tools")
+    instruction = gr.Textbox(label="What to change there", lines=1, max_lines=6, max_length=settings.max_prompt_chars,
+                             placeholder="A red umbrella…", elem_id="region-instruction")
+    button = gr.Button("Edit region", elem_id="edit-region")
+    return tools, instruction, button
+
+
 def layout(settings: Settings) -> Page:
     """Build the page inside the current `gr.Blocks`; returns its components."""
     session = gr.State(Session(), time_to_live=settings.session_ttl)
@@ -122,6 +161,7 @@ def layout(settings: Settings) -> Page:
                 prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                     placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                     elem_id="prompt")
+                upload_picker = gr.HTML(UPLOAD_PICKER, elem_id="upload-picker")
                 with gr.Row(elem_id="recent-row"):
                     recent = gr.Dropdown([], value=None, label="Recent prompts", scale=4, elem_id="recent")
                     forget = gr.Button("Clear history", size="sm", scale=1, elem_id="forget")
@@ -150,6 +190,7 @@ def layout(settings: Settings) -> Page:
                 feedback = gr.Textbox(label="Feedback", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                       placeholder="Make it night time, add snow…", elem_id="feedback")
                 refine = gr.Button("Refine", elem_id="refine")
+                region_tools, region_instruction, edit_region = _region_controls(settings)
                 discard = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
                 gr.HTML(f'<p class="hitl-keys">{KEYS}</p>', elem_id="keys")  # what the page's script listens for
 
@@ -170,6 +211,8 @@ def layout(settings: Settings) -> Page:
                                     height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
     candidate_index = gr.Number(0, precision=0, visible=False)
     versions = gr.JSON(visible=False)
+    upload = gr.Textbox("", visible=False, label="Image (data: URL)", elem_id="upload-data")
+    mask = gr.Textbox("", visible=False, label="Mask (data: URL)", elem_id="mask-data")
 
     return Page(
         session=session, token=token, history=history, message=message,
@@ -181,4 +224,6 @@ def layout(settings: Settings) -> Page:
         discard=discard, final_stage=final_stage, download=download, start_over=start_over, cancel=cancel,
         progress=progress, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery,
         candidate_index=candidate_index, versions=versions,
+        upload_picker=upload_picker, upload=upload, region_tools=region_tools,
+        region_instruction=region_instruction, edit_region=edit_region, mask=mask,
     )

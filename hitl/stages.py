@@ -27,6 +27,7 @@ class Action(str, Enum):
     APPROVE = "approve"
     START_OVER = "start_over"
     UNDO_START_OVER = "undo_start_over"
+    EDIT_REGION = "edit_region"  # repaint the painted area of the candidate on screen
 
 
 # Undo Start Over goes back to whichever stage Start Over left (review or final).
@@ -38,6 +39,7 @@ TRANSITIONS: dict[tuple[Stage, Action], Stage | str] = {
     (Stage.USER_FEEDBACK, Action.REGENERATE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.REFINE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.SELECT): Stage.USER_FEEDBACK,
+    (Stage.USER_FEEDBACK, Action.EDIT_REGION): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.APPROVE): Stage.FINAL,
     (Stage.USER_FEEDBACK, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.FINAL, Action.START_OVER): Stage.INITIAL_INPUT,

@@ -1,14 +1,14 @@
 // The page's behaviour beyond Gradio: elapsed time, where focus goes, the marked candidate,
 // and the message announced. It only reads and decorates the DOM Gradio renders.
 (() => {
-  const GENERATING = ["#generate", "#regenerate", "#refine"];
+  const GENERATING = ["#generate", "#regenerate", "#refine", "#edit-region"];
   let started = 0;  // when the user last asked for an image (browser clock)
 
   const visible = (selector) => document.querySelector(selector);
   const starting = (event) => {
     const clicked = event.type === "click" && event.target.closest(GENERATING.map((id) => "button" + id).join(","));
     const entered = event.type === "keydown" && event.key === "Enter" && !event.shiftKey &&
-      event.target.closest("#prompt, #feedback");
+      event.target.closest("#prompt, #feedback, #region-instruction");
     if (clicked || entered) started = Date.now();
   };
   document.addEventListener("click", starting, true);
@@ -100,4 +100,196 @@
     queued = true;
     requestAnimationFrame(() => { queued = false; settle(); markCurrent(); announce(); });
   }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
+})();
+
+
+// -- Your own pictures: a starting image, and a region painted to change ------------------------------
+// Files are read here (FileReader) into data: URLs, and the painted region is exported here as a mask;
+// the Generate and Edit region events' js= takes them as input values (window.hitlStudio), so the bytes
+// travel inside the queue's JSON and stay in memory: Gradio's upload route, which writes files, is never
+// used. The page checks type and size to say so early; the server checks everything again.
+(() => {
+  const TYPES = ["image/png", "image/jpeg", "image/webp"];
+  const MB = 1024 * 1024;
+  let upload = "";  // the picked picture, as a data: URL
+
+  const $ = (selector) => document.querySelector(selector);
+  const say = (text) => { const error = $("#upload-error"); if (error) error.textContent = text; };
+  const showPicked = () => {
+    const preview = $(".hitl-upload-preview");
+    const img = $("#upload-preview");
+    if (!preview || !img) return;
+    preview.hidden = !upload;
+    if (upload && img.getAttribute("src") !== upload) img.src = upload;
+    if (!upload) img.removeAttribute("src");
+  };
+  const take = (file) => {
+    if (!file) return;
+    const max = Number($(".hitl-upload")?.dataset.maxBytes || 0);
+    if (!TYPES.includes(file.type)) {
+      say(`“${file.name || "The picture"}” is not a PNG, JPEG or WebP picture.`);
+      return;
+    }
+    if (max && file.size > max) {
+      say(`“${file.name || "The picture"}” is ${(file.size / MB).toFixed(1)} MB; the limit is ${Math.round(max / MB)} MB.`);
+      return;
+    }
+    const reader = new FileReader();
+    reader.onload = () => { upload = String(reader.result); say(""); showPicked(); };
+    reader.onerror = () => say("The picture could not be read: pick it again.");
+    reader.readAsDataURL(file);
+  };
+  document.addEventListener("change", (event) => {
+    if (event.target.id !== "upload-file") return;
+    take(event.target.files?.[0]);
+    event.target.value = "";  // the same file can be picked again after Remove
+  });
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("#upload-remove")) return;
+    upload = "";
+    say("");
+    showPicked();
+    $("#upload-file")?.focus();
+  });
+  document.addEventListener("paste", (event) => {
+    if (!$("#stage-input")) return;  // a starting image belongs to the prompt stage
+    const file = [...(event.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
+    if (!file) return;
+    event.preventDefault();
+    take(file);
+  });
+  document.addEventListener("dragover", (event) => { if (event.target.closest?.(".hitl-upload")) event.preventDefault(); });
+  document.addEventListener("drop", (event) => {
+    if (!event.target.closest?.(".hitl-upload")) return;
+    event.preventDefault();
+    take(event.dataTransfer?.files?.[0]);
+  });
+
+  // The brush: a canvas over the picture on screen, at the picture's natural size, so the mask
+  // matches the image pixel for pixel whatever size it is shown at. Pointer events: mouse, touch, pen.
+  let canvas = null;
+  let painting = false;
+  let painted = false;
+  let last = null;
+  const picture = () => $("#image img");
+  const brush = () => Number($("#brush-size")?.value || 40);
+
+  const place = (img) => {
+    // Where the picture is drawn inside its <img> box (object-fit keeps its ratio).
+    const box = img.getBoundingClientRect();
+    const parent = img.parentElement.getBoundingClientRect();
+    const fit = getComputedStyle(img).objectFit;
+    let scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+    if (fit === "scale-down") scale = Math.min(scale, 1);
+    if (fit === "none") scale = 1;
+    const width = fit === "fill" ? box.width : img.naturalWidth * scale;
+    const height = fit === "fill" ? box.height : img.naturalHeight * scale;
+    Object.assign(canvas.style, {
+      left: `${box.left - parent.left + (box.width - width) / 2}px`,
+      top: `${box.top - parent.top + (box.height - height) / 2}px`,
+      width: `${width}px`, height: `${height}px`,
+    });
+  };
+  const at = (event) => {
+    const r = canvas.getBoundingClientRect();
+    return [(event.clientX - r.left) * canvas.width / r.width, (event.clientY - r.top) * canvas.height / r.height];
+  };
+  const stroke = (from, to) => {
+    const context = canvas.getContext("2d");
+    context.strokeStyle = "#2563eb";
+    context.lineCap = context.lineJoin = "round";
+    context.lineWidth = brush() * canvas.width / canvas.getBoundingClientRect().width;
+    context.beginPath();
+    context.moveTo(...from);
+    context.lineTo(...to);
+    context.stroke();
+    painted = true;
+  };
+  const create = (img) => {
+    canvas?.remove();
+    canvas = document.createElement("canvas");
+    canvas.id = "paint-canvas";
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    canvas.dataset.src = img.currentSrc || img.src;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "The painted region: where the picture will change");
+    painted = false;
+    canvas.addEventListener("pointerdown", (event) => {
+      if (!painting) return;
+      event.preventDefault();
+      canvas.setPointerCapture(event.pointerId);
+      last = at(event);
+      stroke(last, last);
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      if (!last) return;
+      const next = at(event);
+      stroke(last, next);
+      last = next;
+    });
+    for (const end of ["pointerup", "pointercancel"]) canvas.addEventListener(end, () => { last = null; });
+    if (getComputedStyle(img.parentElement).position === "static") img.parentElement.style.position = "relative";
+    img.parentElement.appendChild(canvas);
+  };
+  const sync = () => {
+    // One canvas per picture: a new candidate on screen starts a clean one; leaving review drops it.
+    const img = picture();
+    const review = !!$("#stage-review");
+    if (!review || !img || !img.naturalWidth) {
+      if (!review) setPainting(false);
+      return;
+    }
+    if (!canvas || !canvas.isConnected || canvas.dataset.src !== (img.currentSrc || img.src)) {
+      if (!painting && !painted) return;
+      create(img);
+    }
+    canvas.classList.toggle("hitl-painting", painting);
+    place(img);
+  };
+  const setPainting = (on) => {
+    painting = on;
+    const toggle = $("#paint-toggle");
+    if (toggle) toggle.setAttribute("aria-pressed", String(on));
+    if (on) sync(); else if (canvas) canvas.classList.remove("hitl-painting");
+  };
+  const clear = () => {
+    canvas?.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    painted = false;
+  };
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("#paint-toggle")) setPainting(!painting);
+    else if (event.target.closest("#paint-clear")) clear();
+  });
+
+  const mask = () => {
+    // OpenAI's mask: fully transparent (alpha 0) where to change, opaque elsewhere, at the image's size.
+    if (!canvas || !canvas.isConnected || !painted) return "";
+    const out = document.createElement("canvas");
+    out.width = canvas.width;
+    out.height = canvas.height;
+    const context = out.getContext("2d");
+    context.fillStyle = "#000";
+    context.fillRect(0, 0, out.width, out.height);
+    context.globalCompositeOperation = "destination-out";
+    context.drawImage(canvas, 0, 0);
+    return out.toDataURL("image/png");
+  };
+  window.hitlStudio = { upload: () => upload, mask };
+
+  let wasReview = false;
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      const review = !!$("#stage-review");
+      if (review && !wasReview) upload = "";  // it became the first version: the next prompt starts afresh
+      wasReview = review;
+      showPicked();
+      sync();
+    });
+  }).observe(document.documentElement, { subtree: true, childList: true });
+  window.addEventListener("resize", sync);
 })();

@@ -49,9 +49,16 @@ class ImageOptions:
 class ImageRequest:
     prompt: str
     options: ImageOptions = field(default_factory=ImageOptions)
-    previous: Candidate | None = None  # set for Refine: the candidate to edit
-    feedback: str = ""  # the Refine instruction
+    # The picture to edit: the candidate on screen (Refine, Edit region) or the user's own (Generate).
+    previous: Candidate | None = None
+    feedback: str = ""  # what to change (Refine, Edit region); "" = make the prompt from `previous`
     variant: int = 0  # how many images this prompt has had; varies the demo's picture
+    mask: bytes | None = None  # Edit region: PNG, `previous`'s size, alpha 0 where to repaint
+
+    @property
+    def instruction(self) -> str:
+        """The text sent with an image to edit: the change asked for, or the prompt itself."""
+        return self.feedback or self.prompt
 
 
 class Backend(Protocol):

@@ -34,7 +34,7 @@ def _palette(seed: bytes) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
 
 def render(request: ImageRequest) -> Image.Image:
     """Draw the picture for a request; pure and deterministic."""
-    text = request.prompt if not request.previous else f"{request.prompt} + {request.feedback}"
+    text = f"{request.prompt} + {request.feedback}" if request.feedback else request.prompt
     seed = hashlib.sha256(f"{text}\x00{request.variant}".encode()).digest()
     width, height = _dimensions(request.options.size)
     top, bottom = _palette(seed)
@@ -55,13 +55,41 @@ def render(request: ImageRequest) -> Image.Image:
 
 def encode(image: Image.Image, output_format: str) -> bytes:
     buffer = io.BytesIO()
-    image = image.convert("RGB") if output_format == "jpeg" else image
+    image = image.convert("RGB") if output_format == "jpeg" or image.mode not in ("RGB", "RGBA") else image
     image.save(buffer, format=output_format.upper())
     return buffer.getvalue()
 
 
+def _open(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGBA")
+
+
+def starting_from(request: ImageRequest, drawn: Image.Image) -> Image.Image:
+    """The demo's answer to a picture of the user's own: the drawing over a faded copy of it."""
+    own = _open(request.previous.image).convert("RGB").resize(drawn.size)
+    return Image.blend(own, drawn.convert("RGB"), 0.5)
+
+
+def repainted(request: ImageRequest, drawn: Image.Image) -> Image.Image:
+    """Edit region offline: the new drawing only where the mask is transparent (alpha 0), every
+    other pixel of the picture painted on kept as it was."""
+    old = _open(request.previous.image)
+    painted = _open(request.mask).getchannel("A").point(lambda a: 255 if a == 0 else 0)
+    return Image.composite(drawn.convert("RGBA").resize(old.size), old, painted)
+
+
+def _picture(request: ImageRequest) -> Image.Image:
+    drawn = render(request)
+    if request.previous is not None and request.mask is not None:
+        return repainted(request, drawn)
+    if request.previous is not None and not request.feedback:
+        return starting_from(request, drawn)
+    return drawn
+
+
 def _render_both(request: ImageRequest) -> tuple[bytes, bytes]:
-    image = render(request)
+    image = _picture(request)
     fmt = request.options.output_format
     preview = image.resize((image.width // 16, image.height // 16)).resize(image.size, Image.NEAREST)
     return encode(preview.filter(ImageFilter.BLUR), fmt), encode(image, fmt)

@@ -15,9 +15,11 @@ class ImagesBackend(OpenAIBackend):
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         arguments = {"model": self.settings.image_model, **asdict(request.options)}
         if request.previous:
-            arguments["prompt"] = request.feedback
+            arguments["prompt"] = request.instruction
             previous = request.previous
             arguments["image"] = ("image." + previous.mime.split("/")[-1], previous.image, previous.mime)
+            if request.mask is not None:  # alpha 0 where to repaint
+                arguments["mask"] = ("mask.png", request.mask, "image/png")
             call = self.client.images.edit
         else:
             arguments["prompt"] = request.prompt

@@ -4,10 +4,16 @@ Retention: with `store: false` (the default, HITL_STORE_RESPONSES=0) OpenAI keep
 continue, so Refine sends the candidate itself as an `input_image`. With stored responses Refine
 continues the conversation by `previous_response_id` and falls back to sending the image when
 OpenAI no longer holds it (400 `previous_response_not_found`).
+
+Edit region sends the candidate as an `input_image` and the mask as the tool's `input_image_mask`
+(a PNG data URL), always inline: the SDK documents the mask as applied to an input image, and
+nothing says it applies to an image carried by `previous_response_id`, so that path is not used.
+A picture of the user's own is sent the same way (an `input_image`, action "edit").
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from contextlib import aclosing
 from dataclasses import asdict, replace
@@ -47,10 +53,12 @@ class ResponsesBackend(OpenAIBackend):
         if previous is None:
             return arguments
         tool["action"] = "edit"
-        if previous.response_id:  # only set on candidates from stored responses
+        if request.mask is not None:  # the mask applies to the input image: always send the image itself
+            tool["input_image_mask"] = {"image_url": _png_url(request.mask)}
+        elif previous.response_id:  # only set on candidates from stored responses
             return {**arguments, "previous_response_id": previous.response_id, "input": request.feedback}
         return {**arguments, "input": [{"role": "user", "content": [
-            {"type": "input_text", "text": request.feedback},
+            {"type": "input_text", "text": request.instruction},
             {"type": "input_image", "image_url": previous.data_url, "detail": "auto"},  # encoded here, per request
         ]}]}
 
@@ -99,6 +107,10 @@ class ResponsesBackend(OpenAIBackend):
         if status == "incomplete":
             raise IncompleteResponse(getattr(getattr(response, "incomplete_details", None), "reason", None))
         raise NoImageError(_text_of(output))
+
+
+def _png_url(png: bytes) -> str:
+    return f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
 
 
 def _call_failure(error) -> UpstreamFailure:
