@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import struct
 import threading
@@ -115,6 +116,7 @@ class FakeOpenAI:
     disconnects: int = 0  # answers the client hung up on (a cancelled generation)
     stored: set[str] = field(default_factory=set)  # ids of stored responses (kept across reset)
     invalid_requests: list[tuple[str, str]] = field(default_factory=list)  # (param, problem) answered 400
+    masks: list[tuple[int, int]] = field(default_factory=list)  # (width, height) of each mask accepted
     violations: list[str] = field(default_factory=list)  # answers of ours that break the SDK's models
 
     # -- control ----------------------------------------------------------------
@@ -128,6 +130,7 @@ class FakeOpenAI:
         with self._lock:
             self._faults.clear()
             self.requests.clear()
+            self.masks.clear()
             self.invalid_requests.clear()
             self.violations.clear()
             self.disconnects = 0
@@ -160,6 +163,73 @@ class FakeOpenAI:
 
     def image_b64(self, prompt: str, serial: int) -> str:
         return base64.b64encode(png_for(prompt, serial, self.image_bytes)).decode()
+
+
+# -- masks (inpainting), as OpenAI defines them ---------------------------------------------------------------
+# Images API `images.edit(mask=...)`: "fully transparent areas (e.g. where alpha is zero) indicate where `image`
+# should be edited ... Must be a valid PNG file, less than 4MB, and have the same dimensions as `image`."
+# Responses: the image_generation tool's `input_image_mask` ({image_url | file_id}) applies to an input image.
+MASK_LIMIT = 4 * 1024 * 1024
+
+
+def _picture(data: bytes):
+    """(format, size, has_alpha) of image bytes, or None when they are no picture."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format, image.size, "A" in image.getbands() or "transparency" in image.info
+    except Exception:
+        return None
+
+
+def _data_url_bytes(url) -> bytes | None:
+    if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
+        return None
+    try:
+        return base64.b64decode(url.split(",", 1)[1], validate=True)
+    except ValueError:
+        return None
+
+
+def _input_images(body: dict) -> list[str]:
+    return [part.get("image_url") for message in body.get("input") or [] if isinstance(message, dict)
+            for part in message.get("content") or [] if isinstance(part, dict) and part.get("type") == "input_image"]
+
+
+def _mask_and_image(route: str, body: dict):
+    """(param, mask bytes, image bytes) of a request that carries a mask, else None."""
+    if route == "/images/edits" and "mask" in body:
+        mask, image = body["mask"], body.get("image")
+        return "mask", mask[:-2] if mask.endswith(b"\r\n") else mask, \
+            image[:-2] if isinstance(image, bytes) and image.endswith(b"\r\n") else image
+    tools = body.get("tools") or [{}]
+    if route == "/responses" and isinstance(tools[0], dict) and "input_image_mask" in tools[0]:
+        mask = tools[0]["input_image_mask"] or {}
+        images = _input_images(body)
+        return ("tools[0].input_image_mask", _data_url_bytes(mask.get("image_url")),
+                _data_url_bytes(images[0]) if images else None)
+    return None
+
+
+def mask_problem(route: str, body: dict) -> tuple[str, str] | None:
+    """(param, message) when a request's mask breaks OpenAI's rules; accepted masks are counted."""
+    found = _mask_and_image(route, body)
+    if found is None:
+        return None
+    param, mask, image = found
+    if route == "/responses" and (body.get("tools")[0].get("action") != "edit" or body.get("previous_response_id")):
+        return param, "A mask needs action 'edit' and the image to edit as an input_image."
+    mask_info, image_info = _picture(mask or b""), _picture(image or b"")
+    if image_info is None:
+        return param, "A mask needs the image to edit (a valid input image)."
+    if mask_info is None or mask_info[0] != "PNG" or not mask_info[2]:
+        return param, "Invalid mask: it must be a PNG with an alpha channel."
+    if len(mask) >= MASK_LIMIT:
+        return param, "Invalid mask: it must be less than 4MB."
+    if mask_info[1] != image_info[1]:
+        return param, f"Invalid mask: its size {mask_info[1]} differs from the image's {image_info[1]}."
+    return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -207,6 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
                                               "param": None, "code": None}})
         if rejected := self._invalid(body):
             return self._reject(*rejected)
+        if (masked := _mask_and_image(self.route, body)) and (mask := _picture(masked[1] or b"")):
+            with self.server_fake._lock:
+                self.server_fake.masks.append(mask[1])
         if fault in FAULTS:
             return self._error(fault)
         if fault == "drop":
@@ -228,6 +301,9 @@ class _Handler(BaseHTTPRequestHandler):
         if found:
             param, problem = found[0]
             return "invalid_value", param, f"Invalid '{param}': {problem}."
+        if self.server_fake.strict and (problem := mask_problem(self.route, body)):
+            param, message = problem
+            return "invalid_value", param, message
         previous = body.get("previous_response_id")
         if previous is not None and previous not in self.server_fake.stored:
             return ("previous_response_not_found", "previous_response_id",

@@ -1,0 +1,107 @@
+"""Zero disk for pictures users send: a starting image and a painted mask travel as data: URLs inside the
+queue's JSON, and no byte of them lands in GRADIO_TEMP_DIR, the temp folder, or any file the process holds
+open, whichever way they come (gradio_client against the fake, demo mode, the page's own events)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from gradio_client import Client
+from helpers import MESSAGE, Page
+from PIL import Image, PngImagePlugin
+
+
+def marked_png(size: tuple[int, int], marker: str, mask_box: tuple[int, int, int, int] | None = None) -> bytes:
+    """A PNG carrying `marker` in a text chunk; with `mask_box`, an OpenAI mask (alpha 0 there)."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("marker", marker)
+    image = Image.new("RGBA", size, (0, 0, 0, 255)) if mask_box else Image.effect_noise(size, 60).convert("RGB")
+    if mask_box:
+        image.paste((0, 0, 0, 0), mask_box)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def traces(data: bytes, marker: str) -> list[bytes]:
+    """What would betray the picture in a file: the marker's bytes, and a stretch of its base64 (as in a
+    data: URL written out as text)."""
+    text = base64.b64encode(data)
+    start = (data.index(marker.encode()) // 3 + 1) * 3  # a base64 group that lies inside the marker
+    return [marker.encode(), text[start * 4 // 3: start * 4 // 3 + 40]]
+
+
+def files_written_since(folders: list[Path], since: float) -> list[Path]:
+    found = []
+    for folder in folders:
+        for path in folder.rglob("*"):
+            try:
+                if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 64 * 1024 * 1024:
+                    found.append(path)
+            except OSError:  # another process's file, gone meanwhile or not ours to read
+                continue
+    return found
+
+
+def open_files() -> list[Path]:
+    paths = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = Path(os.readlink(fd))
+        except OSError:
+            continue
+        if target.is_file():
+            paths.append(target)
+    return paths
+
+
+def holding(paths: list[Path], needles: list[bytes]) -> list[Path]:
+    hits = []
+    for path in paths:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        if any(needle in content for needle in needles):
+            hits.append(path)
+    return hits
+
+
+def data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def test_no_byte_of_an_upload_or_a_mask_reaches_the_disk(client, fake, demo_url, app_url, gradio_temp):
+    since = time.time() - 1
+    marker = "hitl-zero-disk-" + secrets.token_hex(24)
+    picture = marked_png((96, 72), marker)
+    needles = traces(picture, marker)
+
+    made = client.predict("from my photo", "auto", "auto", "auto", "png", "", data_url(picture), api_name="/generate")
+    assert made[MESSAGE] == ""
+    mask = marked_png((32, 32), marker, mask_box=(0, 0, 8, 8))  # the fake makes 32 px squares
+    needles += traces(mask, marker)
+    assert client.predict(data_url(mask), "a boat", api_name="/edit_region")[MESSAGE] == ""
+
+    demo = Client(demo_url, verbose=False)
+    assert demo.predict("demo too", "auto", "auto", "auto", "png", "", data_url(picture),
+                        api_name="/generate")[MESSAGE] == ""
+    demo_mask = marked_png((512, 512), marker, mask_box=(0, 0, 64, 64))
+    needles += traces(demo_mask, marker)
+    assert demo.predict(data_url(demo_mask), "a door", api_name="/edit_region")[MESSAGE] == ""
+
+    page = Page(app_url)  # the page's own event, as the browser sends it (its js= fills `upload`)
+    messages = page.click("generate", "from the page", "auto", "auto", "auto", "png", "", 0, [], data_url(picture))
+    assert messages[-1]["success"], messages[-1]
+    assert len(fake.requests) == 3 and all(r.body["tools"][0]["action"] == "edit" for r in fake.requests)
+
+    written = files_written_since([gradio_temp, Path(tempfile.gettempdir())], since)
+    assert holding(written, needles) == []
+    assert holding(open_files(), needles) == []
+    assert [p for p in written if gradio_temp in p.parents] == []  # nothing at all, pictures or not
