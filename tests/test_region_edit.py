@@ -191,3 +191,11 @@ def test_demo_mode_generates_from_your_own_image(demo_url):
     assert made[MESSAGE] == "" and len(made[CANDIDATES]) == 2
     kept = client.predict(0, api_name="/select")
     assert decode(kept) == own_picture()  # the first version is the user's picture, byte for byte
+
+
+def test_a_starting_image_over_the_limit_is_refused_by_the_server(client, fake):
+    """Gradio's queue takes a JSON body of any size (no limit on /queue/join; max_file_size is for its
+    upload route), so the server's own check is the one that holds, before anything is decoded."""
+    huge = "data:image/png;base64," + "A" * (11 * 1024 * 1024 * 4 // 3)
+    refused = client.predict("a cat", "auto", "auto", "auto", "png", "", huge, api_name="/generate")
+    assert refused[MESSAGE].startswith("The image is larger than 10.0 MB") and fake.attempts == 0
