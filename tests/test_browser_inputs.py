@@ -93,3 +93,27 @@ def test_paint_a_region_with_the_mouse_and_edit_it(page, demo_url):
     assert before.getpixel(centre) != after.getpixel(centre)  # under the brush: repainted
     button(page, "approve").click()
     expect(button(page, "start-over")).to_be_visible()
+
+
+def test_a_finger_paints_on_a_phone_without_scrolling_the_page(browser, demo_url):
+    """Real touch input (Chrome's own touch events, which become pointer events): the drag paints."""
+    context, page, errors = _new_page(browser, viewport={"width": 375, "height": 812}, is_mobile=True,
+                                      has_touch=True, device_scale_factor=2)
+    open_app(page, demo_url)
+    generate(page, "a quiet street")
+    page.get_by_role("button", name="Paint a region").click()
+    canvas = page.locator("#paint-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    scrolled = page.evaluate("() => window.scrollY")
+    touch = context.new_cdp_session(page)
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 9):
+        touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + step * 10, "y": y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    mask = page.evaluate("() => window.hitlStudio.mask()")
+    assert mask.startswith("data:image/png;base64,")
+    assert page.evaluate("() => window.scrollY") == scrolled  # the finger painted instead of scrolling
+    context.close()
+    assert errors == []
