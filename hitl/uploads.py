@@ -28,6 +28,8 @@ MIN_SIDE = 16
 MAX_UPLOAD_URL = MAX_UPLOAD_BYTES * 4 // 3 + 100
 MAX_MASK_URL = MAX_MASK_BYTES * 4 // 3 + 100
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+# Pillow's JPEG reader names a JPEG with extra frames (many phone photos) MPO: still a JPEG file.
+MIMES = {**FORMATS, "MPO": "image/jpeg"}
 
 
 class PictureError(ValueError):
@@ -64,7 +66,9 @@ def decode_data_url(url: str, max_chars: int, what: str) -> bytes:
 
 def open_picture(data: bytes, max_bytes: int, what: str) -> Image.Image:
     """Open (not decode) the bytes with Pillow and check type, bytes and dimensions, all before
-    any pixel is decoded: a decompression bomb is refused from its header."""
+    any pixel is decoded: a decompression bomb is refused from its header. Pillow itself refuses
+    pictures over twice `Image.MAX_IMAGE_PIXELS` (DecompressionBombError, turned into a message
+    here) and warns above it; our side limit (at most 16.8 Mpx) refuses all it would warn about."""
     if len(data) > max_bytes:
         raise PictureError(f"The {what} is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}.")
     try:
@@ -96,7 +100,7 @@ def check_upload(url: str) -> Picture:
     """A starting image: PNG, JPEG or WebP, bounded in bytes and pixels, fully decodable."""
     data = decode_data_url(url, MAX_UPLOAD_URL, "image")
     image = _decoded(open_picture(data, MAX_UPLOAD_BYTES, "image"), "image")
-    return Picture(data, FORMATS[image.format], *image.size)
+    return Picture(data, MIMES[image.format], *image.size)
 
 
 def check_mask(url: str, size: tuple[int, int]) -> bytes:

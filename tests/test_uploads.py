@@ -63,6 +63,12 @@ def test_png_jpeg_and_webp_are_taken_as_they_are(fmt, mime):
     assert (picture.data, picture.mime, picture.width, picture.height) == (data, mime, 80, 60)
 
 
+def test_a_phone_photo_with_extra_frames_is_a_jpeg():
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 64))])
+    assert check_upload(data_url(buffer.getvalue(), "image/jpeg")).mime == "image/jpeg"
+
+
 def test_the_type_is_sniffed_never_taken_from_the_url():
     png = encoded(Image.new("RGB", (40, 40), "red"))
     assert check_upload(data_url(png, "image/jpeg")).mime == "image/png"  # a PNG disguised as JPEG
