@@ -2,7 +2,8 @@
 
 A `Client` is one session; the server enforces the stage and runs one action per session at a
 time. Each endpoint answers once with `(image, revised_prompt, candidates, message)`: the image
-inline (a `data:` URL), the candidates as small WebP thumbnails. Upstream still streams (each
+inline (a `data:` URL), the candidates as small WebP thumbnails captioned with their number,
+lineage, cost and mark ("on screen", "beside it"). Upstream still streams (each
 event resets the read timeout of a long generation); the previews are a feature of the page.
 These docstrings are what the API page shows.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .components import Marked
 from .events import last, run, upstream
 from .history import history
 from .page import Page
@@ -28,7 +30,8 @@ class Endpoints:
         after = await last(run(action, session, self.runtime, request, thumbnails=True, **inputs))
         shown = after.shown_image
         picture = shown if allowed(session.stage, action) else gr.skip()  # refused: no image
-        return after, picture, shown.revised_prompt if shown else "", after.candidates, after.error_message
+        return (after, picture, shown.revised_prompt if shown else "",
+                Marked(after.candidates, after.selected, after.compared), after.error_message)
 
     async def generate(self, prompt, size, quality, background, output_format, key, count, session,
                        request: gr.Request):

@@ -117,6 +117,15 @@ class MemoryImage(gr.Image):
         return _image(value)
 
 
+@dataclass(frozen=True)
+class Marked:
+    """A session's candidates with the one on screen and the one beside it (indexes), for API answers."""
+
+    candidates: list[Candidate]
+    current: int = -1
+    compared: int = -1
+
+
 class MemoryGallery(gr.Gallery):
     """Output-only gallery of candidates: `Linked` full images (the browser holds them already
     from showing them, so they cost nothing more), or inline thumbnails for API callers."""
@@ -124,7 +133,9 @@ class MemoryGallery(gr.Gallery):
     def get_block_name(self) -> str:
         return "gallery"
 
-    def postprocess(self, value: list[Candidate | Linked] | None) -> GalleryData:
+    def postprocess(self, value: Marked | list[Candidate | Linked] | None) -> GalleryData:
+        if isinstance(value, Marked):
+            return _gallery(value.candidates, value.current, value.compared)
         return _gallery(value)
 
 
