@@ -2,7 +2,8 @@
 
 A `Client` is one session; the server enforces the stage and runs one action per session at a
 time. Each endpoint answers once with `(image, revised_prompt, candidates, message)`: the image
-inline (a `data:` URL), the candidates as small WebP thumbnails. Upstream still streams (each
+inline (a `data:` URL), the candidates as small WebP thumbnails captioned with their number,
+lineage, cost and mark ("on screen", "beside it"). Upstream still streams (each
 event resets the read timeout of a long generation); the previews are a feature of the page.
 These docstrings are what the API page shows.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .components import Marked
 from .events import last, run, upstream
 from .history import history
 from .page import Page
@@ -28,20 +30,23 @@ class Endpoints:
         after = await last(run(action, session, self.runtime, request, thumbnails=True, **inputs))
         shown = after.shown_image
         picture = shown if allowed(session.stage, action) else gr.skip()  # refused: no image
-        return after, picture, shown.revised_prompt if shown else "", after.candidates, after.error_message
+        return (after, picture, shown.revised_prompt if shown else "",
+                Marked(after.candidates, after.selected, after.compared), after.error_message)
 
-    async def generate(self, prompt, size, quality, background, output_format, key, image, session,
+    async def generate(self, prompt, size, quality, background, output_format, key, count, image, session,
                        request: gr.Request):
-        """Generate a first image for the prompt (stage initial_input -> user_feedback). `image` (optional):
-        a picture of your own to start from, as a data: URL string ("data:image/png;base64,…"; PNG, JPEG or
-        WebP, up to 10 MB and 4096 px a side); it joins the candidates (made_by "upload", free) and is the
-        new image's parent. Not a file upload: no handle_file."""
-        return await self.answer(Action.GENERATE, session, request, task_input=prompt, upload_input=image,
+        """Generate first images for the prompt: `count` (1-4) side by side, the last one on screen
+        (stage initial_input -> user_feedback); if some fail, the others are kept and the message says why.
+        `image` (optional): a picture of your own to start from, as a data: URL string
+        ("data:image/png;base64,…"; PNG, JPEG or WebP, up to 10 MB and 4096 px a side); it joins the
+        candidates (made_by "upload", free) and is the new images' parent. Not a file upload: no handle_file."""
+        return await self.answer(Action.GENERATE, session, request, task_input=prompt, count=count,
+                                 upload_input=image,
                                  **upstream(size, quality, background, output_format, key, budget=0))
 
-    async def regenerate(self, size, quality, background, output_format, key, session, request: gr.Request):
-        """Make another candidate from the same prompt (stage user_feedback)."""
-        return await self.answer(Action.REGENERATE, session, request,
+    async def regenerate(self, size, quality, background, output_format, key, count, session, request: gr.Request):
+        """Make `count` (1-4) more candidates from the same prompt (stage user_feedback)."""
+        return await self.answer(Action.REGENERATE, session, request, count=count,
                                  **upstream(size, quality, background, output_format, key, budget=0))
 
     async def refine(self, feedback, size, quality, background, output_format, key, session, request: gr.Request):
@@ -62,9 +67,14 @@ class Endpoints:
         """Put candidate `index` (0-based, in the order `candidates` lists them) on screen (stage user_feedback)."""
         return await self.answer(Action.SELECT, session, request, select_index=index)
 
-    async def approve(self, session, request: gr.Request):
-        """Approve the candidate on screen (stage user_feedback -> final)."""
-        return await self.answer(Action.APPROVE, session, request)
+    async def compare(self, index, session, request: gr.Request):
+        """Show candidate `index` side by side with the one on screen (its caption says "beside it"); -1 ends
+        it (stage user_feedback). The image stays the one on screen; approve either with `/approve`."""
+        return await self.answer(Action.COMPARE, session, request, compare_index=index)
+
+    async def approve(self, index, session, request: gr.Request):
+        """Approve candidate `index`, or the one on screen with -1, the default (stage user_feedback -> final)."""
+        return await self.answer(Action.APPROVE, session, request, approve_index=index)
 
     async def start_over(self, session, request: gr.Request):
         """Go back to the prompt stage; the candidates and any approval are put aside until the next Generate."""
@@ -91,15 +101,17 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     # No budget input: the endpoints keep their arity (a raw call with too few inputs makes Gradio print
     # them, key included, to the server's log); the session budget is the page's.
     options = page.image_options
-    # `image` after the options: callers that pass only the existing parameters keep working (it defaults to "").
-    gr.on([], api.generate, [page.prompt, *options, page.upload, page.session], results, api_name="generate",
+    # `count` and `image` after the options: callers that pass only the earlier parameters keep working.
+    gr.on([], api.generate, [page.prompt, *options, page.count, page.upload, page.session], results,
+          api_name="generate", **generating)
+    gr.on([], api.regenerate, [*options, page.regenerate_count, page.session], results, api_name="regenerate",
           **generating)
-    gr.on([], api.regenerate, [*options, page.session], results, api_name="regenerate", **generating)
     gr.on([], api.refine, [page.feedback, *options, page.session], results, api_name="refine", **generating)
     gr.on([], api.edit_region, [page.mask, page.region_instruction, *options, page.session], results,
           api_name="edit_region", **generating)
     gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
-    gr.on([], api.approve, [page.session], results, api_name="approve", **quick)
+    gr.on([], api.compare, [page.candidate_index, page.session], results, api_name="compare", **quick)
+    gr.on([], api.approve, [page.approve_index, page.session], results, api_name="approve", **quick)
     gr.on([], api.start_over, [page.session], results, api_name="start_over", **quick)
     gr.on([], api.history, [page.session], page.versions, api_name="history", **quick)
     gr.on([], api.undo_start_over, [page.session], results, api_name="undo_start_over", **quick)

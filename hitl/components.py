@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 from gradio.components.gallery import GalleryData, GalleryImage
+from gradio.components.imageslider import SliderData
 from gradio.data_classes import ImageData
 
 from .costs import money
@@ -48,20 +49,41 @@ def _listed(item: Candidate | Linked, stem: str) -> ImageData:
 
 
 ON_SCREEN = "on screen"  # the caption's mark for the candidate under review (the page's script reads it too)
+BESIDE = "beside it"  # the mark for the one compared with it
+_MADE_BY = {"regenerate": "regenerate of", "refine": "refine of", "edit_region": "region edit of", "generate": "from"}
 
 
-def _caption(number: int, candidate: Candidate, current: bool) -> str:
-    """"#2 · $0.041 · on screen": its number, what it cost (≈ when estimated), and the mark."""
-    parts = [f"#{number}"]
+def _lineage(candidate: Candidate, numbers: dict[str, int]) -> str:
+    """What made it, from which candidate: "refine of #2 “add snow”" (an upload says so; a first image says nothing)."""
+    if candidate.made_by == "upload":
+        return "your image"
+    if candidate.parent is None:
+        return ""
+    parent = f"#{numbers[candidate.parent]}" if candidate.parent in numbers else "an earlier one"
+    said = candidate.instruction if len(candidate.instruction) <= 24 else candidate.instruction[:23] + "…"
+    return " ".join([_MADE_BY.get(candidate.made_by, candidate.made_by), parent, *([f"“{said}”"] if said else [])])
+
+
+def _caption(number: int, candidate: Candidate, numbers: dict[str, int], mark: str = "") -> str:
+    """"#3 · refine of #2 “add snow” · $0.041 · on screen": its number, lineage, cost (≈ when estimated), mark."""
+    parts = [f"#{number}", _lineage(candidate, numbers)]
     if candidate.cost is not None:
         parts.append(f"{'≈' if candidate.estimated else ''}{money(candidate.cost)}")
-    return " · ".join(parts + [ON_SCREEN] * current)
+    return " · ".join(part for part in [*parts, mark] if part)
 
 
-def _gallery(items: list[Candidate | Linked] | None, current: int = -1) -> GalleryData:
-    return GalleryData(root=[GalleryImage(image=_listed(item, f"candidate-{i + 1}"),
-                                          caption=_caption(i + 1, getattr(item, "candidate", item), i == current))
-                             for i, item in enumerate(items or [])])
+def _gallery(items: list[Candidate | Linked] | None, current: int = -1, compared: int = -1,
+             drawing: list[tuple[Candidate, str]] = ()) -> GalleryData:
+    """The candidates, captioned, then the images still being made (inline thumbnails, with what they are at)."""
+    candidates = [getattr(item, "candidate", item) for item in items or []]
+    numbers = {candidate.key: i + 1 for i, candidate in enumerate(candidates)}
+    marks = {current: ON_SCREEN, compared: BESIDE}
+    tiles = [GalleryImage(image=_listed(item, f"candidate-{i + 1}"),
+                          caption=_caption(i + 1, candidate, numbers, marks.get(i, "")))
+             for i, (item, candidate) in enumerate(zip(items or [], candidates, strict=True))]
+    tiles += [GalleryImage(image=_listed(preview, f"new-{i + 1}"), caption=f"new {i + 1} · {state}")
+              for i, (preview, state) in enumerate(drawing)]
+    return GalleryData(root=tiles)
 
 
 # What the page receives, for events that skip Gradio's postprocess (which runs each output of
@@ -71,8 +93,18 @@ def image_payload(value: Candidate | Linked | None) -> dict | None:
     return image and image.model_dump()
 
 
-def gallery_payload(items: list[Candidate | Linked], current: int = -1) -> list[dict]:
-    return _gallery(items, current).model_dump()
+def gallery_payload(items: list[Candidate | Linked], current: int = -1, compared: int = -1,
+                    drawing: list[tuple[Candidate, str]] = ()) -> list[dict]:
+    return _gallery(items, current, compared, drawing).model_dump()
+
+
+def slider_payload(pair: tuple[Linked, Linked] | None) -> list[dict] | None:
+    slider = _slider(pair)
+    return slider and slider.model_dump()
+
+
+def _slider(pair: tuple[Linked, Linked] | None) -> SliderData | None:
+    return pair and SliderData(root=(_image(pair[0]), _image(pair[1])))
 
 
 class MemoryImage(gr.Image):
@@ -85,6 +117,15 @@ class MemoryImage(gr.Image):
         return _image(value)
 
 
+@dataclass(frozen=True)
+class Marked:
+    """A session's candidates with the one on screen and the one beside it (indexes), for API answers."""
+
+    candidates: list[Candidate]
+    current: int = -1
+    compared: int = -1
+
+
 class MemoryGallery(gr.Gallery):
     """Output-only gallery of candidates: `Linked` full images (the browser holds them already
     from showing them, so they cost nothing more), or inline thumbnails for API callers."""
@@ -92,5 +133,17 @@ class MemoryGallery(gr.Gallery):
     def get_block_name(self) -> str:
         return "gallery"
 
-    def postprocess(self, value: list[Candidate | Linked] | None) -> GalleryData:
+    def postprocess(self, value: Marked | list[Candidate | Linked] | None) -> GalleryData:
+        if isinstance(value, Marked):
+            return _gallery(value.candidates, value.current, value.compared)
         return _gallery(value)
+
+
+class MemoryImageSlider(gr.ImageSlider):
+    """Output-only slider over two of the session's images, linked by URL (the stock one saves files)."""
+
+    def get_block_name(self) -> str:
+        return "imageslider"
+
+    def postprocess(self, value: tuple[Linked, Linked] | None) -> SliderData | None:
+        return _slider(value)

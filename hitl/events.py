@@ -8,16 +8,19 @@ results into a `Screen`'s outputs.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import gradio as gr
 
 from .config import Settings
 from .page import HISTORY, Page, estimate_html
-from .runner import Runtime, Started, run_action
+from .images import thumbnail
+from .runner import Preview, Runtime, Started, run_action
 from .screen import Screen
-from .stages import Action, Candidate, Session, stages_switched_by
+from .stages import Action, Session, Stage, stages_switched_by
 
 
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
@@ -43,6 +46,14 @@ def run(action: Action, session: Session, runtime: Runtime, request: gr.Request 
                       **inputs)
 
 
+async def tiled(preview: Preview, count: int) -> Preview:
+    """With several images on their way, each preview also gets a thumbnail for its gallery tile."""
+    if count == 1:
+        return preview
+    thumb = await asyncio.to_thread(thumbnail, preview.candidate.image)
+    return replace(preview, candidate=replace(preview.candidate, thumb=thumb))
+
+
 async def last(items: AsyncIterator):
     async for item in items:
         final = item
@@ -60,20 +71,24 @@ class PageEvents:
         page = self.page
         stages = list(page.stage_boxes) if every_stage else stages_switched_by(action) if action else []
         boxes = [page.stage_boxes[stage] for stage in stages]
-        return [page.session, *boxes, page.cancel, page.undo, page.progress, page.image, page.revised_prompt,
-                page.cost, page.gallery, page.your_prompt, page.download, page.message]
+        return [page.session, *boxes, page.compare_bar, page.cancel, page.undo, page.progress, page.slider,
+                page.image, page.revised_prompt, page.cost, page.gallery, page.compare, page.your_prompt,
+                page.download, page.message]
 
     async def stream(self, action: Action, shown: Session, request: gr.Request, **inputs):
         """Run `action` from the session's latest state (another tab of it may have moved on since
         this one showed `shown`), streaming what changes on this tab's screen."""
         tab, vault = request.session_hash, self.runtime.vault
         session = vault.latest(tab, shown)
-        screen = Screen.of(self.page, shown, tab, previews_expected=self.runtime.settings.partial_images)
+        count = inputs.get("count", 1)
+        screen = Screen.of(self.page, shown, tab, previews_expected=self.runtime.settings.partial_images,
+                           count=count if isinstance(count, int) else 1)
         async for item in run(action, session, self.runtime, request, **inputs):
             if isinstance(item, Started):  # Cancel shows, the last message goes
                 yield screen.show(session, running=True)
-            elif isinstance(item, Candidate):  # a preview: inline, as it is shown once
-                yield screen.show(session, running=True, preview=item)
+            elif isinstance(item, Preview):  # inline, as it is shown once; a small one in its tile if several
+                if screen.count > 1 or not item.ready:
+                    yield screen.show(session, running=True, preview=await tiled(item, screen.count))
             else:
                 vault.keep(tab, item, time.monotonic())
                 yield screen.show(item)
@@ -86,12 +101,13 @@ class PageEvents:
         prompts = [p for p in history or [] if isinstance(p, str)][:HISTORY]
         return {**outputs, self.page.token: token, self.page.recent: gr.update(choices=prompts, value=None)}
 
-    async def generate(self, prompt, size, quality, background, output_format, api_key, budget, history, image,
-                       session: Session, request: gr.Request):
-        async for outputs in self.stream(Action.GENERATE, session, request, task_input=prompt, upload_input=image,
+    async def generate(self, prompt, count, size, quality, background, output_format, api_key, budget, history,
+                       image, session: Session, request: gr.Request):
+        async for outputs in self.stream(Action.GENERATE, session, request, task_input=prompt, count=count,
+                                         upload_input=image,
                                          **upstream(size, quality, background, output_format, api_key, budget)):
             after = outputs[self.page.session]
-            if after is not session and after.generated_image and not after.error_message:  # made: remember it
+            if after is not session and after.stage is Stage.USER_FEEDBACK:  # made: remember it
                 yield {**outputs, **self.remembered(after.input_used_by_process, history)}
             else:
                 yield outputs
@@ -104,9 +120,9 @@ class PageEvents:
     def forget(self):
         return {self.page.history: [], self.page.recent: gr.update(choices=[], value=None)}
 
-    async def regenerate(self, size, quality, background, output_format, api_key, budget,
+    async def regenerate(self, count, size, quality, background, output_format, api_key, budget,
                          session: Session, request: gr.Request):
-        async for outputs in self.stream(Action.REGENERATE, session, request,
+        async for outputs in self.stream(Action.REGENERATE, session, request, count=count,
                                          **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
@@ -132,8 +148,23 @@ class PageEvents:
     async def undo_start_over(self, session: Session, request: gr.Request):
         return await last(self.stream(Action.UNDO_START_OVER, session, request))
 
+    async def approve_compared(self, session: Session, request: gr.Request):
+        return await last(self.stream(Action.APPROVE, session, request, approve_index=session.compared))
+
     async def pick(self, session: Session, event: gr.SelectData, request: gr.Request):
+        """A thumbnail clicked: on screen, or beside the one on screen while comparing two."""
+        if session.compared_image is not None:
+            return await last(self.stream(Action.COMPARE, session, request, compare_index=event.index))
         return await last(self.stream(Action.SELECT, session, request, select_index=event.index))
+
+    async def compare(self, session: Session, request: gr.Request):
+        """Side by side: the one on screen and the newest other one (a thumbnail click changes it)."""
+        newest = len(session.candidates) - 1
+        other = newest - 1 if session.selected == newest else newest
+        return await last(self.stream(Action.COMPARE, session, request, compare_index=other))
+
+    async def end_compare(self, session: Session, request: gr.Request):
+        return await last(self.stream(Action.COMPARE, session, request, compare_index=-1))
 
     def estimate(self, size, quality):
         return estimate_html(self.runtime.settings, size, quality)
@@ -165,12 +196,13 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> N
               [page.token, page.recent, *events.outputs(every_stage=True)], api_name="page_resume", **quick)
     page.recent.input(None, [page.recent], [page.prompt], js="(picked) => picked ?? ''")  # in the browser only
     page.forget.click(events.forget, None, [page.history, page.recent], api_name="page_forget", **quick)
-    generate_inputs = [page.prompt, *page.options, page.history, page.upload, page.session]
+    generate_inputs = [page.prompt, page.count, *page.options, page.history, page.upload, page.session]
     running = [
         gr.on([page.generate.click, page.prompt.submit], events.generate, generate_inputs,
               [*events.outputs(Action.GENERATE), page.history, page.recent], api_name="page_generate",
               js=handing_over(generate_inputs, page.upload, "upload"), **generating),
-        page.regenerate.click(events.regenerate, [*page.options, page.session], events.outputs(Action.REGENERATE),
+        page.regenerate.click(events.regenerate, [page.regenerate_count, *page.options, page.session],
+                              events.outputs(Action.REGENERATE),
                               api_name="page_regenerate", **generating),
         gr.on([page.refine.click, page.feedback.submit], events.refine, [page.feedback, *page.options, page.session],
               events.outputs(Action.REFINE), api_name="page_refine", **generating),
@@ -185,6 +217,13 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> N
     gr.on([page.size.change, page.quality.change], events.estimate, [page.size, page.quality], page.estimate,
           api_name="page_estimate", **quick)
     page.gallery.select(events.pick, [page.session], events.outputs(Action.SELECT), api_name="page_select", **quick)
+    page.compare.click(events.compare, [page.session], events.outputs(Action.COMPARE), api_name="page_compare", **quick)
+    page.end_compare.click(events.end_compare, [page.session], events.outputs(Action.COMPARE),
+                           api_name="page_end_compare", **quick)
+    page.approve_compared.click(events.approve_compared, [page.session], events.outputs(Action.APPROVE),
+                                api_name="page_approve_compared", **quick)
+    for one, other in ((page.count, page.regenerate_count), (page.regenerate_count, page.count)):  # in the browser
+        one.input(None, [one], [other], js="(n) => n")
     page.cancel.click(events.cancelled, [page.session], events.outputs(), cancels=running, api_name="page_cancel",
                       **quick)
 

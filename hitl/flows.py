@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pocketflow import AsyncFlow
 
-from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckStage, GenerateImage, Halt, SelectCandidate,
-                    StartOver, UndoStartOver, ValidateMask, ValidateRequest, ValidateUpload)
+from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckStage, CompareCandidate, GenerateImage, Halt,
+                    SelectCandidate, StartOver, UndoStartOver, ValidateMask, ValidateRequest, ValidateUpload)
 from .stages import Action
 
 
@@ -46,6 +46,10 @@ def select_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.SELECT), SelectCandidate())
 
 
+def compare_flow() -> AsyncFlow:
+    return _chain(CheckStage(action=Action.COMPARE), CompareCandidate())
+
+
 def approve_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.APPROVE), Approve())
 
@@ -63,6 +67,7 @@ FLOWS = {
     Action.REGENERATE: regenerate_flow,
     Action.REFINE: refine_flow,
     Action.SELECT: select_flow,
+    Action.COMPARE: compare_flow,
     Action.APPROVE: approve_flow,
     Action.START_OVER: start_over_flow,
     Action.UNDO_START_OVER: undo_start_over_flow,

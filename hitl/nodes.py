@@ -21,7 +21,7 @@ from .images import thumbnail
 from .limits import window_wait
 from .stages import Action, Candidate, StageError, add_candidate, next_stage
 from .uploads import PictureError, check_mask, check_upload, picture_size
-from .validation import InputError, check_options, check_prompt
+from .validation import InputError, check_count, check_options, check_prompt
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class CheckStage(AsyncNode):
 
 
 class ValidateRequest(AsyncNode):
-    """Cleans the typed text (a prompt, or Refine's feedback) and the options.
+    """Cleans the typed text (a prompt, or Refine's feedback), the options and how many images to make.
 
     `text`: the shared-store key to read; `into`: where the cleaned text goes; `what`: its name
     in messages ("prompt", "feedback")."""
@@ -64,12 +64,12 @@ class ValidateRequest(AsyncNode):
         self.text, self.into, self.what = text, into, what
 
     async def prep_async(self, shared):
-        return shared.get(self.text), shared.get("options"), shared["settings"].max_prompt_chars
+        return shared.get(self.text), shared.get("options"), shared.get("count"), shared["settings"].max_prompt_chars
 
     async def exec_async(self, prep_res):
-        text, options, max_chars = prep_res
+        text, options, count, max_chars = prep_res
         try:
-            return check_prompt(text, max_chars, self.what), check_options(options)
+            return check_prompt(text, max_chars, self.what), check_options(options), check_count(count)
         except InputError as problem:
             return problem
 
@@ -77,7 +77,7 @@ class ValidateRequest(AsyncNode):
         if isinstance(result, InputError):
             shared["error_message"] = str(result)
             return STOP
-        shared[self.into], shared["options"] = result
+        shared[self.into], shared["options"], shared["count"] = result
         return None
 
 
@@ -141,14 +141,15 @@ class CheckLimits(AsyncNode):
     async def prep_async(self, shared):
         if not shared["settings"].limited or shared.get("own_key"):
             return None
-        return shared["settings"], shared["generations"], shared["limiter"], shared["client_ip"], shared["now"]
+        return (shared["settings"], shared["generations"], shared["limiter"], shared["client_ip"], shared["now"],
+                shared.get("count", 1))
 
     async def exec_async(self, prep_res):
         if prep_res is None:
             return None
-        settings, generations, limiter, client, now = prep_res
-        generations, session_wait = window_wait(generations, settings.session_limit, settings.limit_window, now)
-        wait = max(session_wait, limiter.wait(client, now))
+        settings, generations, limiter, client, now, count = prep_res
+        generations, session_wait = window_wait(generations, settings.session_limit, settings.limit_window, now, count)
+        wait = max(session_wait, limiter.wait(client, now, count))
         return generations, wait
 
     async def post_async(self, shared, prep_res, exec_res):
@@ -156,12 +157,13 @@ class CheckLimits(AsyncNode):
             return None
         generations, wait = exec_res
         shared["generations"] = generations
+        now, limiter, client, count = shared["now"], shared["limiter"], shared["client_ip"], shared.get("count", 1)
         if wait > 0:
-            shared["error_message"] = f"Generation limit reached. Try again in {math.ceil(wait)} s."
+            images = f" for {count} images" if count > 1 else ""
+            shared["error_message"] = f"Generation limit reached{images}. Try again in {math.ceil(wait)} s."
             return STOP
-        now, limiter, client = shared["now"], shared["limiter"], shared["client_ip"]
-        shared["generations"] = generations + [now]
-        limiter.record(client, now)
+        shared["generations"] = generations + [now] * count  # each image counts
+        limiter.record(client, now, count)
         return None
 
 
@@ -171,18 +173,20 @@ class CheckBudget(AsyncNode):
 
     async def prep_async(self, shared):
         settings, options = shared["settings"], shared["options"]
-        estimate = settings.prices.estimate(options.size, options.quality, settings.image_model,
-                                            shared["input_used_by_process"]) or 0.0
+        each = settings.prices.estimate(options.size, options.quality, settings.image_model,
+                                        shared["input_used_by_process"]) or 0.0
         server_spent = not shared.get("own_key") and shared["daily_spend"].exhausted(shared["today"])
-        return shared["spent_usd"], shared.get("budget") or 0.0, estimate, server_spent
+        count = shared.get("count", 1)
+        return shared["spent_usd"], shared.get("budget") or 0.0, each * count, count, server_spent
 
     async def exec_async(self, prep_res):
-        spent, budget, estimate, server_spent = prep_res
+        spent, budget, estimate, count, server_spent = prep_res
         if server_spent:
             return ("Today's budget for this app's OpenAI key is spent. Enter your own OpenAI key under "
                     "Advanced to keep going: it is used for your requests only.")
         if budget > 0 and spent + estimate > budget:
-            return (f"This image (≈ {money(estimate)}) would take the session past its {money(budget)} budget "
+            what = f"These {count} images" if count > 1 else "This image"
+            return (f"{what} (≈ {money(estimate)}) would take the session past its {money(budget)} budget "
                     f"by {money(spent + estimate - budget)}. Raise the budget under Advanced to go on.")
         return None
 
@@ -194,7 +198,10 @@ class CheckBudget(AsyncNode):
 
 
 class GenerateImage(AsyncNode):
-    """Asks the image backend for a new candidate; used by Generate, Regenerate and Refine."""
+    """Asks the image backend for `count` new candidates at once; used by Generate, Regenerate and Refine.
+
+    The calls run side by side, each streaming its own previews (by slot). Those that succeed are kept
+    even when others fail; the message then says how many failed and why. Cancel stops them all."""
 
     def __init__(self, *, action: Action):
         super().__init__()  # one attempt here: hitl.retry is the only retry layer
@@ -216,35 +223,67 @@ class GenerateImage(AsyncNode):
         parent = own or on_screen
         lineage = dict(made_by=self.action.value, parent=parent.key if parent else None,
                        instruction=request.feedback, options=asdict(request.options))
-        return shared["backend"], request, lineage, shared["on_start"], shared["on_partial"], \
+        requests = [replace(request, variant=request.variant + slot) for slot in range(shared.get("count", 1))]
+        return shared["backend"], requests, lineage, shared["on_start"], shared["on_partial"], \
             shared.get("thumbnails", False)
 
     async def exec_async(self, prep_res):
-        backend, request, lineage, on_start, on_partial, thumbnails = prep_res
+        backend, requests, lineage, on_start, on_partial, thumbnails = prep_res
         on_start()
-        candidate = replace(await backend.generate(request, on_partial), **lineage)
-        if not thumbnails:
+
+        async def one(slot: int, request: ImageRequest) -> Candidate:
+            candidate = replace(await backend.generate(request, lambda preview: on_partial(slot, preview)), **lineage)
+            if thumbnails:
+                candidate = replace(candidate, thumb=await asyncio.to_thread(thumbnail, candidate.image))
+            on_partial(slot, candidate, ready=True)
             return candidate
-        return replace(candidate, thumb=await asyncio.to_thread(thumbnail, candidate.image))
+
+        return await asyncio.gather(*(one(slot, request) for slot, request in enumerate(requests)),
+                                    return_exceptions=True)
 
     async def exec_fallback_async(self, prep_res, exc):
-        return exc  # turned into a message in post, with the session left as it was
+        return [exc]  # turned into a message in post, with the session left as it was
 
-    async def post_async(self, shared, prep_res, result):
-        if isinstance(result, BaseException):
-            log.warning("generation failed: %s", type(result).__name__)
-            shared["error_message"] = describe(result, shared["settings"])
+    async def post_async(self, shared, prep_res, results):
+        made = [result for result in results if isinstance(result, Candidate)]
+        failed = [result for result in results if isinstance(result, BaseException)]
+        for failure in failed:
+            log.warning("generation failed: %s", type(failure).__name__)
+        if failed:
+            shared["error_message"] = _failures(failed, len(results), shared["settings"])
+        if not made:
             return "failed"
-        if shared.get("upload"):  # the user's own picture joins the versions, as the new one's parent
+        if shared.get("upload"):  # the user's own picture joins the versions, as the new ones' parent
             add_candidate(shared, shared["upload"], shared["settings"].max_candidates)
-        add_candidate(shared, result, shared["settings"].max_candidates)
-        shared["made"] += 1
-        shared["spent_usd"] += result.cost or 0.0
-        if result.cost and not result.estimated and not shared.get("own_key"):
-            shared["daily_spend"].record(result.cost, shared["today"])
+        for candidate in made:
+            self._keep(shared, candidate)
         shared["stage"] = next_stage(shared["stage"], self.action)
         shared["undo"] = None  # new work: what an earlier Start Over put aside is let go
         return "done"
+
+    @staticmethod
+    def _keep(shared, candidate: Candidate) -> None:
+        add_candidate(shared, candidate, shared["settings"].max_candidates)
+        shared["made"] += 1
+        shared["spent_usd"] += candidate.cost or 0.0
+        if candidate.cost and not candidate.estimated and not shared.get("own_key"):
+            shared["daily_spend"].record(candidate.cost, shared["today"])
+
+
+def _failures(failed: list[BaseException], asked: int, settings) -> str:
+    """What went wrong, once per distinct reason; with several images, how many of them failed."""
+    reasons = " ".join(dict.fromkeys(describe(failure, settings) for failure in failed))
+    if asked == 1:
+        return reasons
+    how_many = f"All {asked} images failed" if len(failed) == asked else f"{len(failed)} of {asked} images failed"
+    return f"{how_many}: {reasons}"
+
+
+def _missing(index, count: int) -> str | None:
+    """Why `index` names no candidate (None: it does)."""
+    if isinstance(index, int) and 0 <= index < count:
+        return None
+    return f"There is no candidate {index}: pick one of the {count} shown."
 
 
 class SelectCandidate(AsyncNode):
@@ -255,18 +294,46 @@ class SelectCandidate(AsyncNode):
 
     async def post_async(self, shared, prep_res, _):
         index, count = prep_res
-        if not isinstance(index, int) or not 0 <= index < count:
-            shared["error_message"] = f"There is no candidate {index}: pick one of the {count} shown."
+        if refusal := _missing(index, count):
+            shared["error_message"] = refusal
             return STOP
         shared["selected"] = index
+        if shared["compared"] == index:  # the one beside it came on screen: nothing left to compare
+            shared["compared"] = -1
+        return None
+
+
+class CompareCandidate(AsyncNode):
+    """Shows a candidate side by side with the one on screen (-1, or the one on screen: side by side ends)."""
+
+    async def prep_async(self, shared):
+        return shared.get("compare_index"), len(shared["candidates"])
+
+    async def post_async(self, shared, prep_res, _):
+        index, count = prep_res
+        if index != -1 and (refusal := _missing(index, count)):
+            shared["error_message"] = refusal
+            return STOP
+        shared["compared"] = -1 if index == shared["selected"] else index
         return None
 
 
 class Approve(AsyncNode):
+    """Approves the candidate on screen, or the one named by `approve_index` (either of two compared)."""
+
+    async def prep_async(self, shared):
+        index = shared.get("approve_index")
+        return shared["selected"] if index is None or index == -1 else index, len(shared["candidates"])
+
     async def post_async(self, shared, prep_res, exec_res):
-        shared["final_result"] = shared["candidates"][shared["selected"]]
-        shared["approved_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        shared["stage"] = next_stage(shared["stage"], Action.APPROVE)
+        index, count = prep_res
+        if refusal := _missing(index, count):
+            shared["error_message"] = refusal
+            return STOP
+        shared.update(selected=index, compared=-1, final_result=shared["candidates"][index],
+                      approved_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      stage=next_stage(shared["stage"], Action.APPROVE))
+        return None
 
 
 # What Start Over clears, and Undo Start Over brings back.

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import gradio as gr
 
 from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
-from .components import MemoryGallery, MemoryImage
+from .components import MemoryGallery, MemoryImage, MemoryImageSlider
 from .config import Settings
 from .costs import money
 from .stages import Session, Stage
 from .uploads import MAX_SIDE, MAX_UPLOAD_BYTES
+from .validation import MAX_COUNT
 
 TITLE = "HITL Image Studio"
 TAGLINE = "Describe an image, review what comes back, regenerate until you love it, approve."
@@ -33,8 +34,12 @@ OWNER_HINT = "Running this app yourself? Set `OPENAI_API_KEY` (a Space secret or
 CANCEL = "Cancel"
 HISTORY = 20  # prompts kept in the visitor's browser
 KEYS = ("Keys: <kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd> generate · <kbd>A</kbd> approve · "
-        "<kbd>R</kbd> regenerate · <kbd>←</kbd>/<kbd>→</kbd> candidates · <kbd>Esc</kbd> cancel")
+        "<kbd>R</kbd> regenerate · <kbd>C</kbd> compare · <kbd>←</kbd>/<kbd>→</kbd> candidates · <kbd>Esc</kbd> cancel")
 UNDO = "↩ Undo Start Over"
+COMPARE = "⇄ Compare two"
+COUNTS = list(range(1, MAX_COUNT + 1))
+COMPARING = ("**Side by side:** left, the one on screen; right, the one beside it. "
+             "Click a thumbnail to change the right one.")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Page:
     recent: gr.Dropdown  # the last prompts, to pick one again
     forget: gr.Button
     generate: gr.Button
+    count: gr.Radio  # images per Generate, made side by side
     estimate: gr.HTML  # about what one image costs at the chosen size and quality
     size: gr.Dropdown
     quality: gr.Dropdown
@@ -64,6 +70,7 @@ class Page:
     your_prompt: gr.Textbox  # the user's own words, beside the model's revised prompt
     approve: gr.Button
     regenerate: gr.Button
+    regenerate_count: gr.Radio  # images per Regenerate (kept in step with `count` in the browser)
     feedback: gr.Textbox
     refine: gr.Button
     discard: gr.Button
@@ -74,11 +81,17 @@ class Page:
     # the picture
     progress: gr.HTML  # what is happening while an image is being made (with the elapsed time)
     cancel: gr.Button  # shown while an image is being made
+    compare_bar: gr.Row  # while two are side by side: what is where, approve the right one, stop
+    approve_compared: gr.Button
+    end_compare: gr.Button
+    slider: MemoryImageSlider  # the one on screen and the one beside it
     image: MemoryImage
     revised_prompt: gr.Textbox
     cost: gr.HTML  # this image's cost and the session's, from what OpenAI reported
     gallery: MemoryGallery
-    candidate_index: gr.Number  # /select's input (the page clicks the gallery instead)
+    compare: gr.Button  # puts two candidates side by side
+    candidate_index: gr.Number  # /select's and /compare's input (the page clicks instead)
+    approve_index: gr.Number  # /approve's: which candidate (-1, the default: the one on screen)
     versions: gr.JSON  # /history's output (the page shows the gallery instead)
     # Your own pictures (start from one; paint a region to change). The page's script reads them in
     # the browser and the events' js= hands them over as data: URLs: no upload route, no file.
@@ -165,7 +178,9 @@ def layout(settings: Settings) -> Page:
                 with gr.Row(elem_id="recent-row"):
                     recent = gr.Dropdown([], value=None, label="Recent prompts", scale=4, elem_id="recent")
                     forget = gr.Button("Clear history", size="sm", scale=1, elem_id="forget")
-                generate = gr.Button("Generate Image", variant="primary", elem_id="generate")
+                with gr.Row(elem_id="generate-row"):
+                    generate = gr.Button("Generate Image", variant="primary", scale=3, elem_id="generate")
+                    count = gr.Radio(COUNTS, value=1, label="Images", scale=2, min_width=160, elem_id="count")
                 estimate = gr.HTML(estimate_html(settings, "auto", "auto"), elem_id="estimate")
                 with gr.Accordion("Advanced", open=False):
                     size = gr.Dropdown(list(SIZES), value="auto", label="Size")
@@ -185,6 +200,7 @@ def layout(settings: Settings) -> Page:
                 with gr.Row(elem_id="review-actions"):
                     approve = gr.Button("Approve", variant="primary", elem_id="approve")
                     regenerate = gr.Button("Regenerate", elem_id="regenerate")
+                regenerate_count = gr.Radio(COUNTS, value=1, label="Images per Regenerate", elem_id="regenerate-count")
                 your_prompt = gr.Textbox(label="Your prompt", interactive=False, lines=1, max_lines=4,
                                          elem_id="your-prompt")
                 feedback = gr.Textbox(label="Feedback", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
@@ -203,13 +219,21 @@ def layout(settings: Settings) -> Page:
         with gr.Column(scale=3, min_width=320, elem_id="picture"):
             progress = gr.HTML("", elem_id="progress")
             cancel = gr.Button(CANCEL, variant="stop", visible=False, elem_id="cancel")  # beside what it stops
+            with gr.Row(visible=False, elem_id="compare-bar") as compare_bar:
+                gr.Markdown(COMPARING, elem_classes="compare-note")
+                approve_compared = gr.Button("Approve right", variant="primary", size="sm", elem_id="approve-right")
+                end_compare = gr.Button("Stop comparing", size="sm", elem_id="end-compare")
+            slider = MemoryImageSlider(label="Side by side", interactive=False, visible=False, height=560,
+                                       elem_id="slider")
             image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
                                 buttons=["download", "fullscreen"], alt_text="Generated image")
             revised_prompt = gr.Textbox(label="Revised prompt", interactive=False, visible=False, elem_id="revised")
             cost = gr.HTML("", elem_id="cost")
             gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6, fit_columns=False,
                                     height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
+            compare = gr.Button(COMPARE, size="sm", visible=False, elem_id="compare")
     candidate_index = gr.Number(0, precision=0, visible=False)
+    approve_index = gr.Number(-1, precision=0, visible=False)
     versions = gr.JSON(visible=False)
     upload = gr.Textbox("", visible=False, label="Image (data: URL)", elem_id="upload-data")
     mask = gr.Textbox("", visible=False, label="Mask (data: URL)", elem_id="mask-data")
@@ -217,13 +241,16 @@ def layout(settings: Settings) -> Page:
     return Page(
         session=session, token=token, history=history, message=message,
         prompt_stage=prompt_stage, undo=undo, prompt=prompt, recent=recent, forget=forget, generate=generate,
+        count=count,
         estimate=estimate, size=size, quality=quality, background=background, output_format=output_format,
         api_key=api_key, budget=budget,
         review_stage=review_stage, your_prompt=your_prompt, approve=approve, regenerate=regenerate,
+        regenerate_count=regenerate_count,
         feedback=feedback, refine=refine,
         discard=discard, final_stage=final_stage, download=download, start_over=start_over, cancel=cancel,
-        progress=progress, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery,
-        candidate_index=candidate_index, versions=versions,
+        progress=progress, compare_bar=compare_bar, approve_compared=approve_compared, end_compare=end_compare,
+        slider=slider, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery, compare=compare,
+        candidate_index=candidate_index, approve_index=approve_index, versions=versions,
         upload_picker=upload_picker, upload=upload, region_tools=region_tools,
         region_instruction=region_instruction, edit_region=edit_region, mask=mask,
     )

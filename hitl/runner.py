@@ -1,7 +1,7 @@
 """Runs one user action: session -> shared store -> PocketFlow flow -> session.
 
-Gradio-free. `Started` is yielded when the image call begins, partial images as they arrive;
-the last item is the new session.
+Gradio-free. `Started` is yielded when the image calls begin, a `Preview` for each partial image
+as it arrives (and for each finished image, `ready`); the last item is the new session.
 If the event is cancelled, nothing is written back, so the session stays as it was.
 A session runs one action at a time: another one (a second Generate, Approve during a
 Regenerate) is refused with a message while the first runs; Cancel ends the first.
@@ -32,6 +32,15 @@ class Started:
     """The image call has begun (every guard passed): from now on there is something to cancel."""
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What image call `slot` (0-based; one per image asked for) has drawn so far; `ready` once it is done."""
+
+    slot: int
+    candidate: Candidate
+    ready: bool = False
+
+
 @dataclass
 class Runtime:
     """What all sessions of one app share: settings, SDK clients, per-address limits."""
@@ -54,7 +63,7 @@ BUSY = "An image is being made: wait for it, or click Cancel."
 async def run_action(
     action: Action, session: Session, runtime: Runtime, *, client_ip: str = "local",
     api_key: str | None = None, **inputs,
-) -> AsyncIterator[Started | Candidate | Session]:
+) -> AsyncIterator[Started | Preview | Session]:
     # No await between the check and the claim, so no other event of this session can slip in.
     if not session.busy.claim(action, time.monotonic(), stale_after=runtime.settings.total_timeout + 60):
         yield replace(session, error_message=BUSY)
@@ -67,13 +76,14 @@ async def run_action(
 
 
 async def _run(action: Action, session: Session, runtime: Runtime, client_ip: str, api_key: str | None,
-               inputs: dict) -> AsyncIterator[Started | Candidate | Session]:
-    news: asyncio.Queue[Started | Candidate | None] = asyncio.Queue()  # None: the flow has ended
+               inputs: dict) -> AsyncIterator[Started | Preview | Session]:
+    news: asyncio.Queue[Started | Preview | None] = asyncio.Queue()  # None: the flow has ended
     shared = to_shared(
         session, **inputs, settings=runtime.settings, limiter=runtime.limiter, client_ip=client_ip,
         now=time.monotonic(), today=datetime.now(timezone.utc).date(), daily_spend=runtime.daily_spend,
         backend=runtime.service.backend_for(api_key), own_key=bool(api_key),
-        on_start=lambda: news.put_nowait(Started()), on_partial=news.put_nowait,
+        on_start=lambda: news.put_nowait(Started()),
+        on_partial=lambda slot, candidate, ready=False: news.put_nowait(Preview(slot, candidate, ready)),
     )
     flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))
     flow.add_done_callback(lambda _: news.put_nowait(None))

@@ -15,27 +15,34 @@ from typing import Any
 
 import gradio as gr
 
-from .components import Linked, gallery_payload, image_payload
+from .components import Linked, gallery_payload, image_payload, slider_payload
 from .costs import money
 from .image_route import image_url
 from .log_route import log_url
-from .page import CANCEL, UNDO, Page
+from .page import CANCEL, COMPARE, UNDO, Page
+from .runner import Preview
 from .stages import Candidate, Session, Stage
 
 UNKNOWN = object()  # the picture on screen is not known (Cancel may come at any moment)
 
 
-def visible(session: Session, running: bool = False) -> dict:
+def visible(session: Session, running: bool = False, drawing: int = 0) -> dict:
     """What the page shows for a session: each stage's controls and the parts that come and go.
-    `running`: an image is being made (Cancel shows, the last message hides)."""
+    `running`: an image is being made (Cancel shows, the last message hides); `drawing`: how many
+    images of several asked for at once have a tile in the gallery so far."""
     picture = session.shown_image
+    reviewing = session.stage is Stage.USER_FEEDBACK
+    comparing = session.compared_image is not None and not running
     return {
         **{stage: session.stage is stage for stage in Stage},
         "cancel": running,
         "undo": session.stage is Stage.INITIAL_INPUT and session.undo is not None and not running,
         "error_message": bool(session.error_message) and not running,
         "revised_prompt": bool(picture and picture.revised_prompt),
-        "gallery": session.stage is Stage.USER_FEEDBACK and len(session.candidates) > 1,
+        "gallery": (reviewing and len(session.candidates) > 1) or (running and drawing > 0),
+        "compare": reviewing and len(session.candidates) > 1 and not comparing and not running,
+        "comparing": comparing,
+        "image": not comparing,
     }
 
 
@@ -69,46 +76,69 @@ def cost_html(session: Session, image: Candidate | None) -> str:
 
 @dataclass
 class Screen:
-    """The page as one event left it: what is visible and which picture is on screen."""
+    """The page as one event left it: what is visible and which picture is on screen. While several
+    images are made at once, each has a tile in the gallery (`drawing`, by slot) with its latest preview."""
 
     page: Page
     session_hash: str
     shown: dict
     picture: Any  # the Candidate on screen (a preview while running), None, or UNKNOWN
     previews_expected: int = 0  # partial images per generation, for "preview n of m"
+    count: int = 1  # images this event asked for
     previews: int = field(default=0, init=False)
+    drawing: dict[int, tuple[Candidate, str]] = field(default_factory=dict, init=False)
 
     @classmethod
     def of(cls, page: Page, session: Session, session_hash: str, running: bool = False,
-           previews_expected: int = 0) -> Screen:
-        picture = UNKNOWN if running else session.shown_image
-        return cls(page, session_hash, visible(session, running), picture, previews_expected)
+           previews_expected: int = 0, count: int = 1) -> Screen:
+        """The screen as `session` left it; `running`: an image may be on its way (what is on screen is
+        not known: Cancel may come at any moment, with preview tiles in the gallery)."""
+        shown = visible(session, running)
+        if running:
+            shown["gallery"] = None
+        return cls(page, session_hash, shown, UNKNOWN if running else session.shown_image, previews_expected, count)
 
-    def _progress(self, running: bool, preview: Candidate | None) -> str:
+    def _progress(self, running: bool, preview: Preview | None) -> str:
         if not running:
             self.previews = 0
             return ""
+        if self.count > 1:
+            ready = sum(state == "ready" for _, state in self.drawing.values())
+            return f"Making {self.count} images… {ready} of {self.count} ready" if self.drawing else \
+                f"Making {self.count} images…"
         if preview is None:
             return "Making your image…"
         self.previews += 1
         of = f" of {self.previews_expected}" if self.previews <= self.previews_expected else ""
         return f"Drawing… preview {self.previews}{of}"
 
-    def show(self, session: Session, *, running: bool = False, preview: Candidate | None = None) -> dict:
+    def _draw(self, preview: Preview | None) -> Candidate | None:
+        """Note a preview's tile (several images) and say which picture goes on screen: the preview of
+        the only image, or of the first of several."""
+        if preview is None:
+            return None
+        if self.count > 1:
+            self.drawing[preview.slot] = (preview.candidate, "ready" if preview.ready else "drawing…")
+        return preview.candidate if preview.slot == 0 and not preview.ready else None
+
+    def show(self, session: Session, *, running: bool = False, preview: Preview | None = None) -> dict:
         """Outputs keyed by component that bring the page to `session` (with `preview` in the image
         while running); components left out are not touched."""
         page, was = self.page, self.shown
-        now = visible(session, running)
-        picture = preview or (self.picture if running else session.shown_image)
+        if not running:
+            self.drawing.clear()
+        shown_preview = self._draw(preview)
+        now = visible(session, running, len(self.drawing))
+        picture = shown_preview or (self.picture if running else session.shown_image)
         outputs = {page.session: session}
-        outputs |= {box: gr.update(visible=now[stage]) for stage, box in page.stage_boxes.items()
-                    if now[stage] != was[stage]}
-        if picture is not self.picture:
-            outputs[page.image] = image_payload(picture if preview else self._linked(picture))
+        boxes = {**page.stage_boxes, "comparing": page.compare_bar}
+        outputs |= {box: gr.update(visible=now[key]) for key, box in boxes.items() if now[key] != was[key]}
 
         def part(key: str, value):
             return gr.update(visible=now[key], value=value) if now[key] != was[key] else value
 
+        if picture is not self.picture or now["image"] != was["image"]:
+            outputs[page.image] = part("image", image_payload(picture if shown_preview else self._linked(picture)))
         # When a run ends the message is set either way: an event refused meanwhile may have shown one.
         settled = was["cancel"] and not now["cancel"]
         reviewed = session.shown_image  # a preview has no revised prompt yet: the last one stays
@@ -116,8 +146,9 @@ class Screen:
             page.cancel: part("cancel", CANCEL),
             page.undo: part("undo", UNDO),
             page.revised_prompt: part("revised_prompt", reviewed.revised_prompt if reviewed else ""),
-            page.gallery: part("gallery", gallery_payload([Linked(c, self.session_hash) for c in session.candidates],
-                                                          current=session.selected)),
+            page.gallery: part("gallery", self._gallery(session)),
+            page.compare: part("compare", COMPARE),
+            page.slider: part("comparing", slider_payload(self._pair(session))),
             page.progress: progress_html(self._progress(running, preview)),
             page.your_prompt: session.input_used_by_process,
             page.cost: cost_html(session, reviewed),
@@ -127,6 +158,15 @@ class Screen:
         }
         self.shown, self.picture = now, picture
         return outputs
+
+    def _gallery(self, session: Session) -> list[dict]:
+        candidates = [Linked(candidate, self.session_hash) for candidate in session.candidates]
+        return gallery_payload(candidates, session.selected, session.compared,
+                               [self.drawing[slot] for slot in sorted(self.drawing)])
+
+    def _pair(self, session: Session) -> tuple[Linked, Linked] | None:
+        beside = session.compared_image
+        return beside and (self._linked(session.shown_image), self._linked(beside))
 
     def _linked(self, picture: Candidate | None) -> Linked | None:
         return picture and Linked(picture, self.session_hash)

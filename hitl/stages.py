@@ -24,6 +24,7 @@ class Action(str, Enum):
     REGENERATE = "regenerate"
     REFINE = "refine"
     SELECT = "select"
+    COMPARE = "compare"
     APPROVE = "approve"
     START_OVER = "start_over"
     UNDO_START_OVER = "undo_start_over"
@@ -40,6 +41,7 @@ TRANSITIONS: dict[tuple[Stage, Action], Stage | str] = {
     (Stage.USER_FEEDBACK, Action.REFINE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.SELECT): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.EDIT_REGION): Stage.USER_FEEDBACK,
+    (Stage.USER_FEEDBACK, Action.COMPARE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.APPROVE): Stage.FINAL,
     (Stage.USER_FEEDBACK, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.FINAL, Action.START_OVER): Stage.INITIAL_INPUT,
@@ -156,6 +158,7 @@ class Session:
     input_used_by_process: str = ""  # the prompt the candidates were made from
     candidates: list[Candidate] = field(default_factory=list)  # for this prompt, newest last (capped)
     selected: int = -1  # index into candidates of the one under review
+    compared: int = -1  # index of the candidate shown beside it (side by side), -1: none
     made: int = 0  # images made for this prompt (candidates keeps only the newest few)
     final_result: Candidate | None = None  # the approved image
     approved_at: str = ""  # when it was approved (ISO 8601, UTC), for the decision log
@@ -169,6 +172,13 @@ class Session:
     def generated_image(self) -> Candidate | None:
         """The candidate under review (the seed's `generated_image`)."""
         return self.candidates[self.selected] if 0 <= self.selected < len(self.candidates) else None
+
+    @property
+    def compared_image(self) -> Candidate | None:
+        """The candidate side by side with the one under review, if the user is comparing two."""
+        if self.stage is not Stage.USER_FEEDBACK or self.compared == self.selected:
+            return None
+        return self.candidates[self.compared] if 0 <= self.compared < len(self.candidates) else None
 
     @property
     def shown_image(self) -> Candidate | None:
@@ -198,6 +208,7 @@ def from_shared(shared: dict, busy: Busy | None = None) -> Session:
 
 
 def add_candidate(shared: dict, candidate: Candidate, keep: int) -> None:
-    """Append a candidate, keep only the newest `keep`, and select it."""
+    """Append a candidate, keep only the newest `keep`, and select it (a comparison ends: indexes moved)."""
     shared["candidates"] = (shared["candidates"] + [candidate])[-keep:]
     shared["selected"] = len(shared["candidates"]) - 1
+    shared["compared"] = -1

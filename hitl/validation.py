@@ -37,6 +37,20 @@ def check_prompt(text: str | None, max_chars: int, what: str = "prompt") -> str:
     return cleaned
 
 
+MAX_COUNT = 4  # images per click: a grid's worth, as in Midjourney and Fooocus
+
+
+def check_count(raw) -> int:
+    """How many images one click asks for (1 to MAX_COUNT)."""
+    try:
+        count = int(raw if raw not in (None, "") else 1)
+    except (TypeError, ValueError):
+        raise InputError(f"“{raw}” is not a number of images: choose 1 to {MAX_COUNT}.") from None
+    if not 1 <= count <= MAX_COUNT:
+        raise InputError(f"{count} images is out of range: choose 1 to {MAX_COUNT} per click.")
+    return count
+
+
 def check_options(raw: dict | None) -> ImageOptions:
     try:
         return ImageOptions(**(raw or {}))

@@ -710,3 +710,30 @@ def test_escape_cancels_even_from_the_prompt_box(page, patient_app_url, fake):
     wait_until_idle(page)
     expect(generate_button(page)).to_be_visible()
     wait_until(lambda: fake.disconnects == 1)
+
+
+def test_several_images_at_once_then_compare_two_and_approve_the_right_one(page, patient_app_url, fake):
+    fake.latency = 2.0
+    open_app(page, patient_app_url)
+    prompt_box(page).fill("a kite")
+    page.locator("#count").get_by_label("3", exact=True).check()
+    generate_button(page).click()
+    expect(page.locator("#gallery .caption-label", has_text="new 3")).to_be_visible()  # a tile each, while drawn
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    expect(thumbnails(page)).to_have_count(3)
+    assert fake.attempts == 3
+    expect(page.locator("#regenerate-count").get_by_label("3", exact=True)).to_be_checked()  # the same count
+    page.keyboard.press("c")  # compare: the one on screen (#3) and the newest other (#2)
+    slider = page.locator("#slider img")
+    expect(slider).to_have_count(2)
+    expect(main_image(page)).to_be_hidden()
+    thumbnails(page).nth(0).click()  # while comparing, a thumbnail goes to the right
+    expect(thumbnails(page).nth(0)).to_have_accessible_name(re.compile(r"^#1 · .*beside it"))
+    for side in range(2):
+        expect(slider.nth(side)).to_have_attribute("src", FINAL_SRC)
+        expect_decoded(page, slider.nth(side))
+    first = slider.nth(1).get_attribute("src")
+    button(page, "approve-right").click()
+    expect_stage(page, "final")
+    assert expect_final_image(page) == first

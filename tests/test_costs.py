@@ -59,9 +59,9 @@ def test_cost_is_read_on_every_api_path(launch, fake_server, fake, style):
 def test_a_session_budget_refuses_what_would_pass_it(app_url, fake):
     """The budget is set on the page (Advanced); the page's own events carry it."""
     budget, page = 0.05, Page(app_url)
-    first = page.click("generate", "on a budget", "auto", "auto", "auto", "png", "", budget)
+    first = page.click("generate", "on a budget", 1, "auto", "auto", "auto", "png", "", budget)
     assert shown_text(page.result(first, "status")) == ""
-    refused = page.click("regenerate", "auto", "auto", "auto", "png", "", budget)
+    refused = page.click("regenerate", 1, "auto", "auto", "auto", "png", "", budget)
     settings = load_settings()
     estimate = settings.prices.estimate("auto", "auto", settings.image_model, "on a budget")
     over = reported_cost() + estimate - budget
@@ -69,7 +69,7 @@ def test_a_session_budget_refuses_what_would_pass_it(app_url, fake):
         f"This image (≈ {money(estimate)}) would take the session past its {money(budget)} budget by "
         f"{money(over)}. Raise the budget under Advanced to go on.")
     assert fake.attempts == 1 and not (page.result(refused, "image") or {}).get("url")  # the image stays
-    again = page.click("regenerate", "auto", "auto", "auto", "png", "", 0)  # no budget: it goes
+    again = page.click("regenerate", 1, "auto", "auto", "auto", "png", "", 0)  # no budget: it goes
     assert shown_text(page.result(again, "status")) == "" and fake.attempts == 2
 
 

@@ -105,8 +105,8 @@ def test_the_page_gets_each_preview_once_inline_then_the_final_image_by_url(app_
     in the result message, which is what reliably replaces a preview on screen."""
     fake.latency = 0.3
     page = Page(app_url)
-    for button, values in (("generate", ("a kite", "auto", "auto", "auto", "png", "", 0)),
-                           ("regenerate", ("auto", "auto", "auto", "png", "", 0))):
+    for button, values in (("generate", ("a kite", 1, "auto", "auto", "auto", "png", "", 0)),
+                           ("regenerate", (1, "auto", "auto", "auto", "png", "", 0))):
         messages = page.click(button, *values)
         inline = urls(messages, "data:image/png")
         assert [prompt_of(url.split(",", 1)[1])[0] for url in inline] == ["partial 0: a kite", "partial 1: a kite"]

@@ -34,7 +34,7 @@ def drawn_for(response: httpx.Response) -> str:
 
 def test_the_owner_gets_the_image_bytes_with_private_caching(own_app, fake):
     page = Page(own_app().local_url)
-    url = linked_image(page, page.click("generate", "a kite", *OPTIONS))
+    url = linked_image(page, page.click("generate", "a kite", 1, *OPTIONS))
     got = fetch(page, url)
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     assert drawn_for(got) == "a kite"
@@ -45,8 +45,8 @@ def test_the_owner_gets_the_image_bytes_with_private_caching(own_app, fake):
 def test_other_sessions_and_wrong_keys_get_nothing_and_create_nothing(own_app, fake):
     demo = own_app()
     mine, theirs = Page(demo.local_url), Page(demo.local_url)
-    url = linked_image(mine, mine.click("generate", "mine", *OPTIONS))
-    theirs.click("generate", "theirs", *OPTIONS)
+    url = linked_image(mine, mine.click("generate", "mine", 1, *OPTIONS))
+    theirs.click("generate", "theirs", 1, *OPTIONS)
     sessions = len(gradio_internals.sessions(demo))
     key = url.rsplit("/", 1)[1]
     for wrong in (url.replace(mine.session_hash, theirs.session_hash),  # a real session, not its image
@@ -60,9 +60,9 @@ def test_other_sessions_and_wrong_keys_get_nothing_and_create_nothing(own_app, f
 
 def test_an_image_is_served_while_its_session_holds_it(own_app, fake):
     page = Page(own_app(max_candidates=2).local_url)
-    first = linked_image(page, page.click("generate", "kept a while", *OPTIONS))
+    first = linked_image(page, page.click("generate", "kept a while", 1, *OPTIONS))
     for _ in range(2):
-        latest = linked_image(page, page.click("regenerate", *OPTIONS))
+        latest = linked_image(page, page.click("regenerate", 1, *OPTIONS))
     assert fetch(page, first).status_code == 404  # pushed out of the candidates (2 kept)
     approval = page.click("approve")
     assert page.result(approval, "image") == {"__type__": "update"}  # the image on screen: not sent again
@@ -73,8 +73,8 @@ def test_an_image_is_served_while_its_session_holds_it(own_app, fake):
 
 def test_the_gallery_links_the_images_the_page_has_already_fetched(app_url, fake):
     page = Page(app_url)
-    first = linked_image(page, page.click("generate", "twice", *OPTIONS))
-    messages = page.click("regenerate", *OPTIONS)
+    first = linked_image(page, page.click("generate", "twice", 1, *OPTIONS))
+    messages = page.click("regenerate", 1, *OPTIONS)
     second = linked_image(page, messages)
     gallery = page.result(messages, "gallery")["value"]  # shown now: an update
     # The same URLs as the images shown: the browser's cache answers.

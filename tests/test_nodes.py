@@ -13,7 +13,7 @@ from hitl.budget import DailySpend
 from hitl.config import load_settings
 from hitl.flows import FLOWS
 from hitl.limits import ClientLimiter
-from hitl.runner import Runtime, Started, run_action
+from hitl.runner import Preview, Runtime, Started, run_action
 from hitl.stages import Action, Candidate, Session, Stage, to_shared
 
 SETTINGS = load_settings(api_key=None, session_limit=100, ip_limit=100)
@@ -33,7 +33,8 @@ class FailingBackend:
 
 def run(action: Action, session: Session, backend=None, **inputs) -> dict:
     shared = to_shared(session, settings=SETTINGS, limiter=ClientLimiter(100, 3600), client_ip="a", now=0.0,
-                       backend=backend or DemoBackend(SETTINGS), on_start=lambda: None, on_partial=lambda c: None,
+                       backend=backend or DemoBackend(SETTINGS), on_start=lambda: None,
+                       on_partial=lambda *_, **__: None,
                        today=TODAY, daily_spend=DailySpend(0), **{"budget": 0, **inputs})
     asyncio.run(FLOWS[action]().run_async(shared))
     return shared
@@ -89,7 +90,7 @@ def test_a_failure_keeps_the_candidates_and_says_what_happened():
 def test_session_limit_refuses_with_the_wait():
     settings = load_settings(api_key=None, session_limit=1, ip_limit=100, limit_window=60)
     shared = to_shared(Session(generations=[0.0]), settings=settings, limiter=ClientLimiter(100, 60),
-                       client_ip="a", now=10.0, backend=DemoBackend(settings), on_partial=lambda c: None,
+                       client_ip="a", now=10.0, backend=DemoBackend(settings), on_partial=lambda *_, **__: None,
                        task_input="a kite", options={})
     asyncio.run(FLOWS[Action.GENERATE]().run_async(shared))
     assert shared["error_message"] == "Generation limit reached. Try again in 50 s."
@@ -145,7 +146,8 @@ def collect(action: Action, session: Session, **inputs) -> list:
 def test_runner_says_started_then_streams_previews_then_the_new_session():
     items = collect(Action.GENERATE, Session(), task_input="a kite", options={})
     assert isinstance(items[0], Started)  # the image call has begun: Cancel can show
-    assert isinstance(items[1], Candidate)  # the demo backend's blurred preview
+    assert isinstance(items[1], Preview) and not items[1].ready  # the demo backend's blurred preview
+    assert items[2] == Preview(0, items[-1].candidates[0], ready=True)  # then the image, as it is done
     assert isinstance(items[-1], Session) and items[-1].stage is Stage.USER_FEEDBACK
 
 

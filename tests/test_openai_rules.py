@@ -165,14 +165,14 @@ def test_every_response_error_code_has_its_own_message():
 def test_a_preview_from_a_blocked_call_gives_way_to_the_last_good_image(app_url, fake):
     page = Page(app_url)
     options = ("auto", "auto", "auto", "png", "", 0)
-    good = page.result(page.click("generate", "a kite", *options), "image")["url"]
+    good = page.result(page.click("generate", "a kite", 1, *options), "image")["url"]
     fake.fail_next("blocked_picture")
-    messages = page.click("regenerate", *options)
+    messages = page.click("regenerate", 1, *options)
     assert len(urls(messages, "data:image/png")) == 2, "the previews were shown first"
     assert page.result(messages, "image")["url"] == good
     assert "blocked the picture that was made (violence)" in page.result(messages, "status")["value"]
 
     first = Page(app_url)
     fake.fail_next("blocked_picture")
-    messages = first.click("generate", "a kite", *options)
+    messages = first.click("generate", "a kite", 1, *options)
     assert urls(messages, "data:image/png") and first.result(messages, "image") is None

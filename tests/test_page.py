@@ -6,9 +6,10 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from hitl.components import Linked, gallery_payload, image_payload
+from hitl.components import Linked, gallery_payload, image_payload, slider_payload
 from hitl.config import load_settings
 from hitl.page import CANCEL, layout
+from hitl.runner import Preview
 from hitl.screen import Screen
 from hitl.stages import Candidate, Session, Stage
 
@@ -53,7 +54,7 @@ def test_a_preview_is_sent_inline_and_changes_nothing_else(page):
     screen = Screen.of(page, Session(), "abc")
     screen.show(Session(), running=True)
     preview = Candidate.from_b64("UFJF")
-    outputs = screen.show(Session(), running=True, preview=preview)
+    outputs = screen.show(Session(), running=True, preview=Preview(0, preview))
     assert outputs[page.image] == image_payload(preview) and outputs[page.image]["url"].startswith("data:")
     assert updates(outputs) == {}
 
@@ -64,7 +65,7 @@ def test_the_end_of_a_run_replaces_the_preview_and_settles_the_message(page):
     before = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0)
     screen = Screen.of(page, before, "abc")
     screen.show(before, running=True)
-    screen.show(before, running=True, preview=Candidate.from_b64("UFJF"))
+    screen.show(before, running=True, preview=Preview(0, Candidate.from_b64("UFJF")))
     failed = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0, error_message="Blocked.")
     outputs = screen.show(failed)
     assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
@@ -91,7 +92,7 @@ def test_the_progress_line_says_what_is_happening(page):
     screen = Screen.of(page, session, "abc", previews_expected=2)
     assert "Making your image…" in screen.show(session, running=True)[page.progress]
     for n in (1, 2):
-        line = screen.show(session, running=True, preview=Candidate.from_b64("UFJF"))[page.progress]
+        line = screen.show(session, running=True, preview=Preview(0, Candidate.from_b64("UFJF")))[page.progress]
         assert f"preview {n} of 2" in line and 'role="status"' in line and 'class="elapsed"' in line
     assert screen.show(session)[page.progress] == ""  # done: the line goes
 
@@ -100,3 +101,42 @@ def test_the_download_link_names_the_approved_image_in_the_session(page):
     final = Session(stage=Stage.FINAL, candidates=[IMAGE], selected=0, final_result=IMAGE)
     link = Screen.of(page, Session(), "abc").show(final)[page.download]
     assert f'href="gradio_api/hitl/image/abc/{IMAGE.key}"' in link and 'download="hitl-image.png"' in link
+
+
+def captions(outputs: dict, page) -> list[str]:
+    gallery = outputs[page.gallery]
+    return [tile["caption"] for tile in (gallery["value"] if "__type__" in gallery else gallery)]
+
+
+def test_several_images_each_get_a_tile_with_their_preview(page):
+    """Four at once: a tile per image as its first preview comes, the first one's preview on screen,
+    "ready" as each is done; the end of the run shows the candidates only."""
+    screen = Screen.of(page, Session(), "abc", count=4)
+    assert "Making 4 images…" in screen.show(Session(), running=True)[page.progress]
+    first, third = Candidate.from_b64("UFJF"), Candidate.from_b64("VEhJ")
+    outputs = screen.show(Session(), running=True, preview=Preview(2, third))
+    assert page.image not in outputs  # only the first image's previews go on screen
+    assert outputs[page.gallery] == gr.update(visible=True, value=gallery_payload([], drawing=[(third, "drawing…")]))
+    outputs = screen.show(Session(), running=True, preview=Preview(0, first))
+    assert outputs[page.image] == image_payload(first)
+    assert captions(outputs, page) == ["new 1 · drawing…", "new 2 · drawing…"]
+    outputs = screen.show(Session(), running=True, preview=Preview(2, third, ready=True))
+    assert captions(outputs, page) == ["new 1 · drawing…", "new 2 · ready"]
+    assert "1 of 4 ready" in outputs[page.progress]
+    done = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, third], selected=1)
+    assert captions(screen.show(done), page) == ["#1", "#2 · on screen"]
+
+
+def test_comparing_shows_the_slider_instead_of_the_image_and_marks_both(page):
+    other = Candidate(b"OTH", made_by="regenerate", parent=IMAGE.key)
+    reviewing = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, other], selected=1)
+    comparing = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, other], selected=1, compared=0)
+    screen = Screen.of(page, reviewing, "abc")
+    outputs = screen.show(comparing)
+    assert outputs[page.compare_bar] == gr.update(visible=True)
+    assert outputs[page.slider] == gr.update(visible=True, value=slider_payload((Linked(other, "abc"),
+                                                                                   Linked(IMAGE, "abc"))))
+    assert outputs[page.image]["visible"] is False and outputs[page.compare]["visible"] is False
+    assert captions(outputs, page) == ["#1 · beside it", "#2 · regenerate of #1 · on screen"]
+    outputs = screen.show(reviewing)
+    assert outputs[page.compare_bar] == gr.update(visible=False) and outputs[page.image]["visible"] is True

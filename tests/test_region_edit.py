@@ -126,7 +126,7 @@ def test_edit_region_waits_its_turn_and_counts_against_the_limits(own_app, fake)
 def test_edit_region_respects_the_session_budget(app_url, fake):
     """Through the page's own event (the budget is the page's): refused by CheckBudget, nothing sent."""
     page = Page(app_url)
-    page.click("generate", "a harbour", "1024x1024", "high", "auto", "png", "", 0)
+    page.click("generate", "a harbour", 1, "1024x1024", "high", "auto", "png", "", 0)
     messages = page.click("edit-region", "a boat", "1024x1024", "high", "auto", "png", "", 0.0001,
                           mask_url((32, 32), (0, 0, 8, 8)))
     status = page.result(messages, "status")
@@ -153,7 +153,7 @@ def test_demo_region_edit_keeps_every_pixel_outside_the_mask(demo_url):
 # -- Start from your own image --------------------------------------------------------------------------
 def test_generate_from_your_own_image_sends_it_and_keeps_it_as_the_parent(client, fake):
     picture = own_picture()
-    made = client.predict("the same, at night", "auto", "auto", "auto", "png", "", data_url(picture, "image/jpeg"),
+    made = client.predict("the same, at night", "auto", "auto", "auto", "png", "", 1, data_url(picture, "image/jpeg"),
                           api_name="/generate")
     assert made[MESSAGE] == "" and image_prompt(made) == "the same, at night"
     body = fake.requests[-1].body
@@ -178,7 +178,7 @@ def test_a_bad_starting_image_is_refused_with_the_prompt_kept_and_nothing_sent(c
     for image, problem in ((data_url(gif.getvalue()), "not a PNG, JPEG or WebP"),
                            (data_url(own_picture((5000, 20))), "the limit is 4096"),
                            ("C:/Users/me/cat.png", "data: URL")):
-        refused = client.predict("a cat", "auto", "auto", "auto", "png", "", image, api_name="/generate")
+        refused = client.predict("a cat", "auto", "auto", "auto", "png", "", 1, image, api_name="/generate")
         assert problem in refused[MESSAGE] and image_b64(refused) is None
     assert client.predict(api_name="/history")["stage"] == "initial_input"
     assert fake.attempts == 0
@@ -186,7 +186,7 @@ def test_a_bad_starting_image_is_refused_with_the_prompt_kept_and_nothing_sent(c
 
 def test_demo_mode_generates_from_your_own_image(demo_url):
     client = Client(demo_url, verbose=False)
-    made = client.predict("a sunny version", "auto", "auto", "auto", "png", "", data_url(own_picture()),
+    made = client.predict("a sunny version", "auto", "auto", "auto", "png", "", 1, data_url(own_picture()),
                           api_name="/generate")
     assert made[MESSAGE] == "" and len(made[CANDIDATES]) == 2
     kept = client.predict(0, api_name="/select")
@@ -197,5 +197,5 @@ def test_a_starting_image_over_the_limit_is_refused_by_the_server(client, fake):
     """Gradio's queue takes a JSON body of any size (no limit on /queue/join; max_file_size is for its
     upload route), so the server's own check is the one that holds, before anything is decoded."""
     huge = "data:image/png;base64," + "A" * (11 * 1024 * 1024 * 4 // 3)
-    refused = client.predict("a cat", "auto", "auto", "auto", "png", "", huge, api_name="/generate")
+    refused = client.predict("a cat", "auto", "auto", "auto", "png", "", 1, huge, api_name="/generate")
     assert refused[MESSAGE].startswith("The image is larger than 10.0 MB") and fake.attempts == 0

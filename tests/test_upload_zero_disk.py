@@ -83,21 +83,22 @@ def test_no_byte_of_an_upload_or_a_mask_reaches_the_disk(client, fake, demo_url,
     picture = marked_png((96, 72), marker)
     needles = traces(picture, marker)
 
-    made = client.predict("from my photo", "auto", "auto", "auto", "png", "", data_url(picture), api_name="/generate")
+    made = client.predict("from my photo", "auto", "auto", "auto", "png", "", 1, data_url(picture),
+                          api_name="/generate")
     assert made[MESSAGE] == ""
     mask = marked_png((32, 32), marker, mask_box=(0, 0, 8, 8))  # the fake makes 32 px squares
     needles += traces(mask, marker)
     assert client.predict(data_url(mask), "a boat", api_name="/edit_region")[MESSAGE] == ""
 
     demo = Client(demo_url, verbose=False)
-    assert demo.predict("demo too", "auto", "auto", "auto", "png", "", data_url(picture),
+    assert demo.predict("demo too", "auto", "auto", "auto", "png", "", 1, data_url(picture),
                         api_name="/generate")[MESSAGE] == ""
     demo_mask = marked_png((512, 512), marker, mask_box=(0, 0, 64, 64))
     needles += traces(demo_mask, marker)
     assert demo.predict(data_url(demo_mask), "a door", api_name="/edit_region")[MESSAGE] == ""
 
     page = Page(app_url)  # the page's own event, as the browser sends it (its js= fills `upload`)
-    messages = page.click("generate", "from the page", "auto", "auto", "auto", "png", "", 0, [], data_url(picture))
+    messages = page.click("generate", "from the page", 1, "auto", "auto", "auto", "png", "", 0, [], data_url(picture))
     assert messages[-1]["success"], messages[-1]
     assert len(fake.requests) == 3 and all(r.body["tools"][0]["action"] == "edit" for r in fake.requests)
 

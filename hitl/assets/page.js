@@ -39,7 +39,7 @@
   const markCurrent = () => {
     for (const item of document.querySelectorAll("#gallery button.thumbnail-item")) {
       const caption = item.querySelector(".caption-label")?.textContent?.trim() || "";
-      const current = caption.includes("on screen");
+      const current = caption.endsWith("on screen");
       item.classList.toggle("hitl-current", current);
       if (current) item.setAttribute("aria-current", "true"); else item.removeAttribute("aria-current");
       const position = (item.getAttribute("aria-label") || "").match(/\d+ of \d+/);
@@ -49,7 +49,7 @@
   };
 
   // Keyboard first: Ctrl/⌘+Enter generates (or refines, from the feedback box); A approves,
-  // R regenerates, Esc cancels (from anywhere: it types nothing), ←/→ move through the
+  // R regenerates, C compares two side by side (or stops), Esc cancels (from anywhere: it types nothing), ←/→ move through the
   // candidates. Letters and arrows never fire while the user types in a text box.
   const clickVisible = (selector) => {
     const control = visible(selector);
@@ -69,6 +69,7 @@
   const SINGLE_KEYS = {
     a: () => clickVisible("button#approve"),
     r: () => clickVisible("button#regenerate"),
+    c: () => clickVisible("button#compare") || clickVisible("button#end-compare"),
     ArrowLeft: () => step(-1),
     ArrowRight: () => step(1),
   };
