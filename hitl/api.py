@@ -98,8 +98,8 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     generating = dict(concurrency_id="generation", concurrency_limit=runtime.settings.max_concurrent,
                       show_progress="hidden")
     quick = dict(concurrency_limit=None, show_progress="hidden")
-    # No budget input: the endpoints keep their arity (a raw call with too few inputs makes Gradio print
-    # them, key included, to the server's log); the session budget is the page's.
+    # No budget input: the session budget is the page's. Parameters added later go last, so a call that
+    # leaves them out still works (gradio_internals.fill_left_out_inputs gives them their defaults).
     options = page.image_options
     # `count` and `image` after the options: callers that pass only the earlier parameters keep working.
     gr.on([], api.generate, [page.prompt, *options, page.count, page.upload, page.session], results,

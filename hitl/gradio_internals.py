@@ -2,7 +2,7 @@
 
 Gradio has no public API for these: reading a session's state outside an event (the image
 route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
-and opening a share tunnel ourselves. Each is covered by `tests/test_gradio_internals.py`, which
+letting a raw REST call leave out trailing parameters, and opening a share tunnel ourselves. Each is covered by `tests/test_gradio_internals.py`, which
 fails loudly when an upgrade moves them. (The image components' `get_block_name` override is
 Gradio's documented way for a subclass to reuse a stock frontend, so it stays in components.py.)
 """
@@ -42,6 +42,19 @@ def release(app_or_blocks, session_hash: str) -> None:
     holder.delete_state(session_hash)
     with holder.lock:
         holder.session_data.pop(session_hash, None)
+
+
+def fill_left_out_inputs(blocks) -> None:
+    """Let a call leave out trailing parameters, as gradio_client lets it: they take their components'
+    defaults. Gradio would refuse a raw REST call with too few values and print every value it did
+    get to the server's log, a visitor's own OpenAI key included."""
+    validate = blocks.validate_inputs
+
+    def filled(block_fn, inputs: list) -> None:
+        inputs.extend(None if block.stateful else block.value for block in block_fn.inputs[len(inputs):])
+        validate(block_fn, inputs)
+
+    blocks.validate_inputs = filled
 
 
 def open_tunnel(blocks) -> str:

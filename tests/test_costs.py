@@ -91,7 +91,7 @@ def test_demo_mode_shows_what_the_run_would_have_cost(demo_url):
     result = Client(demo_url, verbose=False).predict("free", "1024x1024", "high", api_name="/generate")
     settings = load_settings(api_key=None)
     would = settings.prices.estimate("1024x1024", "high", settings.image_model, "free")
-    assert caption(result) == f"#1 · ≈{money(would)}"
+    assert caption(result) == f"#1 · ≈{money(would)} · on screen"
 
 
 def test_an_estimate_before_generating_follows_size_and_quality():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import time
 
+import httpx
 import pytest
 from gradio import networking
 from gradio_client import Client
@@ -57,3 +58,16 @@ def test_a_closed_session_is_seen_closed_and_can_be_released(demo, fake, monkeyp
 def test_the_share_tunnel_is_opened_with_the_arguments_gradio_expects():
     params = list(inspect.signature(networking.setup_tunnel).parameters)
     assert params[:3] == ["local_host", "local_port", "share_token"] and len(params) == 5, params
+
+
+def test_a_raw_rest_call_may_leave_out_trailing_parameters_and_nothing_is_printed(demo, fake, capfd):
+    """The simple REST API with the first parameters only (no count, no image): they take their defaults;
+    Gradio would refuse the call and print the values it got, an own key included, to the log."""
+    key = "sk-proj-LeftOutTrailingParams0123456789abcdefTAIL"
+    fake.fail_next("auth")
+    posted = httpx.post(f"{demo.local_url}gradio_api/call/generate", timeout=10,
+                        json={"data": ["raw call", "auto", "auto", "auto", "png", key]})
+    answer = httpx.get(f"{demo.local_url}gradio_api/call/generate/{posted.json()['event_id']}", timeout=30).text
+    assert "event: complete" in answer and "API key" in answer  # it ran: the fake refused the key
+    assert fake.attempts == 1 and "tools" in fake.requests[0].body
+    assert key not in capfd.readouterr().err
