@@ -2,9 +2,10 @@
 
 Gradio has no public API for these: reading a session's state outside an event (the image
 route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
-letting a raw REST call leave out trailing parameters, and opening a share tunnel ourselves. Each is covered by `tests/test_gradio_internals.py`, which
-fails loudly when an upgrade moves them. (The image components' `get_block_name` override is
-Gradio's documented way for a subclass to reuse a stock frontend, so it stays in components.py.)
+letting a raw REST call leave out trailing parameters, and opening a share tunnel ourselves. Each
+is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
+(The image components' `get_block_name` override is Gradio's documented way for a subclass to
+reuse a stock frontend, so it stays in components.py.)
 """
 
 from __future__ import annotations
