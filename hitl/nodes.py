@@ -19,6 +19,7 @@ from .costs import money
 from .errors import describe
 from .images import thumbnail
 from .limits import window_wait
+from .shared_counters import CountersUnavailable
 from .stages import Action, StageError, add_candidate, next_stage
 from .validation import InputError, check_options, check_prompt
 
@@ -83,51 +84,59 @@ class ValidateRequest(AsyncNode):
 class CheckLimits(AsyncNode):
     """Per-session and per-address sliding windows, so nobody drains the server's key. They fit who
     pays: the owner on their own machine (`settings.limited` off) and a visitor on their own key
-    (`own_key`) are not counted against the server key's limits."""
+    (`own_key`) are not counted against the server key's limits. The address's window is shared by
+    every app process (hitl/shared_counters.py): one atomic take, counted only if the session's allows."""
 
     async def prep_async(self, shared):
         if not shared["settings"].limited or shared.get("own_key"):
             return None
-        return shared["settings"], shared["generations"], shared["limiter"], shared["client_ip"], shared["now"]
+        return (shared["settings"], shared["generations"], shared["now"], shared["counters"], shared["client_ip"],
+                shared["wall_now"])
 
     async def exec_async(self, prep_res):
         if prep_res is None:
             return None
-        settings, generations, limiter, client, now = prep_res
-        generations, session_wait = window_wait(generations, settings.session_limit, settings.limit_window, now)
-        wait = max(session_wait, limiter.wait(client, now))
-        return generations, wait
+        settings, generations, now, counters, client, wall_now = prep_res
+        generations, wait = window_wait(generations, settings.session_limit, settings.limit_window, now)
+        if wait <= 0:
+            try:
+                wait = await counters.take(client, wall_now)
+            except CountersUnavailable as refusal:
+                return generations, str(refusal)
+        if wait > 0:
+            return generations, f"Generation limit reached. Try again in {math.ceil(wait)} s."
+        return generations + [now], None
 
     async def post_async(self, shared, prep_res, exec_res):
         if exec_res is None:  # not paid for by the server's key, or not on a public server
             return None
-        generations, wait = exec_res
-        shared["generations"] = generations
-        if wait > 0:
-            shared["error_message"] = f"Generation limit reached. Try again in {math.ceil(wait)} s."
+        shared["generations"], refusal = exec_res
+        if refusal:
+            shared["error_message"] = refusal
             return STOP
-        now, limiter, client = shared["now"], shared["limiter"], shared["client_ip"]
-        shared["generations"] = generations + [now]
-        limiter.record(client, now)
         return None
 
 
 class CheckBudget(AsyncNode):
     """Refuses a generation that would pass the visitor's session budget, or one on the server's key
-    once its daily budget is spent. Estimates decide before; what OpenAI reported is what counts."""
+    once its daily budget is spent (counted by all app processes together). Estimates decide before;
+    what OpenAI reported is what counts."""
 
     async def prep_async(self, shared):
         settings, options = shared["settings"], shared["options"]
         estimate = settings.prices.estimate(options.size, options.quality, settings.image_model,
                                             shared["input_used_by_process"]) or 0.0
-        server_spent = not shared.get("own_key") and shared["daily_spend"].exhausted(shared["today"])
-        return shared["spent_usd"], shared.get("budget") or 0.0, estimate, server_spent
+        daily = 0.0 if shared.get("own_key") else settings.daily_budget_usd
+        return shared["spent_usd"], shared.get("budget") or 0.0, estimate, daily, shared["counters"], shared["today"]
 
     async def exec_async(self, prep_res):
-        spent, budget, estimate, server_spent = prep_res
-        if server_spent:
-            return ("Today's budget for this app's OpenAI key is spent. Enter your own OpenAI key under "
-                    "Advanced to keep going: it is used for your requests only.")
+        spent, budget, estimate, daily, counters, today = prep_res
+        try:
+            if daily > 0 and await counters.spent(today) >= daily:
+                return ("Today's budget for this app's OpenAI key is spent. Enter your own OpenAI key under "
+                        "Advanced to keep going: it is used for your requests only.")
+        except CountersUnavailable as refusal:
+            return str(refusal)
         if budget > 0 and spent + estimate > budget:
             return (f"This image (≈ {money(estimate)}) would take the session past its {money(budget)} budget "
                     f"by {money(spent + estimate - budget)}. Raise the budget under Advanced to go on.")
@@ -183,7 +192,7 @@ class GenerateImage(AsyncNode):
         shared["made"] += 1
         shared["spent_usd"] += result.cost or 0.0
         if result.cost and not result.estimated and not shared.get("own_key"):
-            shared["daily_spend"].record(result.cost, shared["today"])
+            await shared["counters"].add_spend(result.cost, shared["today"])
         shared["stage"] = next_stage(shared["stage"], self.action)
         shared["undo"] = None  # new work: what an earlier Start Over put aside is let go
         return "done"
