@@ -145,7 +145,8 @@ def test_redis_keys_expire_and_hold_no_addresses(redis_url):
     keys, ttls = run(scenario())
     assert keys == sorted([counters.address_key("203.0.113.7"), counters.day_key(DAY)])
     assert not any("203.0.113.7" in key for key in keys)
-    address_ttl, day_ttl = ttls[keys.index(counters.address_key("203.0.113.7"))], ttls[keys.index(counters.day_key(DAY))]
+    ttl = dict(zip(keys, ttls, strict=True))
+    address_ttl, day_ttl = ttl[counters.address_key("203.0.113.7")], ttl[counters.day_key(DAY)]
     assert 0 < address_ttl <= 60_000 and KEEP_DAY * 1000 - 60_000 < day_ttl <= KEEP_DAY * 1000
 
 
