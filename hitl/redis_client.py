@@ -3,8 +3,9 @@
 Scope, deliberately small: `redis://[[user]:password@]host[:port][/db]` URLs (no TLS, no
 Sentinel or Cluster); RESP2 requests as arrays of bulk strings; replies of the five RESP2 kinds
 (simple string, error, integer, bulk string, array). One connection per event loop, one command
-at a time under a lock (the counters send a few small commands per generation), a timeout on
-every command, and a fresh connection after any failure. No pipelining, pub/sub or transactions.
+at a time under a lock (the counters send a few small commands per generation), a deadline on
+every command (the wait for the lock included), and a fresh connection after any failure or
+cancellation. No pipelining, pub/sub or transactions (so no error reply nested in an array).
 """
 
 from __future__ import annotations
@@ -35,17 +36,23 @@ class Redis:
         Raises RedisError for an error reply, OSError/EOFError/TimeoutError when the server cannot be reached."""
         if self._loop is not asyncio.get_running_loop():  # streams and locks belong to one loop
             self._loop, self._lock, self._streams = asyncio.get_running_loop(), asyncio.Lock(), None
-        async with self._lock:
+        # One deadline for waiting on the lock and the command: behind a hung Redis, callers fail together.
+        async with asyncio.timeout(self.timeout), self._lock:
             # A kept connection can be stale (Redis restarted): then one more try on a fresh one. Had the old
             # server run the command after all, it is counted twice, which errs on the safe side for limits.
             for retry in (False, True):
                 reused = self._streams is not None
                 try:
-                    return await asyncio.wait_for(self._roundtrip(args), self.timeout)
-                except (OSError, EOFError, TimeoutError):
+                    return await self._roundtrip(args)
+                except RedisError:
+                    raise  # a whole error reply was read: the connection is fine
+                except (OSError, EOFError):
                     self._drop()
                     if retry or not reused:
                         raise
+                except BaseException:  # cancelled (the deadline too), or an unreadable reply: what is
+                    self._drop()       # left on the wire would be read as the next command's reply
+                    raise
 
     async def _roundtrip(self, args) -> object:
         if self._streams is None:
@@ -71,11 +78,6 @@ class Redis:
         if self._streams is not None:
             self._streams[1].close()
         self._streams = None
-
-    async def close(self) -> None:
-        if self._lock is not None and self._loop is asyncio.get_running_loop():
-            async with self._lock:
-                self._drop()
 
 
 def _encode(args) -> bytes:

@@ -174,6 +174,20 @@ def test_an_error_reply_is_raised_and_the_connection_stays_usable(redis_url):
     assert run(scenario()) == "PONG"
 
 
+def test_a_cancelled_command_does_not_answer_the_next_one(redis_url):
+    """A visitor's Cancel can land while a command waits for its reply: that reply must not be read
+    as the next command's."""
+    redis = Redis(redis_url)
+
+    async def scenario():
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(redis.execute("BLPOP", "nothing-here", 0.5), 0.1)
+        await asyncio.sleep(0.6)  # the blocked command's reply (nil) has arrived by now
+        return await redis.execute("PING")
+
+    assert run(scenario()) == "PONG"
+
+
 def test_the_url_chooses_password_and_database(redis_server):
     with pytest.raises(RedisError, match="WRONGPASS"):
         run(Redis(redis_server.url(password="not-it")).execute("PING"))
@@ -203,20 +217,23 @@ def test_the_client_reconnects_after_redis_restarts():
         server.stop()
 
 
-def test_a_server_that_never_answers_times_out():
+def test_a_server_that_never_answers_times_out_for_everyone_at_once():
+    """Ten callers behind a hung Redis each fail within their own deadline (0.2 s), not one after
+    another (2 s): the wait for the connection counts against it."""
     async def scenario():
         async def silent(reader, writer):
             await reader.read()  # reads the command, never replies
 
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
+        redis = Redis(f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", timeout=0.2)
         try:
-            with pytest.raises(TimeoutError):
-                await Redis(f"redis://127.0.0.1:{port}/0", timeout=0.3).execute("PING")
+            calls = asyncio.gather(*(redis.execute("PING") for _ in range(10)), return_exceptions=True)
+            return await asyncio.wait_for(calls, 1.5)
         finally:
             server.close()
 
-    run(scenario())
+    outcomes = run(scenario())
+    assert len(outcomes) == 10 and all(isinstance(outcome, TimeoutError) for outcome in outcomes)
 
 
 # -- Redis gone: the server's key waits, visitors' own keys do not --------------------------------
