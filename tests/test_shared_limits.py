@@ -263,10 +263,10 @@ def test_unreachable_counters_refuse_and_log_once_without_the_password(caplog):
     assert PASSWORD not in caplog.text
 
 
-def test_the_app_with_redis_gone_says_so_and_takes_own_keys(own_app, fake):
+def test_the_app_with_redis_gone_says_so_and_takes_own_keys(launch, fake):
     from gradio_client import Client
 
-    url = own_app(redis_url=RedisServer(free_port()).url(), daily_budget_usd=1.0).local_url
+    url = launch(**TEST_SETTINGS, base_url=fake.url, redis_url=RedisServer(free_port()).url(), daily_budget_usd=1.0)
     refused = Client(url, verbose=False).predict("on the server's key", api_name="/generate")
     assert refused[MESSAGE] == UNAVAILABLE and fake.attempts == 0
     own = Client(url, verbose=False).predict("on my key", key="sk-own-key-of-a-visitor-0123456789",
