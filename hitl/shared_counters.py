@@ -95,15 +95,15 @@ KEEP_DAY = 2 * 86_400  # a day's total outlives its UTC day a little, then goes
 class RedisCounters:
     """The counters in Redis: a sorted set per address (expiring after a window) and a float per day."""
 
-    def __init__(self, redis: Redis, limit: int, window: float, prefix: str = "hitl"):
-        self.redis, self.limit, self.window, self.prefix = redis, limit, window, prefix
+    def __init__(self, redis: Redis, limit: int, window: float):
+        self.redis, self.limit, self.window = redis, limit, window
         self._reachable = True
 
     def address_key(self, address: str) -> str:
-        return f"{self.prefix}:limit:{hashlib.sha256(address.encode()).hexdigest()[:32]}"  # no addresses in Redis
+        return f"hitl:limit:{hashlib.sha256(address.encode()).hexdigest()[:32]}"  # not in plain text
 
     def day_key(self, day: date) -> str:
-        return f"{self.prefix}:spend:{day.isoformat()}"
+        return f"hitl:spend:{day.isoformat()}"
 
     async def take(self, address: str, now: float) -> float:
         member = f"{now!r}:{secrets.token_hex(4)}"  # unique, though two processes may take at the same instant
