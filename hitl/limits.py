@@ -1,8 +1,7 @@
-"""Sliding-window rate limits: per session (kept in the session) and per client address."""
+"""Sliding-window arithmetic, for the per-session window (kept in the session) and the per-address one
+(hitl/shared_counters.py)."""
 
 from __future__ import annotations
-
-from collections import OrderedDict
 
 
 def window_wait(times: list[float], limit: int, window: float, now: float, n: int = 1) -> tuple[list[float], float]:
@@ -17,21 +16,3 @@ def window_wait(times: list[float], limit: int, window: float, now: float, n: in
         return recent, window
     return recent, recent[len(recent) - limit + n - 1] + window - now
 
-
-class ClientLimiter:
-    """Per-address windows shared by all sessions of one app; bounded in addresses kept."""
-
-    def __init__(self, limit: int, window: float, max_clients: int = 10_000):
-        self.limit, self.window, self.max_clients = limit, window, max_clients
-        self._times: OrderedDict[str, list[float]] = OrderedDict()
-
-    def wait(self, client: str, now: float, n: int = 1) -> float:
-        recent, wait = window_wait(self._times.get(client, []), self.limit, self.window, now, n)
-        self._times[client] = recent
-        self._times.move_to_end(client)
-        while len(self._times) > self.max_clients:
-            self._times.popitem(last=False)
-        return wait
-
-    def record(self, client: str, now: float, n: int = 1) -> None:
-        self._times.setdefault(client, []).extend([now] * n)

@@ -19,6 +19,7 @@ from .costs import money
 from .errors import describe
 from .images import thumbnail
 from .limits import window_wait
+from .shared_counters import CountersUnavailable
 from .stages import Action, Candidate, StageError, add_candidate, next_stage
 from .uploads import PictureError, check_mask, check_upload, picture_size
 from .validation import InputError, check_count, check_options, check_prompt
@@ -136,54 +137,62 @@ class ValidateMask(AsyncNode):
 class CheckLimits(AsyncNode):
     """Per-session and per-address sliding windows, so nobody drains the server's key. They fit who
     pays: the owner on their own machine (`settings.limited` off) and a visitor on their own key
-    (`own_key`) are not counted against the server key's limits."""
+    (`own_key`) are not counted against the server key's limits. The address's window is shared by
+    every app process (hitl/shared_counters.py): one atomic take, counted only if the session's allows."""
 
     async def prep_async(self, shared):
         if not shared["settings"].limited or shared.get("own_key"):
             return None
-        return (shared["settings"], shared["generations"], shared["limiter"], shared["client_ip"], shared["now"],
-                shared.get("count", 1))
+        return (shared["settings"], shared["generations"], shared["now"], shared["counters"], shared["client_ip"],
+                shared["wall_now"], shared.get("count", 1))
 
     async def exec_async(self, prep_res):
         if prep_res is None:
             return None
-        settings, generations, limiter, client, now, count = prep_res
-        generations, session_wait = window_wait(generations, settings.session_limit, settings.limit_window, now, count)
-        wait = max(session_wait, limiter.wait(client, now, count))
-        return generations, wait
+        settings, generations, now, counters, client, wall_now, count = prep_res
+        generations, wait = window_wait(generations, settings.session_limit, settings.limit_window, now, count)
+        if wait <= 0:
+            try:
+                wait = await counters.take(client, wall_now, count)
+            except CountersUnavailable as refusal:
+                return generations, str(refusal)
+        if wait > 0:
+            images = f" for {count} images" if count > 1 else ""
+            return generations, f"Generation limit reached{images}. Try again in {math.ceil(wait)} s."
+        return generations + [now] * count, None  # each image counts
 
     async def post_async(self, shared, prep_res, exec_res):
         if exec_res is None:  # not paid for by the server's key, or not on a public server
             return None
-        generations, wait = exec_res
-        shared["generations"] = generations
-        now, limiter, client, count = shared["now"], shared["limiter"], shared["client_ip"], shared.get("count", 1)
-        if wait > 0:
-            images = f" for {count} images" if count > 1 else ""
-            shared["error_message"] = f"Generation limit reached{images}. Try again in {math.ceil(wait)} s."
+        shared["generations"], refusal = exec_res
+        if refusal:
+            shared["error_message"] = refusal
             return STOP
-        shared["generations"] = generations + [now] * count  # each image counts
-        limiter.record(client, now, count)
         return None
 
 
 class CheckBudget(AsyncNode):
     """Refuses a generation that would pass the visitor's session budget, or one on the server's key
-    once its daily budget is spent. Estimates decide before; what OpenAI reported is what counts."""
+    once its daily budget is spent (counted by all app processes together). Estimates decide before;
+    what OpenAI reported is what counts."""
 
     async def prep_async(self, shared):
         settings, options = shared["settings"], shared["options"]
         each = settings.prices.estimate(options.size, options.quality, settings.image_model,
                                         shared["input_used_by_process"]) or 0.0
-        server_spent = not shared.get("own_key") and shared["daily_spend"].exhausted(shared["today"])
+        daily = 0.0 if shared.get("own_key") else settings.daily_budget_usd
         count = shared.get("count", 1)
-        return shared["spent_usd"], shared.get("budget") or 0.0, each * count, count, server_spent
+        return (shared["spent_usd"], shared.get("budget") or 0.0, each * count, count, daily, shared["counters"],
+                shared["today"])
 
     async def exec_async(self, prep_res):
-        spent, budget, estimate, count, server_spent = prep_res
-        if server_spent:
-            return ("Today's budget for this app's OpenAI key is spent. Enter your own OpenAI key under "
-                    "Advanced to keep going: it is used for your requests only.")
+        spent, budget, estimate, count, daily, counters, today = prep_res
+        try:
+            if daily > 0 and await counters.spent(today) >= daily:
+                return ("Today's budget for this app's OpenAI key is spent. Enter your own OpenAI key under "
+                        "Advanced to keep going: it is used for your requests only.")
+        except CountersUnavailable as refusal:
+            return str(refusal)
         if budget > 0 and spent + estimate > budget:
             what = f"These {count} images" if count > 1 else "This image"
             return (f"{what} (≈ {money(estimate)}) would take the session past its {money(budget)} budget "
@@ -256,18 +265,18 @@ class GenerateImage(AsyncNode):
         if shared.get("upload"):  # the user's own picture joins the versions, as the new ones' parent
             add_candidate(shared, shared["upload"], shared["settings"].max_candidates)
         for candidate in made:
-            self._keep(shared, candidate)
+            await self._keep(shared, candidate)
         shared["stage"] = next_stage(shared["stage"], self.action)
         shared["undo"] = None  # new work: what an earlier Start Over put aside is let go
         return "done"
 
     @staticmethod
-    def _keep(shared, candidate: Candidate) -> None:
+    async def _keep(shared, candidate: Candidate) -> None:
         add_candidate(shared, candidate, shared["settings"].max_candidates)
         shared["made"] += 1
         shared["spent_usd"] += candidate.cost or 0.0
         if candidate.cost and not candidate.estimated and not shared.get("own_key"):
-            shared["daily_spend"].record(candidate.cost, shared["today"])
+            await shared["counters"].add_spend(candidate.cost, shared["today"])
 
 
 def _failures(failed: list[BaseException], asked: int, settings) -> str:

@@ -19,9 +19,8 @@ from dataclasses import dataclass, replace
 from .backends import ImageService
 from .config import Settings
 from .flows import FLOWS
-from .budget import DailySpend
 from .continuity import SessionVault
-from .limits import ClientLimiter
+from .shared_counters import SharedCounters, counters_for
 from .stages import Action, Candidate, Session, from_shared, to_shared
 
 log = logging.getLogger(__name__)
@@ -43,18 +42,17 @@ class Preview:
 
 @dataclass
 class Runtime:
-    """What all sessions of one app share: settings, SDK clients, per-address limits."""
+    """What all sessions of one app share: settings, SDK clients, and the counters all app processes
+    share (per-address limits, the server key's daily spend)."""
 
     settings: Settings
     service: ImageService
-    limiter: ClientLimiter
-    daily_spend: DailySpend
+    counters: SharedCounters
     vault: SessionVault  # the page's sessions by the token in the visitor's browser (reloads)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window),
-                   DailySpend(settings.daily_budget_usd), SessionVault(settings.session_ttl))
+        return cls(settings, ImageService(settings), counters_for(settings), SessionVault(settings.session_ttl))
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."
@@ -78,9 +76,10 @@ async def run_action(
 async def _run(action: Action, session: Session, runtime: Runtime, client_ip: str, api_key: str | None,
                inputs: dict) -> AsyncIterator[Started | Preview | Session]:
     news: asyncio.Queue[Started | Preview | None] = asyncio.Queue()  # None: the flow has ended
+    # now: this process's clock, for the session's own window; wall_now: the same in every process.
     shared = to_shared(
-        session, **inputs, settings=runtime.settings, limiter=runtime.limiter, client_ip=client_ip,
-        now=time.monotonic(), today=datetime.now(timezone.utc).date(), daily_spend=runtime.daily_spend,
+        session, **inputs, settings=runtime.settings, counters=runtime.counters, client_ip=client_ip,
+        now=time.monotonic(), wall_now=time.time(), today=datetime.now(timezone.utc).date(),
         backend=runtime.service.backend_for(api_key), own_key=bool(api_key),
         on_start=lambda: news.put_nowait(Started()),
         on_partial=lambda slot, candidate, ready=False: news.put_nowait(Preview(slot, candidate, ready)),

@@ -202,3 +202,51 @@ def test_documented_app_defaults_are_app_defaults(name):
     literal, default = LITERAL.match(documented), app_reads()[name]
     if literal and default is not None:
         assert literal.group(1) == str(default), f"{name}: README says {documented}, app.py defaults to {default!r}"
+
+
+# -- the scaling example (docs/deploy): no Docker here, so its wiring is checked as text ------------
+DEPLOY = ROOT / "docs" / "deploy"
+
+
+def test_the_compose_example_is_wired_consistently():
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    from hitl.redis_client import Redis
+
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    app, proxy, redis = services["app"], services["proxy"], services["redis"]
+    env = app["environment"]
+    documented = {name for name in env if name.startswith(PREFIXES)}
+    assert documented <= set(readme_table()), f"not in README's table: {documented - set(readme_table())}"
+    assert urlsplit(env["HITL_REDIS_URL"]).hostname == "redis" and Redis(env["HITL_REDIS_URL"]).port == 6379
+    assert env["HITL_PROXY_HOPS"] == "1"  # nginx, and only nginx, in front
+    assert env["GRADIO_SERVER_NAME"] == "0.0.0.0"  # reachable by nginx, and so limited (app.py)
+    assert app["deploy"]["replicas"] >= 2 and "redis" in app["depends_on"] and "app" in proxy["depends_on"]
+    assert "ports" not in app and "ports" not in redis  # only the proxy is published
+
+    mount = next(volume for volume in proxy["volumes"] if volume.startswith("./"))
+    source, target = mount.split(":")[:2]
+    assert target.startswith("/etc/nginx/conf.d/")
+    conf = (DEPLOY / source).read_text()
+    (published,) = proxy["ports"]
+    assert re.search(rf"^\s*listen\s+{published.split(':')[1]};", conf, re.M)
+    assert re.search(rf"^\s*server\s+app:{env['GRADIO_SERVER_PORT']};", conf, re.M)
+    assert re.search(r"^\s*hash\s+\$\w+\s+consistent;", conf, re.M)  # sticky
+    assert re.search(r"^\s*proxy_buffering\s+off;", conf, re.M)  # Gradio's event streams flow
+    assert "$proxy_add_x_forwarded_for" in conf
+
+    context = (DEPLOY / app["build"]["context"]).resolve()
+    dockerfile = (context / app["build"]["dockerfile"]).read_text()
+    for line in dockerfile.splitlines():
+        if line.startswith("COPY "):
+            assert (context / line.split()[1]).exists(), line
+    assert 'CMD ["python", "app.py"]' in dockerfile
+    assert (context / "app.py").exists()
+
+
+def test_the_readme_links_the_scaling_guide():
+    assert "(docs/scaling.md)" in (ROOT / "README.md").read_text()
+    guide = (ROOT / "docs" / "scaling.md").read_text()
+    assert "docs/deploy/" in guide and "When a replica dies" in guide

@@ -13,8 +13,9 @@ from gradio_client.utils import QueueError
 from helpers import MESSAGE, TEST_SETTINGS, image_b64, image_prompt
 
 from hitl.config import load_settings
-from hitl.limits import ClientLimiter, window_wait
+from hitl.limits import window_wait
 from hitl.nodes import STOP, CheckLimits
+from hitl.shared_counters import MemoryCounters
 from hitl.ui import launch_options
 
 LIMIT_MESSAGE = re.compile(r"^Generation limit reached\. Try again in (\d+) s\.$")
@@ -150,10 +151,10 @@ def test_queue_has_a_maximum_size(launch_limited, fake):
 # -- the window arithmetic and the message, without the app ------------------------------------
 
 def run_check_limits(generations: list[float], now: float, *, limit=2, window=10.0,
-                     limiter: ClientLimiter | None = None) -> dict:
+                     counters: MemoryCounters | None = None) -> dict:
     shared = {"settings": load_settings(session_limit=limit, ip_limit=1000, limit_window=window),
-              "generations": generations, "limiter": limiter or ClientLimiter(1000, window),
-              "client_ip": "198.51.100.1", "now": now, "error_message": ""}
+              "generations": generations, "counters": counters or MemoryCounters(1000, window),
+              "client_ip": "198.51.100.1", "now": now, "wall_now": now, "error_message": ""}
     shared["action"] = asyncio.run(CheckLimits().run_async(shared))
     return shared
 
@@ -171,12 +172,12 @@ def test_limit_message_rounds_up():
 
 
 def test_check_limits_records_only_allowed_generations():
-    limiter = ClientLimiter(1000, 10.0)
-    allowed = run_check_limits([0.0], now=1.0, limiter=limiter)
+    counters = MemoryCounters(1000, 10.0)
+    allowed = run_check_limits([0.0], now=1.0, counters=counters)
     assert allowed["action"] is None and allowed["generations"] == [0.0, 1.0]
-    refused = run_check_limits([0.0, 1.0], now=2.0, limiter=limiter)
+    refused = run_check_limits([0.0, 1.0], now=2.0, counters=counters)
     assert refused["action"] == STOP and refused["generations"] == [0.0, 1.0]
-    assert limiter.wait("198.51.100.1", 2.0) == 0.0  # one recorded, far below 1000
+    assert counters._times["198.51.100.1"] == [1.0]  # the address counted the allowed one only
 
 
 def test_window_wait():
@@ -193,13 +194,12 @@ def test_zero_limit_allows_nothing_instead_of_crashing():
     assert recent == [] and wait == 10
 
 
-def test_client_limiter_is_bounded():
-    limiter = ClientLimiter(limit=1, window=60, max_clients=3)
+def test_address_counters_in_memory_are_bounded():
+    counters = MemoryCounters(limit=1, window=60, max_clients=3)
     for i in range(5):
-        assert limiter.wait(f"10.0.0.{i}", 0.0) == 0.0
-        limiter.record(f"10.0.0.{i}", 0.0)
-    assert len(limiter._times) == 3
-    assert limiter.wait("10.0.0.4", 1.0) == pytest.approx(59.0)  # the newest are kept
+        assert asyncio.run(counters.take(f"10.0.0.{i}", 0.0)) == 0.0
+    assert len(counters._times) == 3
+    assert asyncio.run(counters.take("10.0.0.4", 1.0)) == pytest.approx(59.0)  # the newest are kept
 
 
 @pytest.mark.parametrize("pool", [1, 64, 500])

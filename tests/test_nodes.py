@@ -9,11 +9,10 @@ import openai
 import pytest
 
 from hitl.backends.demo import DemoBackend
-from hitl.budget import DailySpend
 from hitl.config import load_settings
 from hitl.flows import FLOWS
-from hitl.limits import ClientLimiter
 from hitl.runner import Preview, Runtime, Started, run_action
+from hitl.shared_counters import MemoryCounters
 from hitl.stages import Action, Candidate, Session, Stage, to_shared
 
 SETTINGS = load_settings(api_key=None, session_limit=100, ip_limit=100)
@@ -32,10 +31,9 @@ class FailingBackend:
 
 
 def run(action: Action, session: Session, backend=None, **inputs) -> dict:
-    shared = to_shared(session, settings=SETTINGS, limiter=ClientLimiter(100, 3600), client_ip="a", now=0.0,
+    shared = to_shared(session, settings=SETTINGS, counters=MemoryCounters(100, 3600), client_ip="a", now=0.0,
                        backend=backend or DemoBackend(SETTINGS), on_start=lambda: None,
-                       on_partial=lambda *_, **__: None,
-                       today=TODAY, daily_spend=DailySpend(0), **{"budget": 0, **inputs})
+                       on_partial=lambda *_, **__: None, wall_now=0.0, today=TODAY, **{"budget": 0, **inputs})
     asyncio.run(FLOWS[action]().run_async(shared))
     return shared
 
@@ -89,8 +87,9 @@ def test_a_failure_keeps_the_candidates_and_says_what_happened():
 
 def test_session_limit_refuses_with_the_wait():
     settings = load_settings(api_key=None, session_limit=1, ip_limit=100, limit_window=60)
-    shared = to_shared(Session(generations=[0.0]), settings=settings, limiter=ClientLimiter(100, 60),
-                       client_ip="a", now=10.0, backend=DemoBackend(settings), on_partial=lambda *_, **__: None,
+    shared = to_shared(Session(generations=[0.0]), settings=settings, counters=MemoryCounters(100, 60),
+                       client_ip="a", now=10.0, wall_now=10.0, backend=DemoBackend(settings),
+                       on_partial=lambda *_, **__: None,
                        task_input="a kite", options={})
     asyncio.run(FLOWS[Action.GENERATE]().run_async(shared))
     assert shared["error_message"] == "Generation limit reached. Try again in 50 s."
