@@ -2,7 +2,8 @@
 
 Gradio has no public API for these: reading a session's state outside an event (the image
 route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
-letting a raw REST call leave out trailing parameters, and opening a share tunnel ourselves. Each
+letting a raw REST call leave out trailing parameters, a leaner per-session state (no deep-link
+copies of every block's config), and opening a share tunnel ourselves. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
 (The image components' `get_block_name` override is Gradio's documented way for a subclass to
 reuse a stock frontend, so it stays in components.py.)
@@ -13,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from gradio import networking
+from gradio import networking, state_holder
+from gradio.components import State
 
 
 def _store(app_or_blocks):
@@ -56,6 +58,43 @@ def fill_left_out_inputs(blocks) -> None:
         validate(block_fn, inputs)
 
     blocks.validate_inputs = filled
+
+
+class _NoBlocks:
+    """What `SessionState.__init__` reads of a Blocks, with no blocks whose configs it would copy."""
+
+    def __init__(self, blocks):
+        self.default_config, self.blocks = blocks.default_config, {}
+
+
+class LeanSessionState(state_holder.SessionState):
+    """Gradio's per-session state without `config_values`, the copy of every block's config (with
+    each output's last value) that Gradio keeps for deep links only, which this app does not offer
+    (`/gradio_api/deep_link` answers 404, see ui.py). Gradio builds it for every block of the page
+    for each new session (the most CPU a new session costs), again for a block on each update, and
+    it kept the last image sent to an API caller there as a `data:` URL."""
+
+    def __init__(self, blocks):
+        super().__init__(_NoBlocks(blocks))
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        if isinstance(self.blocks_config.blocks.get(key), State):
+            super().__setitem__(key, value)  # its time to live is kept there
+            self.config_values.pop(key, None)
+        else:
+            self.blocks_config.blocks[key] = value
+
+    def _update_config(self, key: int) -> None:
+        """Nothing to keep: no deep links."""
+
+    def _update_value_in_config(self, key: int, value: Any) -> None:
+        """Nothing to keep: no deep links."""
+
+
+def lean_sessions() -> None:
+    """Every new Gradio session in this process gets a `LeanSessionState` (Gradio's StateHolder makes
+    them by this module-level name; this app is the only Gradio app in its process)."""
+    state_holder.SessionState = LeanSessionState
 
 
 def open_tunnel(blocks) -> str:

@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 
 import gradio as gr
+from fastapi import Response
+from fastapi.routing import APIRoute
 
 from . import gradio_internals
 from .api import add_endpoints
@@ -29,12 +31,23 @@ def launch_options(settings: Settings) -> dict:
     run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
     and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
     so it is lifted above the generation pool. The page fetches its images and the decision log
-    from routes that read the session itself."""
+    from routes that read the session itself; Gradio's deep links, which write to disk, are off."""
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": settings.max_concurrent + 16,
-            "app_kwargs": {"routes": [image_route(), log_route()]}}
+            "app_kwargs": {"routes": [image_route(), log_route(), no_deep_links()]}}
+
+
+def no_deep_links() -> APIRoute:
+    """Gradio's deep-link route writes a session's component values (images among them) to a file on
+    disk; this app keeps no such values (`gradio_internals.LeanSessionState`) and offers no deep links."""
+
+    async def refuse() -> Response:
+        return Response(status_code=404)
+
+    return APIRoute("/gradio_api/deep_link", refuse, methods=["GET"], include_in_schema=False)
 
 
 def build_demo(settings: Settings) -> gr.Blocks:
+    gradio_internals.lean_sessions()
     runtime = Runtime.create(settings)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         page = layout(settings)

@@ -2,7 +2,8 @@
 
 Launches the real app in-process against the fake OpenAI server of the tests (made slow, so
 partial previews can be caught), drives headless chromium (which one: tests/chromium.py)
-through the stages with Playwright and writes docs/screenshots/01-prompt.png … 04-final.png.
+through the stages with Playwright and writes docs/screenshots/01-prompt.png … 08-several.png
+(the stages, then side by side, a painted region, a picture of your own, four at once).
 No key, no internet.
 
 The fake's own images are 32 px squares; here a subclass draws a pixel-art lighthouse with
@@ -154,6 +155,37 @@ def save(page: Page, path: Path) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({len(data) // 1024} KB)")
 
 
+def paint(page: Page) -> None:
+    """Paint a stroke over the sea and say what to change there (not sent: the screenshot shows the tool)."""
+    page.get_by_role("button", name="Paint a region").click()
+    box = page.locator("#paint-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.82)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.86, steps=12)
+    page.mouse.up()
+    page.get_by_label("What to change there").fill("a small sailing boat with a red sail")
+    page.mouse.move(0, 0)
+
+
+def several(page: Page, fake: PictureFake, out: Path) -> None:
+    """Start from a picture of your own and ask for four at once: a tile each while they are drawn."""
+    own = io.BytesIO()
+    draw_scene("your own photo", 7).resize((384, 384)).save(own, "PNG")
+    page.get_by_label("Choose a file", exact=False).set_input_files(
+        {"name": "lighthouse.png", "mimeType": "image/png", "buffer": own.getvalue()})
+    expect(page.get_by_role("img", name="Your starting image")).to_be_visible()
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.fill("The same lighthouse in a winter storm")
+    page.locator("#count").get_by_label("4", exact=True).check()
+    save(page, out / "07-upload.png")
+    fake.latency = 3.0
+    page.get_by_role("button", name="Generate Image", exact=True).click()
+    expect(page.locator("#gallery .caption-label", has_text="new 4")).to_be_visible()
+    page.mouse.move(0, 0)
+    save(page, out / "08-several.png")
+    expect(page.locator("#cancel")).to_be_hidden()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -201,9 +233,22 @@ def main(argv: list[str] | None = None) -> None:
             page.mouse.move(0, 0)
             save(page, args.out / "03-review.png")
 
+            page.locator("button#compare").click()
+            expect(page.locator("#slider img")).to_have_count(2)
+            for side in page.locator("#slider img").all():
+                page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=side.element_handle())
+            save(page, args.out / "05-compare.png")
+            page.locator("button#end-compare").click()
+
+            paint(page)
+            save(page, args.out / "06-region.png")
+
             approve.click()
             expect(page.locator("#start-over")).to_be_visible()
             save(page, args.out / "04-final.png")
+
+            page.locator("button#start-over").click()
+            several(page, fake, args.out)
             browser.close()
     finally:
         demo.close()

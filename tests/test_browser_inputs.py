@@ -1,4 +1,4 @@
-"""Your own pictures in a real browser (chromium via Playwright, see test_browser.py): pick a starting
+"""Your own pictures in a real browser (chromium via Playwright, see tests/browser.py): pick a starting
 image, generate from it; paint a region with the mouse and edit it. The picked file is handed to the
 page from memory (no file on disk), and the page sends it as a data: URL, never through an upload."""
 
@@ -11,8 +11,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from chromium import launched
-from test_browser import (_new_page, button, expect_decoded, expect_final_image, generate, image_bytes, main_image,
-                          open_app, thumbnails, wait_until_idle)
+from browser import (button, expect_decoded, expect_final_image, generate, image_bytes, main_image, new_page,
+                     open_app, thumbnails, wait_until_idle)
 
 expect.set_options(timeout=15_000)
 
@@ -25,7 +25,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context, page, errors = _new_page(browser, viewport={"width": 1280, "height": 900})
+    context, page, errors = new_page(browser, viewport={"width": 1280, "height": 900})
     uploads: list[str] = []
     page.on("request", lambda request: uploads.append(request.url) if "/upload" in request.url else None)
     yield page
@@ -97,7 +97,7 @@ def test_paint_a_region_with_the_mouse_and_edit_it(page, demo_url):
 
 def test_a_finger_paints_on_a_phone_without_scrolling_the_page(browser, demo_url):
     """Real touch input (Chrome's own touch events, which become pointer events): the drag paints."""
-    context, page, errors = _new_page(browser, viewport={"width": 375, "height": 812}, is_mobile=True,
+    context, page, errors = new_page(browser, viewport={"width": 375, "height": 812}, is_mobile=True,
                                       has_touch=True, device_scale_factor=2)
     open_app(page, demo_url)
     generate(page, "a quiet street")

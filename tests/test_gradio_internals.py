@@ -10,7 +10,7 @@ import httpx
 import pytest
 from gradio import networking
 from gradio_client import Client
-from helpers import MESSAGE
+from helpers import IMAGE, MESSAGE
 
 from hitl import gradio_internals
 from hitl.stages import Session, Stage
@@ -71,3 +71,18 @@ def test_a_raw_rest_call_may_leave_out_trailing_parameters_and_nothing_is_printe
     assert "event: complete" in answer and "API key" in answer  # it ran: the fake refused the key
     assert fake.attempts == 1 and "tools" in fake.requests[0].body
     assert key not in capfd.readouterr().err
+
+
+def test_sessions_keep_no_copy_of_the_page_config_and_deep_links_write_nothing(demo, fake, gradio_temp):
+    """Gradio copies every block's config, with the last value each output sent, for each session, for
+    deep links only; the app's sessions keep none (an API caller's image was held there as a data: URL),
+    and the deep-link route, which writes those values to a file, answers 404."""
+    client = Client(demo.local_url, verbose=False)
+    assert client.predict("lean", api_name="/generate")[IMAGE]["url"].startswith("data:image/")
+    entry = demo.state_holder.session_data[client.session_hash]
+    assert isinstance(entry, gradio_internals.LeanSessionState)
+    assert entry.config_values == {} and list(entry.components) == []
+    assert any(isinstance(value, Session) for value in entry.state_data.values())  # gr.State kept, with its TTL
+    assert entry._state_ttl
+    answer = httpx.get(f"{demo.local_url}gradio_api/deep_link", params={"session_hash": client.session_hash})
+    assert answer.status_code == 404 and not list(gradio_temp.rglob("deep_links"))
