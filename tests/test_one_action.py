@@ -24,6 +24,8 @@ def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_
     for endpoint in ("/start_over", "/regenerate"):
         assert client.predict(api_name=endpoint)[MESSAGE] == BUSY
     assert client.predict(0, api_name="/select")[MESSAGE] == BUSY
+    assert client.predict(0, api_name="/compare")[MESSAGE] == BUSY
+    assert client.predict(0, api_name="/approve")[MESSAGE] == BUSY  # approving by index waits its turn too
     regenerated = running.result(timeout=30)
     assert regenerated[MESSAGE] == "" and len(regenerated[CANDIDATES]) == 2
     assert fake.attempts == 2, "the refused Regenerate made no upstream call"

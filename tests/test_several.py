@@ -127,3 +127,13 @@ def test_demo_mode_makes_several_different_pictures(demo_url, count):
     client = Client(demo_url, verbose=False)
     result = client.predict("a kite", *OPTIONS, count, api_name="/generate")
     assert result[MESSAGE] == "" and len({tile["image"]["url"] for tile in result[CANDIDATES]}) == count
+
+
+def test_compare_and_approve_by_index_keep_the_stage_rules(client, fake):
+    assert client.predict(0, api_name="/compare")[MESSAGE].startswith("There is no image to review yet")
+    client.predict("a kite", *OPTIONS, 2, api_name="/generate")
+    assert client.predict(-1, api_name="/compare")[MESSAGE] == ""  # nothing beside it: fine, nothing changes
+    assert client.predict(5, api_name="/approve")[MESSAGE] == "There is no candidate 5: pick one of the 2 shown."
+    client.predict(0, api_name="/approve")
+    assert client.predict(1, api_name="/compare")[MESSAGE].startswith("This image is already approved")
+    assert client.predict(1, api_name="/approve")[MESSAGE].startswith("This image is already approved")
