@@ -52,6 +52,7 @@ class Settings:
     max_candidates: int  # images kept per session in review
     session_ttl: int  # seconds before an idle session's state is dropped
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
+    image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the machine's memory)
 
     @property
     def demo(self) -> bool:
@@ -84,6 +85,7 @@ def load_settings(**overrides) -> Settings:
         max_candidates=_int("HITL_MAX_CANDIDATES", 8),
         session_ttl=_int("HITL_SESSION_TTL", 1800),
         closed_session_grace=_int("HITL_CLOSED_SESSION_GRACE", 60),
+        image_memory_mb=_float("HITL_IMAGE_MEMORY_MB", 0),
     )
     if settings.api_style not in {"responses", "images"}:
         raise ValueError("HITL_API_STYLE must be 'responses' or 'images'")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pocketflow import AsyncFlow
 
-from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckStage, GenerateImage, Halt, SelectCandidate,
-                    StartOver, UndoStartOver, ValidateRequest)
+from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckStage, GenerateImage, Halt, MakeRoom,
+                    SelectCandidate, StartOver, UndoStartOver, ValidateRequest)
 from .stages import Action
 
 
@@ -21,18 +21,21 @@ def _chain(*nodes) -> AsyncFlow:
 def generate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.GENERATE),
                   ValidateRequest(text="task_input", into="input_used_by_process", what="prompt"),
+                  MakeRoom(),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.GENERATE))
 
 
 def regenerate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.REGENERATE),
                   ValidateRequest(text="input_used_by_process", into="input_used_by_process", what="prompt"),
+                  MakeRoom(),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REGENERATE))
 
 
 def refine_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.REFINE),
                   ValidateRequest(text="feedback", into="feedback", what="feedback"),
+                  MakeRoom(),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REFINE))
 
 

@@ -17,6 +17,7 @@ from pocketflow import AsyncNode
 from .backends import ImageRequest
 from .costs import money
 from .errors import describe
+from .image_memory import FULL
 from .images import thumbnail
 from .limits import window_wait
 from .stages import Action, StageError, add_candidate, next_stage
@@ -189,18 +190,45 @@ class GenerateImage(AsyncNode):
         return "done"
 
 
-class SelectCandidate(AsyncNode):
-    """Puts another candidate from the gallery on screen."""
+class MakeRoom(AsyncNode):
+    """Admission control for the server's image memory (`image_memory`): makes room for the image about
+    to be made, releasing the least recently used images nobody is looking at. When only images on
+    screen or approved are left, the generation is refused at once: memory comes back only as sessions
+    close, so a wait of seconds would rarely help while holding a generation slot. Before the limits,
+    so a refusal costs the visitor none of their generations."""
 
     async def prep_async(self, shared):
-        return shared.get("select_index"), len(shared["candidates"])
+        return shared.get("images")  # none when a flow is run on its own (no server, no budget)
+
+    async def exec_async(self, images):
+        return images.admit() if images is not None else 0
+
+    async def post_async(self, shared, images, reserved):
+        if reserved is None:
+            shared["error_message"] = FULL
+            return STOP
+        shared["reserved"] = reserved  # the runner hands it back when the event ends
+        return None
+
+
+class SelectCandidate(AsyncNode):
+    """Puts another candidate from the gallery on screen, unless its image was released to free memory."""
+
+    async def prep_async(self, shared):
+        return shared.get("select_index"), shared["candidates"]
 
     async def post_async(self, shared, prep_res, _):
-        index, count = prep_res
-        if not isinstance(index, int) or not 0 <= index < count:
-            shared["error_message"] = f"There is no candidate {index}: pick one of the {count} shown."
+        index, candidates = prep_res
+        if not isinstance(index, int) or not 0 <= index < len(candidates):
+            shared["error_message"] = f"There is no candidate {index}: pick one of the {len(candidates)} shown."
+            return STOP
+        if candidates[index].released:
+            shared["error_message"] = (f"Candidate #{index + 1} was released to free memory (the server keeps "
+                                       "only so many images): click Regenerate to make a new one.")
             return STOP
         shared["selected"] = index
+        if shared.get("images") is not None:  # on screen from now on: pinned before any other event can release it
+            shared["images"].pin(shared["owner"], candidates[index].key)
         return None
 
 

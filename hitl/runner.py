@@ -21,6 +21,7 @@ from .config import Settings
 from .flows import FLOWS
 from .budget import DailySpend
 from .continuity import SessionVault
+from .image_memory import ImageMemory, budget_bytes
 from .limits import ClientLimiter
 from .stages import Action, Candidate, Session, from_shared, to_shared
 
@@ -34,18 +35,21 @@ class Started:
 
 @dataclass
 class Runtime:
-    """What all sessions of one app share: settings, SDK clients, per-address limits."""
+    """What all sessions of one app share: settings, SDK clients, per-address limits, the image budget."""
 
     settings: Settings
     service: ImageService
     limiter: ClientLimiter
     daily_spend: DailySpend
     vault: SessionVault  # the page's sessions by the token in the visitor's browser (reloads)
+    images: ImageMemory  # every session's images against one memory budget
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
+        images = ImageMemory(budget_bytes(settings.image_memory_mb))
+        log.info("image memory budget: %.0f MiB", images.budget / (1 << 20))
         return cls(settings, ImageService(settings), ClientLimiter(settings.ip_limit, settings.limit_window),
-                   DailySpend(settings.daily_budget_usd), SessionVault(settings.session_ttl))
+                   DailySpend(settings.daily_budget_usd), SessionVault(settings.session_ttl), images)
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."
@@ -61,6 +65,8 @@ async def run_action(
         return
     try:
         async for item in _run(action, session, runtime, client_ip, api_key, inputs):
+            if isinstance(item, Session):  # the event's outcome: its images counted, what it shows pinned
+                runtime.images.settle(item)
             yield item
     finally:
         session.busy.release()
@@ -74,6 +80,7 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
         now=time.monotonic(), today=datetime.now(timezone.utc).date(), daily_spend=runtime.daily_spend,
         backend=runtime.service.backend_for(api_key), own_key=bool(api_key),
         on_start=lambda: news.put_nowait(Started()), on_partial=news.put_nowait,
+        images=runtime.images, owner=session.busy,
     )
     flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))
     flow.add_done_callback(lambda _: news.put_nowait(None))
@@ -87,4 +94,5 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
         return
     finally:
         flow.cancel()
+        runtime.images.unreserve(shared.get("reserved", 0))  # MakeRoom's; the new image itself is counted next
     yield from_shared(shared, session.busy)
