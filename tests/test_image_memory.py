@@ -126,11 +126,15 @@ def test_images_nobody_holds_are_forgotten_and_so_are_their_sessions_pins():
 
 
 def test_select_pins_at_once_before_the_event_ends():
+    from hitl.flows import FLOWS
+
     memory = ImageMemory(budget=2 * SIZE)
     a, b = image("a"), image("b")
     session = review(a, b, selected=1)
     memory.settle(session)
-    memory.pin(session.busy, a.key)  # SelectCandidate put a on screen; settle has not run yet
+    shared = to_shared(session, select_index=0, images=memory, owner=session.busy)
+    asyncio.run(FLOWS[Action.SELECT]().run_async(shared))  # a on screen; the runner has not settled yet
+    assert shared["selected"] == 0
     assert memory.admit() is None and released(a, b) == [False, False]
 
 
@@ -201,6 +205,28 @@ def test_generations_through_the_runner_release_old_candidates_and_refuse_when_a
     assert released(fourth.candidates[3], other.candidates[0], third_visitor.candidates[0]) == [False] * 3
     assert runtime.images.reserved == 0 and runtime.images.refused == 1
     assert refused.generations == []  # a refusal costs the visitor none of their generations
+
+
+def test_a_cancelled_generation_hands_its_room_back():
+    class Slow(Sized):
+        async def generate(self, request, on_partial):
+            await asyncio.sleep(30)
+
+    runtime = Runtime.create(load_settings(api_key=None, image_memory_mb=1))
+    runtime.service.backend_for = lambda key: Slow()
+
+    async def cancel_midway():
+        items = run_action(Action.GENERATE, Session(), runtime, task_input="a kite", options={})
+        await items.__anext__()  # Started: the room is reserved by now
+        assert runtime.images.reserved > 0
+        task = asyncio.ensure_future(items.__anext__())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
+    assert runtime.images.reserved == 0
 
 
 # -- the real app ---------------------------------------------------------------------------------
