@@ -52,7 +52,7 @@ class Settings:
     max_candidates: int  # images kept per session in review
     session_ttl: int  # seconds before an idle session's state is dropped
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
-    image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the machine's memory)
+    image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
 
     @property
     def demo(self) -> bool:
