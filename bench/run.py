@@ -39,7 +39,7 @@ for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
 
 import httpx  # noqa: E402 - after the environment is cleaned above
 
-from bench import loadgen, servers  # noqa: E402
+from bench import capacity, loadgen, servers  # noqa: E402
 
 MIB = 1 << 20
 UI_MODULE = "hitl.ui"  # --ui-module: a module with build_demo and launch_options, to compare a candidate change
@@ -724,6 +724,64 @@ HEADLINE = [
             shown="{:+.1f} MiB", when=lambda c: c.point == "trim")]),
 ]
 
+def lived(cap: dict | None) -> dict:
+    """The capacity runs that came back with their numbers (a run that died has only an error)."""
+    return {key: r for key, r in (cap or {}).items() if "error" not in r}
+
+
+def capacity_runs(c: Ctx):
+    """Each capacity run that uses the budget, with the bound its RSS must stay within."""
+    for key, r in lived(c.capacity).items():
+        if key != "before":
+            yield Ctx(c, r=r, key=key, margin=capacity.margin_mib(r["concurrency"]))
+
+
+def capacity_whole(c: Ctx):
+    return [Ctx(c, r=lived(c.capacity), runs=c.capacity)] if c.capacity else []
+
+
+def within_bound(c: Ctx, growth: float) -> tuple[str, str]:
+    limit = c.r["budget_mib"] + c.margin
+    return f"≤ budget + margin = {limit:.0f} MiB", "met" if growth <= limit else "**missed**"
+
+
+def zero(c: Ctx, value) -> tuple[str, str]:
+    return "0", "met" if value == 0 else "**missed**"
+
+
+def per_gib_note(c: Ctx) -> str:
+    over = c.r.get("over")
+    return ("open pages holding their image ÷ peak RSS growth (GiB)" + (
+        f"; with more open pages than the budget holds ({over['window']}): {capacity.per_gib(over):.0f}, "
+        f"{over['open_with_image']} pages holding their image" if over else ""))
+
+
+CAPACITY = [
+    Section(capacity_runs, [
+        Row(lambda c: f"capacity: peak RSS over baseline, {c.r['sessions']} sessions, {c.r['window']} open pages, "
+                      f"{c.r['budget_mib']:g} MiB budget", lambda c: capacity.growth_mib(c.r),
+            lambda c: f"VmHWM {c.r['peak_kib'] / 1024:.0f} MiB, baseline {c.r['baseline_kib'] / 1024:.0f} MiB; "
+                      f"images held at most {c.r['peak_held'] / MIB:.0f} MiB; {c.r['released']} released, "
+                      f"{c.r['refused']} generations refused (admission control) of "
+                      f"{capacity.made(c.r) + c.r['refused']}; margin = 64 MiB + a preview in flight per "
+                      f"generation ({c.r['concurrency']} × {capacity.HIGH / MIB:g} MiB)",
+            within_bound, shown="{:+.0f} MiB")]),
+    Section(capacity_whole, [
+        Row("capacity: processes that died", lambda c: sum(r["exitcode"] != 0 for r in c.runs.values()),
+            lambda c: ", ".join(f"{capacity.RUNS[key]}: exit code {r['exitcode']}" for key, r in c.runs.items()),
+            zero, shown="{:d}"),
+        Row("capacity: on-screen or approved images lost", lambda c: sum(r["lost"] for r in c.r.values()),
+            "checked after every action and at the end, in every run", zero, shown="{:d}"),
+        Row("capacity: sessions per GiB, budget / before (no budget)",
+            lambda c: " / ".join(f"{capacity.per_gib(c.r[key]):.0f}" for key in ("budget", "before") if key in c.r),
+            per_gib_note, when=lambda c: "budget" in c.r),
+        Row("capacity before (no budget): peak RSS over baseline", lambda c: capacity.growth_mib(c.r["before"]),
+            lambda c: "the same visitors; every candidate of every open page held: it grows with open pages × "
+                      f"candidates ({capacity.made(c.r['before'])} images made)",
+            shown="{:+.0f} MiB", when=lambda c: "before" in c.r)]),
+]
+HEADLINE += CAPACITY
+
 # The details tables, by column: (header, cell of one item).
 CONCURRENCY_COLUMNS = [  # items: (one concurrency run, N)
     ("N", lambda r, n: n),
@@ -827,11 +885,11 @@ def _memory_details(label: str, mem: dict) -> list[str]:
 
 
 def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict | None, conc: dict | None,
-           variants: dict, mems: dict, elapsed: float) -> str:
+           variants: dict, mems: dict, elapsed: float, cap: dict | None = None) -> str:
     """The markdown report: how the run was made, the headline table (HEADLINE), then the details.
     A phase that did not run is None (variants and mems: empty) and leaves its rows out."""
     c = Ctx(args=args, L=args.latency, single=single, nopart=nopart, small=small, conc=conc, variants=variants,
-            mems=mems)
+            mems=mems, capacity=cap)
     lines = _preamble(args, m, elapsed)
     lines += md_table(["metric", "value", "goal", "status", "how / notes"], headline_rows(c))
     lines += ["", "## Details", ""]
@@ -843,6 +901,8 @@ def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict 
         lines += _concurrency_details(label, r)
     for label, mem in mems.items():
         lines += _memory_details(label, mem)
+    if cap:
+        lines += capacity.details(cap, CAPACITY_SVG)
     return "\n".join(lines) + "\n"
 
 
@@ -872,15 +932,25 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="environment for a second memory run, e.g. MALLOC_MMAP_THRESHOLD_=131072")
     p.add_argument("--wait-quiet", type=float, default=0.0,
                    help="first wait up to this many seconds for the machine's load average to drop (shared machines)")
-    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory",
-                   help="comma-separated subset of single,nopartials,small,concurrency,variants,memory; "
+    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory,capacity",
+                   help="comma-separated subset of single,nopartials,small,concurrency,variants,memory,capacity; "
                         "add 'analytics' for a variant run with GRADIO_ANALYTICS_CACHE_FREQUENCY=1000")
+    p.add_argument("--capacity-sessions", type=int, help="visitors in each capacity run (default 3000, quick 1000)")
+    p.add_argument("--capacity-window", type=int, default=150,
+                   help="open pages in the capacity run (older ones close), default 150: their images on screen "
+                        "and those under way fit the budget")
+    p.add_argument("--capacity-over-window", type=int, default=400,
+                   help="open pages in the run with more than the budget holds (0: skip it), default 400")
+    p.add_argument("--capacity-budget", type=float, default=512, help="HITL_IMAGE_MEMORY_MB there, default 512")
+    p.add_argument("--capacity-before", action=argparse.BooleanOptionalAction, default=True,
+                   help="also run the capacity visitors with no budget, as before it existed (default on)")
     p.add_argument("--out", default=str(HERE / "results.md"), help="where to write the markdown table")
     p.add_argument("--json", default=None, help="also dump raw numbers to this JSON file")
     args = p.parse_args(argv)
     args.samples = args.samples or (5 if args.quick else 16)
     args.reps = args.reps or (1 if args.quick else 3)
     args.memory_sessions = args.memory_sessions or (16 if args.quick else 64)
+    args.capacity_sessions = args.capacity_sessions or (1000 if args.quick else 3000)
     ns = [int(x) for x in (args.ns or ("16,64" if args.quick else "16,64,256")).split(",")]
     args.ns = [1] + [n for n in ns if n != 1]
     args.phases = set(args.phases.split(","))
@@ -951,12 +1021,32 @@ async def memory_phases(args, fake: Proc) -> dict:
     return mems
 
 
+CAPACITY_SVG = "capacity.svg"  # written next to the report
+NO_BUDGET = 10**7  # MiB: nothing is ever released, as before the budget existed
+
+
+def capacity_phase(args) -> dict:
+    """The capacity runs, each in a fresh process: {"budget" | "over" | "before": capacity.run result}."""
+    plans = [("budget", args.capacity_window, args.capacity_budget)]
+    if args.capacity_over_window:
+        plans.append(("over", args.capacity_over_window, args.capacity_budget))
+    if args.capacity_before:
+        plans.append(("before", args.capacity_window, NO_BUDGET))
+    out = {}
+    for key, window, budget in plans:
+        log(f"phase: capacity ({capacity.RUNS[key]}), {args.capacity_sessions} visitors, {window} open pages")
+        out[key] = capacity.run(sessions=args.capacity_sessions, window=window, budget_mib=budget)
+        if "error" in out[key]:
+            log(f"capacity run {key}: {out[key]['error']} (exit code {out[key]['exitcode']})")
+    return out
+
+
 async def measure(args, fake: Proc) -> dict:
     """Every phase args.phases asks for, in order, against one fake OpenAI. The keys are the JSON dump's;
     a phase that did not run is None (variants and memory: empty)."""
     L = args.latency
     out: dict = {"single": None, "nopartials": None, "small": None, "concurrency": None, "variants": {},
-                 "memory": {}}
+                 "memory": {}, "capacity": None}
     out.update(await single_phases(args, fake))
     fake.ask({"latency": L, "image_bytes": args.concurrency_image_bytes})
     if "concurrency" in args.phases:
@@ -969,6 +1059,8 @@ async def measure(args, fake: Proc) -> dict:
         out["variants"] = await variant_phases(args, fake)
     if "memory" in args.phases:
         out["memory"] = await memory_phases(args, fake)
+    if "capacity" in args.phases:
+        out["capacity"] = await asyncio.to_thread(capacity_phase, args)
     return out
 
 
@@ -991,11 +1083,15 @@ async def run(args) -> None:
     foreign = (machine_busy_seconds() - busy0) - (own_seconds() - own0)
     m["foreign_share"] = max(0.0, foreign) / (elapsed * (os.cpu_count() or 1))
     text = report(args, m, results["single"], results["nopartials"], results["small"], results["concurrency"],
-                  results["variants"], results["memory"], elapsed)
+                  results["variants"], results["memory"], elapsed, results["capacity"])
     print()
     print(text)
     Path(args.out).write_text(text)
     log(f"wrote {args.out}")
+    if "budget" in lived(results["capacity"]):
+        picture = Path(args.out).parent / CAPACITY_SVG
+        picture.write_text(capacity.svg(results["capacity"]))
+        log(f"wrote {picture}")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": m, **results}, indent=1, default=str))
 

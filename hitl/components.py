@@ -16,6 +16,7 @@ from gradio.components.imageslider import SliderData
 from gradio.data_classes import ImageData
 
 from .costs import money
+from .image_memory import PLACEHOLDER_MIME, PLACEHOLDER_URL, RELEASED
 from .image_route import image_url
 from .stages import Candidate
 
@@ -39,12 +40,16 @@ def _image_data(url: str, mime: str, stem: str) -> ImageData:
 def _image(value: Candidate | Linked | None) -> ImageData | None:
     if isinstance(value, Linked):
         return _image_data(value.url, value.candidate.mime, "hitl-image")
+    if value is not None and value.released:
+        return _image_data(PLACEHOLDER_URL, PLACEHOLDER_MIME, "hitl-image")
     return value and _image_data(value.data_url, value.mime, "hitl-image")  # encoded here, for this answer
 
 
 def _listed(item: Candidate | Linked, stem: str) -> ImageData:
     if isinstance(item, Linked):
         return _image_data(item.url, item.candidate.mime, stem)
+    if item.released and not item.thumb:
+        return _image_data(PLACEHOLDER_URL, PLACEHOLDER_MIME, stem)
     return _image_data(item.thumb_url, "image/webp" if item.thumb else item.mime, stem)  # encoded here
 
 
@@ -69,7 +74,7 @@ def _caption(number: int, candidate: Candidate, numbers: dict[str, int], mark: s
     parts = [f"#{number}", _lineage(candidate, numbers)]
     if candidate.cost is not None:
         parts.append(f"{'≈' if candidate.estimated else ''}{money(candidate.cost)}")
-    return " · ".join(part for part in [*parts, mark] if part)
+    return " · ".join(part for part in [*parts, mark, RELEASED * candidate.released] if part)
 
 
 def _gallery(items: list[Candidate | Linked] | None, current: int = -1, compared: int = -1,

@@ -53,6 +53,7 @@ class Settings:
     session_ttl: int  # seconds before an idle session's state is dropped
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
     redis_url: str | None  # where the per-address limits and the daily spend are counted (None: in memory)
+    image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
 
     @property
     def demo(self) -> bool:
@@ -86,6 +87,7 @@ def load_settings(**overrides) -> Settings:
         session_ttl=_int("HITL_SESSION_TTL", 1800),
         closed_session_grace=_int("HITL_CLOSED_SESSION_GRACE", 60),
         redis_url=os.environ.get("HITL_REDIS_URL") or None,
+        image_memory_mb=_float("HITL_IMAGE_MEMORY_MB", 0),
     )
     if settings.api_style not in {"responses", "images"}:
         raise ValueError("HITL_API_STYLE must be 'responses' or 'images'")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pocketflow import AsyncFlow
 
 from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckStage, CompareCandidate, GenerateImage, Halt,
-                    SelectCandidate, StartOver, UndoStartOver, ValidateMask, ValidateRequest, ValidateUpload)
+                    MakeRoom, SelectCandidate, StartOver, UndoStartOver, ValidateMask, ValidateRequest,
+                    ValidateUpload)
 from .stages import Action
 
 
@@ -21,25 +22,27 @@ def _chain(*nodes) -> AsyncFlow:
 def generate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.GENERATE),
                   ValidateRequest(text="task_input", into="input_used_by_process", what="prompt"),
-                  ValidateUpload(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.GENERATE))
+                  ValidateUpload(), MakeRoom(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.GENERATE))
 
 
 def regenerate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.REGENERATE),
                   ValidateRequest(text="input_used_by_process", into="input_used_by_process", what="prompt"),
+                  MakeRoom(),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REGENERATE))
 
 
 def refine_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.REFINE),
                   ValidateRequest(text="feedback", into="feedback", what="feedback"),
+                  MakeRoom(),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REFINE))
 
 
 def edit_region_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.EDIT_REGION),
                   ValidateRequest(text="instruction", into="feedback", what="instruction"),
-                  ValidateMask(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.EDIT_REGION))
+                  ValidateMask(), MakeRoom(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.EDIT_REGION))
 
 
 def select_flow() -> AsyncFlow:

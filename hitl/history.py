@@ -4,6 +4,7 @@ asked, what came back, what it cost, and which one is on screen or approved (`/h
 from __future__ import annotations
 
 from .costs import money
+from .image_memory import RELEASED
 from .stages import Candidate, Session
 
 
@@ -20,6 +21,7 @@ def version(number: int, candidate: Candidate, numbers: dict[str, int], session:
         "cost_estimated": candidate.estimated,
         "on_screen": candidate is session.shown_image,
         "approved": candidate is session.final_result,
+        "released": candidate.released,  # its image was let go to free the server's memory
     }
 
 
@@ -43,7 +45,8 @@ def markdown(session: Session) -> str:
              f"cost so far: {money(tree['spent_usd'])}\n"]
     for v in tree["versions"]:
         came = f"{v['made_by']} of #{v['parent']}" if v["parent"] else v["made_by"]
-        marks = " — **approved**" if v["approved"] else " — on screen" if v["on_screen"] else ""
+        marks = (" — **approved**" if v["approved"] else " — on screen" if v["on_screen"]
+                 else f" — {RELEASED}" if v["released"] else "")
         lines.append(f"## #{v['number']}: {came}{marks}\n")
         if v["instruction"]:
             lines.append(f"- Asked: {v['instruction']}")

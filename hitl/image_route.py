@@ -6,6 +6,9 @@ last values twice (in its last diff and again in the result). A URL is a few doz
 either way. Nothing is copied or stored here: the route reads the very session the page's
 events update, so an image lives as long as its session and no longer.
 
+An image released to keep the server within its image memory (`image_memory`) answers 410 Gone
+with a small placeholder picture, so its gallery tile still shows something.
+
 The session hash is already the key to a session (whoever holds it can run that session's
 events); each image's random key keeps a URL from naming more than that one image.
 """
@@ -16,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from . import gradio_internals
+from .image_memory import PLACEHOLDER, PLACEHOLDER_MIME
 from .stages import Candidate, Session
 
 # Under /gradio_api so that Gradio's Node server (SSR mode) passes it to Python, like its own API.
@@ -45,6 +49,8 @@ async def serve_image(session_hash: str, key: str, request: Request) -> Response
     image = find_image(session, key) if session is not None else None
     if image is None:
         return Response(status_code=404)
+    if image.released:
+        return Response(PLACEHOLDER, status_code=410, media_type=PLACEHOLDER_MIME, headers=HEADERS)
     return Response(image.image, media_type=image.mime, headers=HEADERS)  # the bytes held, not a copy
 
 

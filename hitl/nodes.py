@@ -17,6 +17,7 @@ from pocketflow import AsyncNode
 from .backends import ImageRequest
 from .costs import money
 from .errors import describe
+from .image_memory import FULL
 from .images import thumbnail
 from .limits import window_wait
 from .shared_counters import CountersUnavailable
@@ -288,27 +289,54 @@ def _failures(failed: list[BaseException], asked: int, settings) -> str:
     return f"{how_many}: {reasons}"
 
 
-def _missing(index, count: int) -> str | None:
-    """Why `index` names no candidate (None: it does)."""
-    if isinstance(index, int) and 0 <= index < count:
+def _unavailable(index, candidates: list[Candidate]) -> str | None:
+    """Why candidate `index` cannot be put on screen or approved (None: it can)."""
+    if not isinstance(index, int) or not 0 <= index < len(candidates):
+        return f"There is no candidate {index}: pick one of the {len(candidates)} shown."
+    if candidates[index].released:
+        return (f"Candidate #{index + 1} was released to free memory (the server keeps only so many images): "
+                "click Regenerate to make a new one.")
+    return None
+
+
+class MakeRoom(AsyncNode):
+    """Admission control for the server's image memory (`image_memory`): makes room for the image about
+    to be made, releasing the least recently used images nobody is looking at. When only images on
+    screen or approved are left, the generation is refused at once: memory comes back only as sessions
+    close, so a wait of seconds would rarely help while holding a generation slot. Before the limits,
+    so a refusal costs the visitor none of their generations."""
+
+    async def prep_async(self, shared):
+        return shared.get("images"), shared.get("count", 1)  # no images: a flow run on its own (no budget)
+
+    async def exec_async(self, prep_res):
+        images, count = prep_res
+        return images.admit(count) if images is not None else 0
+
+    async def post_async(self, shared, prep_res, reserved):
+        if reserved is None:
+            shared["error_message"] = FULL
+            return STOP
+        shared["reserved"] = reserved  # the runner hands it back when the event ends
         return None
-    return f"There is no candidate {index}: pick one of the {count} shown."
 
 
 class SelectCandidate(AsyncNode):
-    """Puts another candidate from the gallery on screen."""
+    """Puts another candidate from the gallery on screen, unless its image was released to free memory."""
 
     async def prep_async(self, shared):
-        return shared.get("select_index"), len(shared["candidates"])
+        return shared.get("select_index"), shared["candidates"]
 
     async def post_async(self, shared, prep_res, _):
-        index, count = prep_res
-        if refusal := _missing(index, count):
+        index, candidates = prep_res
+        if refusal := _unavailable(index, candidates):
             shared["error_message"] = refusal
             return STOP
         shared["selected"] = index
         if shared["compared"] == index:  # the one beside it came on screen: nothing left to compare
             shared["compared"] = -1
+        if shared.get("images") is not None:  # on screen from now on: pinned before any other event can release it
+            shared["images"].pin(shared["owner"], candidates[index].key)
         return None
 
 
@@ -316,14 +344,16 @@ class CompareCandidate(AsyncNode):
     """Shows a candidate side by side with the one on screen (-1, or the one on screen: side by side ends)."""
 
     async def prep_async(self, shared):
-        return shared.get("compare_index"), len(shared["candidates"])
+        return shared.get("compare_index"), shared["candidates"]
 
     async def post_async(self, shared, prep_res, _):
-        index, count = prep_res
-        if index != -1 and (refusal := _missing(index, count)):
+        index, candidates = prep_res
+        if index != -1 and (refusal := _unavailable(index, candidates)):
             shared["error_message"] = refusal
             return STOP
         shared["compared"] = -1 if index == shared["selected"] else index
+        if shared["compared"] != -1 and shared.get("images") is not None:  # on screen too: pinned at once
+            shared["images"].pin(shared["owner"], candidates[index].key)
         return None
 
 
@@ -332,14 +362,14 @@ class Approve(AsyncNode):
 
     async def prep_async(self, shared):
         index = shared.get("approve_index")
-        return shared["selected"] if index is None or index == -1 else index, len(shared["candidates"])
+        return shared["selected"] if index is None or index == -1 else index, shared["candidates"]
 
     async def post_async(self, shared, prep_res, exec_res):
-        index, count = prep_res
-        if refusal := _missing(index, count):
+        index, candidates = prep_res
+        if refusal := _unavailable(index, candidates):
             shared["error_message"] = refusal
             return STOP
-        shared.update(selected=index, compared=-1, final_result=shared["candidates"][index],
+        shared.update(selected=index, compared=-1, final_result=candidates[index],
                       approved_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       stage=next_stage(shared["stage"], Action.APPROVE))
         return None

@@ -20,6 +20,7 @@ from .backends import ImageService
 from .config import Settings
 from .flows import FLOWS
 from .continuity import SessionVault
+from .image_memory import ImageMemory, budget_bytes
 from .shared_counters import SharedCounters, counters_for
 from .stages import Action, Candidate, Session, from_shared, to_shared
 
@@ -42,17 +43,21 @@ class Preview:
 
 @dataclass
 class Runtime:
-    """What all sessions of one app share: settings, SDK clients, and the counters all app processes
-    share (per-address limits, the server key's daily spend)."""
+    """What all sessions of one app share: settings, SDK clients, the counters all app processes share
+    (per-address limits, the server key's daily spend), the image memory budget."""
 
     settings: Settings
     service: ImageService
     counters: SharedCounters
     vault: SessionVault  # the page's sessions by the token in the visitor's browser (reloads)
+    images: ImageMemory  # every session's images against one memory budget
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        return cls(settings, ImageService(settings), counters_for(settings), SessionVault(settings.session_ttl))
+        images = ImageMemory(budget_bytes(settings.image_memory_mb))
+        log.info("image memory budget: %.0f MiB", images.budget / (1 << 20))
+        return cls(settings, ImageService(settings), counters_for(settings), SessionVault(settings.session_ttl),
+                   images)
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."
@@ -68,6 +73,8 @@ async def run_action(
         return
     try:
         async for item in _run(action, session, runtime, client_ip, api_key, inputs):
+            if isinstance(item, Session):  # the event's outcome: its images counted, what it shows pinned
+                runtime.images.settle(item)
             yield item
     finally:
         session.busy.release()
@@ -83,6 +90,7 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
         backend=runtime.service.backend_for(api_key), own_key=bool(api_key),
         on_start=lambda: news.put_nowait(Started()),
         on_partial=lambda slot, candidate, ready=False: news.put_nowait(Preview(slot, candidate, ready)),
+        images=runtime.images, owner=session.busy,
     )
     flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))
     flow.add_done_callback(lambda _: news.put_nowait(None))
@@ -96,4 +104,5 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
         return
     finally:
         flow.cancel()
+        runtime.images.unreserve(shared.get("reserved", 0))  # MakeRoom's; the new image itself is counted next
     yield from_shared(shared, session.busy)

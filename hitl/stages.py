@@ -79,6 +79,23 @@ def next_stage(stage: Stage, action: Action) -> Stage | str:
         raise StageError(_REFUSALS[stage]) from None
 
 
+class Held:
+    """An image's bytes, in one holder shared by every copy of its `Candidate` (the session's copies
+    per event, `replace`d ones, the reload vault's): releasing it once frees the bytes everywhere.
+    A copy, deep or not, is the holder itself, so the image is never held twice."""
+
+    __slots__ = ("data", "__weakref__")
+
+    def __init__(self, data: bytes):
+        self.data: bytes | None = data
+
+    def __copy__(self) -> Held:
+        return self
+
+    def __deepcopy__(self, memo) -> Held:
+        return self
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One generated image, kept in memory only, as its raw bytes.
@@ -87,10 +104,12 @@ class Candidate:
     base64 OpenAI sends is decoded once, where the image arrives (`from_b64`); it is encoded
     again only where a consumer needs text: API answers (`components`), the page's inline
     previews, and Refine's `input_image`. The page's final images are links that `image_route`
-    answers with these very bytes.
+    answers with these very bytes. Made with the bytes (`Candidate(data, ...)`); they are kept in
+    a `Held` that the server's image budget (`image_memory`) may release: then `released` is true,
+    `image` is empty, and the candidate keeps everything else (its thumbnail included).
     """
 
-    image: bytes = field(repr=False)
+    held: Held = field(repr=False)  # given as bytes (see __post_init__); equal only to itself
     mime: str = "image/png"
     prompt: str = ""
     revised_prompt: str = ""
@@ -104,6 +123,20 @@ class Candidate:
     parent: str | None = None  # the key of the candidate on screen when it was asked for
     instruction: str = ""  # Refine's feedback
     options: dict = field(default_factory=dict)  # size, quality, background, output format
+
+    def __post_init__(self):
+        if not isinstance(self.held, Held):  # new bytes; `replace` passes the holder on, so copies share it
+            object.__setattr__(self, "held", Held(self.held))
+
+    @property
+    def image(self) -> bytes:
+        """The image's bytes; empty once released (check `released`)."""
+        return self.held.data or b""
+
+    @property
+    def released(self) -> bool:
+        """The server let go of the bytes to stay within its image memory budget."""
+        return self.held.data is None
 
     @classmethod
     def from_b64(cls, b64: str, mime: str = "image/png", prompt: str = "", revised_prompt: str = "",

@@ -94,6 +94,28 @@ def make_memory(n: int = 64, grace: float | None = 5, traced: bool = True) -> di
     return mem
 
 
+def capacity_run(window: int, budget_mib: float, peak_mib: float, held_mib: float, with_image: int,
+                 released: int = 0, refused: int = 0, lost: int = 0, sessions: int = 3000) -> dict:
+    """Shaped like capacity.run(...): RSS samples as (s, KiB, visitors finished, bytes held)."""
+    samples = [(0.1 * i, (96 + (peak_mib - 96) * i / 10) * 1024, sessions * i // 10, held_mib * MIB * i / 10)
+               for i in range(11)]
+    return {"sessions": sessions, "window": window, "budget_mib": budget_mib, "concurrency": 64, "latency": 0.05,
+            "baseline_kib": 96 * 1024, "peak_kib": peak_mib * 1024, "end_kib": peak_mib * 1024 - 50_000,
+            "samples": samples, "elapsed": 41.5, "lost": lost, "open": window, "open_with_image": with_image,
+            "released": released, "refused": refused, "held_end": held_mib * MIB, "peak_held": held_mib * MIB,
+            "outcomes": {"generate ok": sessions - refused, "regenerate ok": 9000, "approve ok": 1500,
+                         **({"refused: memory full": refused} if refused else {})}, "exitcode": 0}
+
+
+def make_capacity(died: bool = False) -> dict:
+    cap = {"budget": capacity_run(200, 512, 700.0, 510.0, 200, released=9500),
+           "over": capacity_run(400, 512, 712.0, 511.0, 227, released=9000, refused=800),
+           "before": capacity_run(200, 10**7, 1900.0, 1800.0, 200)}
+    if died:
+        cap["over"] = {"error": "the process died", "exitcode": -9}
+    return cap
+
+
 def full_inputs() -> dict:
     return dict(args=make_args(), m=make_machine(), single=make_single(errors=["timeout after 60 s"]),
                 nopart=make_single(partial_images=0, scale=0.97), small=make_single(scale=0.5),
@@ -101,7 +123,7 @@ def full_inputs() -> dict:
                 variants={"launch(max_threads=4096), max_concurrent=4096": make_concurrency([1, 64], shift=0.1)},
                 mems={"default": make_memory(),
                       "MALLOC_MMAP_THRESHOLD_=131072": make_memory(n=16, grace=None, traced=False)},
-                elapsed=594.0)
+                elapsed=594.0, cap=make_capacity())
 
 
 def sparse_inputs() -> dict:
@@ -110,7 +132,8 @@ def sparse_inputs() -> dict:
     return dict(args=make_args(partial_images=0, quick=True, command="python -m bench.run --quick"),
                 m=make_machine(code_at_end="abc1234, hitl/*.py sha256 000000000000"),
                 single=make_single(partial_images=0), nopart=None, small=small, conc=None, variants={},
-                mems={"default": make_memory(n=16, grace=None, traced=False)}, elapsed=131.0)
+                mems={"default": make_memory(n=16, grace=None, traced=False)}, elapsed=131.0,
+                cap=make_capacity(died=True))
 
 
 def empty_inputs() -> dict:
@@ -202,7 +225,7 @@ def test_full_report_headline_rows_in_order():
                    "first_preview_ratio p50", "bytes_ratio, partial images on (÷ every image delivered)",
                    "bytes_ratio, partial images on (÷ final image only)", "bytes_ratio, partial images off"])
     assert names[:len(expected)] == expected
-    memory = names[len(expected):]
+    memory = names[len(expected):-6]
     assert [name.split(" (")[0] for name in memory] == [
         "memory_per_session", "memory after all sessions closed", "memory after the app's closed-tab grace",
         "memory after Gradio's closed-session TTL too", "memory after that + malloc_trim(0)",
@@ -248,3 +271,51 @@ def test_empty_report_has_the_header_and_no_rows():
     assert table_rows(text) == []
     assert text.endswith("| metric | value | goal | status | how / notes |\n|---|---|---|---|---|\n\n## Details\n\n")
     assert build("empty", ui_module="hitl.ui").count("App built from") == 0
+
+
+def test_the_capacity_phase_says_whether_rss_stayed_within_the_bound_and_nothing_was_lost():
+    text = build("full")
+    lines = text.splitlines()
+    names = [row[0] for row in table_rows(text)]
+    assert names[-6:] == [
+        "capacity: peak RSS over baseline, 3000 sessions, 200 open pages, 512 MiB budget",
+        "capacity: peak RSS over baseline, 3000 sessions, 400 open pages, 512 MiB budget",
+        "capacity: processes that died", "capacity: on-screen or approved images lost",
+        "capacity: sessions per GiB, budget / before (no budget)",
+        "capacity before (no budget): peak RSS over baseline"]
+    assert any(line.startswith("| capacity: peak RSS over baseline, 3000 sessions, 200 open pages, 512 MiB budget "
+                               "| +604 MiB | ≤ budget + margin = 768 MiB | met | VmHWM 700 MiB, baseline 96 MiB; "
+                               "images held at most 510 MiB; 9500 released, 0 generations refused") for line in lines)
+    assert "800 generations refused (admission control) of 12000" in text
+    assert "| capacity: processes that died | 0 | 0 | met |" in text
+    assert "| capacity: on-screen or approved images lost | 0 | 0 | met |" in text
+    # 200 pages with their image ÷ 604 MiB; before: 200 ÷ 1804 MiB
+    assert "| capacity: sessions per GiB, budget / before (no budget) | 339 / 114 | info |" in text
+    assert "with more open pages than the budget holds (400): 377, 227 pages holding their image" in text
+    assert "| capacity before (no budget): peak RSS over baseline | +1804 MiB | info |" in text
+    assert "| budget | 3000 / 200 | 512 | 12000 / 9500 / 0 | 96 → 700 | 510 | 200 | 339 | 0 | 0 | 42 |" in lines
+    assert "| before: no budget | 3000 / 200 | none | 12000 / 0 / 0 | 96 → 1900 | 1800 | 200 | 114 | 0 | 0 | 42 |" \
+        in lines
+    assert "RSS curve: [capacity.svg](capacity.svg)" in text
+
+
+def test_a_capacity_run_that_died_or_lost_an_image_is_a_miss():
+    lines = build("sparse").splitlines()
+    assert any(line.startswith("| capacity: processes that died | 1 | 0 | **missed** |") for line in lines)
+    assert not any("400 open pages" in line for line in lines)  # its numbers never came back
+    cap = make_capacity()
+    cap["budget"]["lost"] = 1
+    cap["budget"]["peak_kib"] = (96 + 800) * 1024
+    text = bench.report(**{**empty_inputs(), "cap": cap})
+    assert "| capacity: on-screen or approved images lost | 1 | 0 | **missed** |" in text
+    assert "| capacity: peak RSS over baseline, 3000 sessions, 200 open pages, 512 MiB budget | +800 MiB " \
+           "| ≤ budget + margin = 768 MiB | **missed** |" in text
+
+
+def test_the_rss_curve_is_an_svg_with_one_line_per_run_and_the_bound():
+    from bench import capacity
+
+    picture = capacity.svg(make_capacity())
+    assert picture.startswith("<svg ") and picture.rstrip().endswith("</svg>")
+    assert picture.count("<polyline") == 3 and "baseline + budget + margin" in picture
+    assert "before: no budget (200 open pages)" in picture
