@@ -321,6 +321,12 @@ class MakeRoom(AsyncNode):
         return None
 
 
+def _pin(shared, candidate: Candidate) -> None:
+    """On screen from now on: pinned in the image budget before any other event can release it."""
+    if shared.get("images") is not None:  # none when a flow is run on its own
+        shared["images"].pin(shared["owner"], candidate.key)
+
+
 class SelectCandidate(AsyncNode):
     """Puts another candidate from the gallery on screen, unless its image was released to free memory."""
 
@@ -335,8 +341,7 @@ class SelectCandidate(AsyncNode):
         shared["selected"] = index
         if shared["compared"] == index:  # the one beside it came on screen: nothing left to compare
             shared["compared"] = -1
-        if shared.get("images") is not None:  # on screen from now on: pinned before any other event can release it
-            shared["images"].pin(shared["owner"], candidates[index].key)
+        _pin(shared, candidates[index])
         return None
 
 
@@ -352,8 +357,8 @@ class CompareCandidate(AsyncNode):
             shared["error_message"] = refusal
             return STOP
         shared["compared"] = -1 if index == shared["selected"] else index
-        if shared["compared"] != -1 and shared.get("images") is not None:  # on screen too: pinned at once
-            shared["images"].pin(shared["owner"], candidates[index].key)
+        if shared["compared"] != -1:
+            _pin(shared, candidates[index])
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import socket
 import time
@@ -10,6 +11,7 @@ import uuid
 
 import httpx
 from fake_openai import prompt_of
+from PIL import Image
 
 TEST_KEY = "sk-test-1234567890abcdefghijklmnopqrstuvwxyzSECRET"
 # Fast, generous defaults for tests; individual tests override what they examine.
@@ -127,3 +129,18 @@ def urls(messages: list[dict], prefix: str = "data:image/") -> list[str]:
     for message in messages:
         walk(message.get("output"))
     return found
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    """A picture as the page and API callers send it: a base64 `data:` URL."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def mask_png(size: tuple[int, int], box: tuple[int, int, int, int] | None) -> bytes:
+    """OpenAI's mask: an opaque PNG of `size`, with `box` fully transparent (alpha 0): where to change."""
+    mask = Image.new("RGBA", size, (0, 0, 0, 255))
+    if box:
+        mask.paste((0, 0, 0, 0), box)
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -4,28 +4,17 @@ Pictures travel as data: URL strings, so nothing goes through Gradio's upload ro
 
 from __future__ import annotations
 
-import base64
 import io
 
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, Page, decode, image_b64, image_prompt, wait_until
+from helpers import CANDIDATES, MESSAGE, Page, data_url, decode, image_b64, image_prompt, mask_png, wait_until
 from PIL import Image
 
 from hitl.runner import BUSY
 
 
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
 def mask_url(size: tuple[int, int], box: tuple[int, int, int, int] | None) -> str:
-    """OpenAI's mask: opaque, `box` fully transparent (alpha 0)."""
-    mask = Image.new("RGBA", size, (0, 0, 0, 255))
-    if box:
-        mask.paste((0, 0, 0, 0), box)
-    buffer = io.BytesIO()
-    mask.save(buffer, format="PNG")
-    return data_url(buffer.getvalue())
+    return data_url(mask_png(size, box))
 
 
 def own_picture(size=(120, 90), fmt="PNG") -> bytes:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from gradio_client import Client
-from helpers import MESSAGE, Page
+from helpers import MESSAGE, Page, data_url
 from PIL import Image, PngImagePlugin
 
 
@@ -71,10 +71,6 @@ def holding(paths: list[Path], needles: list[bytes]) -> list[Path]:
         if any(needle in content for needle in needles):
             hits.append(path)
     return hits
-
-
-def data_url(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def test_no_byte_of_an_upload_or_a_mask_reaches_the_disk(client, fake, demo_url, app_url, gradio_temp):

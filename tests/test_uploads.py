@@ -4,13 +4,13 @@ backends send with a mask. All in memory: every picture here is made in a BytesI
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import struct
 import time
 import zlib
 
 import pytest
+from helpers import data_url, mask_png
 from PIL import Image
 
 from hitl.backends.base import ImageOptions, ImageRequest
@@ -27,18 +27,6 @@ def encoded(image: Image.Image, fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def data_url(data: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-
-def mask_png(size: tuple[int, int], box: tuple[int, int, int, int] | None) -> bytes:
-    """OpenAI's mask: opaque, with `box` fully transparent (alpha 0)."""
-    mask = Image.new("RGBA", size, (0, 0, 0, 255))
-    if box:
-        mask.paste((0, 0, 0, 0), box)
-    return encoded(mask)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
