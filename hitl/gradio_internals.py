@@ -3,7 +3,8 @@
 Gradio has no public API for these: reading a session's state outside an event (the image
 route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
 letting a raw REST call leave out trailing parameters, a leaner per-session state (no deep-link
-copies of every block's config), and opening a share tunnel ourselves. Each
+copies of every block's config), an import Gradio retries on every step, and opening a share
+tunnel ourselves. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
 (The image components' `get_block_name` override is Gradio's documented way for a subclass to
 reuse a stock frontend, so it stays in components.py.)
@@ -11,6 +12,9 @@ reuse a stock frontend, so it stays in components.py.)
 
 from __future__ import annotations
 
+import datetime
+import importlib.util
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,9 +82,12 @@ class LeanSessionState(state_holder.SessionState):
         super().__init__(_NoBlocks(blocks))
 
     def __setitem__(self, key: int, value: Any) -> None:
-        if isinstance(self.blocks_config.blocks.get(key), State):
-            super().__setitem__(key, value)  # its time to live is kept there
-            self.config_values.pop(key, None)
+        """As Gradio's, without building the block's config: a `gr.State`'s value (with its time to
+        live, from now), or a block rebuilt by an update."""
+        block = self.blocks_config.blocks.get(key)
+        if isinstance(block, State):
+            self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+            self.state_data[key] = value
         else:
             self.blocks_config.blocks[key] = value
 
@@ -89,6 +96,14 @@ class LeanSessionState(state_holder.SessionState):
 
     def _update_value_in_config(self, key: int, value: Any) -> None:
         """Nothing to keep: no deep links."""
+
+
+def skip_absent_matplotlib() -> None:
+    """Gradio wraps every step of every event in a context that imports matplotlib (to switch its
+    backend). Without matplotlib installed each step searched `sys.path` twice again; Python's own
+    marker for an absent module (`None` in `sys.modules`) makes that import fail at once."""
+    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+        sys.modules["matplotlib"] = None
 
 
 def lean_sessions() -> None:

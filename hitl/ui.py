@@ -48,6 +48,7 @@ def no_deep_links() -> APIRoute:
 
 def build_demo(settings: Settings) -> gr.Blocks:
     gradio_internals.lean_sessions()
+    gradio_internals.skip_absent_matplotlib()
     runtime = Runtime.create(settings)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         page = layout(settings)

@@ -3,12 +3,14 @@ installed Gradio: when an upgrade moves one, this file says which, before users 
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import sys
 import time
 
 import httpx
 import pytest
-from gradio import networking
+from gradio import networking, utils
 from gradio_client import Client
 from helpers import IMAGE, MESSAGE
 
@@ -86,3 +88,17 @@ def test_sessions_keep_no_copy_of_the_page_config_and_deep_links_write_nothing(d
     assert entry._state_ttl
     answer = httpx.get(f"{demo.local_url}gradio_api/deep_link", params={"session_hash": client.session_hash})
     assert answer.status_code == 404 and not list(gradio_temp.rglob("deep_links"))
+
+
+def test_gradio_still_imports_matplotlib_in_every_step_and_an_absent_one_fails_at_once(monkeypatch):
+    """What skip_absent_matplotlib relies on: Gradio's per-step context imports matplotlib by name."""
+    source = inspect.getsource(utils.MatplotlibBackendMananger)
+    assert source.count("import matplotlib") == 2
+    monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
+    gradio_internals.skip_absent_matplotlib()
+    if importlib.util.find_spec("matplotlib") is None:  # not installed here: the marker is set
+        assert sys.modules["matplotlib"] is None
+        with pytest.raises(ImportError):
+            import matplotlib  # noqa: F401
+    with utils.MatplotlibBackendMananger():
+        pass
