@@ -47,7 +47,7 @@ class Settings:
     limited: bool  # whether those limits apply (off for the owner on their own machine: see app.py)
     limit_window: float  # seconds
     proxy_hops: int  # trusted proxies in front of the app (0: use the TCP peer address)
-    max_concurrent: int  # generations running at once, all users together
+    max_concurrent: int  # image calls running at once, all users together (events too)
     queue_size: int  # requests waiting beyond that
     max_candidates: int  # images kept per session in review
     session_ttl: int  # seconds before an idle session's state is dropped

@@ -7,6 +7,7 @@ user sees is written by exactly one node of the current event, so it is never st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from datetime import datetime, timezone
@@ -235,14 +236,16 @@ class GenerateImage(AsyncNode):
                        instruction=request.feedback, options=asdict(request.options))
         requests = [replace(request, variant=request.variant + slot) for slot in range(shared.get("count", 1))]
         return shared["backend"], requests, lineage, shared["on_start"], shared["on_partial"], \
-            shared.get("thumbnails", False)
+            shared.get("thumbnails", False), shared.get("calls") or contextlib.nullcontext()
 
     async def exec_async(self, prep_res):
-        backend, requests, lineage, on_start, on_partial, thumbnails = prep_res
+        backend, requests, lineage, on_start, on_partial, thumbnails, calls = prep_res
         on_start()
 
         async def one(slot: int, request: ImageRequest) -> Candidate:
-            candidate = replace(await backend.generate(request, lambda preview: on_partial(slot, preview)), **lineage)
+            async with calls:  # HITL_MAX_CONCURRENT counts image calls, not clicks
+                made = await backend.generate(request, lambda preview: on_partial(slot, preview))
+            candidate = replace(made, **lineage)
             if thumbnails:
                 candidate = replace(candidate, thumb=await asyncio.to_thread(thumbnail, candidate.image))
             on_partial(slot, candidate, ready=True)

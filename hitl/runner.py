@@ -51,13 +51,14 @@ class Runtime:
     counters: SharedCounters
     vault: SessionVault  # the page's sessions by the token in the visitor's browser (reloads)
     images: ImageMemory  # every session's images against one memory budget
+    calls: asyncio.Semaphore  # image calls under way, all sessions together (several per click count each)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         images = ImageMemory(budget_bytes(settings.image_memory_mb))
         log.info("image memory budget: %.0f MiB", images.budget / (1 << 20))
         return cls(settings, ImageService(settings), counters_for(settings), SessionVault(settings.session_ttl),
-                   images)
+                   images, asyncio.Semaphore(settings.max_concurrent))
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."
@@ -90,7 +91,7 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
         backend=runtime.service.backend_for(api_key), own_key=bool(api_key),
         on_start=lambda: news.put_nowait(Started()),
         on_partial=lambda slot, candidate, ready=False: news.put_nowait(Preview(slot, candidate, ready)),
-        images=runtime.images, owner=session.busy,
+        images=runtime.images, owner=session.busy, calls=runtime.calls,
     )
     flow = asyncio.ensure_future(FLOWS[action]().run_async(shared))
     flow.add_done_callback(lambda _: news.put_nowait(None))

@@ -137,3 +137,14 @@ def test_compare_and_approve_by_index_keep_the_stage_rules(client, fake):
     client.predict(0, api_name="/approve")
     assert client.predict(1, api_name="/compare")[MESSAGE].startswith("This image is already approved")
     assert client.predict(1, api_name="/approve")[MESSAGE].startswith("This image is already approved")
+
+
+def test_the_pool_of_image_calls_counts_each_image_not_each_click(launch, fake_server, fake):
+    """HITL_MAX_CONCURRENT bounds the image calls under way, all sessions together: four at once on a pool
+    of two run two, then two."""
+    url = launch(**{**TEST_SETTINGS, "max_concurrent": 2, "request_timeout": 5.0}, base_url=fake_server.url)
+    fake.latency = 1.0
+    result = Client(url, verbose=False).predict("a kite", *OPTIONS, 4, api_name="/generate")
+    assert result[MESSAGE] == "" and len(result[CANDIDATES]) == 4
+    starts = sorted(request.at for request in fake.requests)
+    assert starts[1] - starts[0] < 0.5 and starts[2] - starts[0] > 0.9  # the third waited for a free call
