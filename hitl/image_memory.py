@@ -17,7 +17,6 @@ queue a key.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import weakref
@@ -25,7 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from .stages import Busy, Candidate, Held, Session
+from .stages import Busy, Candidate, Held, Session, as_data_url
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256
                b'<rect width="256" height="256" fill="#e5e7eb"/><text x="128" y="122" font-family="sans-serif" '
                b'font-size="18" text-anchor="middle" fill="#4b5563">Released to</text><text x="128" y="146" '
                b'font-family="sans-serif" font-size="18" text-anchor="middle" fill="#4b5563">free memory</text></svg>')
-PLACEHOLDER_URL = f"data:{PLACEHOLDER_MIME};base64,{base64.b64encode(PLACEHOLDER).decode('ascii')}"
+PLACEHOLDER_URL = as_data_url(PLACEHOLDER, PLACEHOLDER_MIME)
 
 
 def machine_memory(cgroup: Path = Path("/sys/fs/cgroup")) -> int:

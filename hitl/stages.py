@@ -96,6 +96,11 @@ class Held:
         return self
 
 
+def as_data_url(data: bytes, mime: str) -> str:
+    """Bytes as a `data:` URL: a new 4/3-size string per call, only for consumers that need text."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One generated image, kept in memory only, as its raw bytes.
@@ -149,14 +154,14 @@ class Candidate:
     def data_url(self) -> str:
         """The image as a `data:` URL, encoded on every call (a new 4/3-size string): only for
         consumers that need text (API answers, inline previews, Refine's `input_image`)."""
-        return f"data:{self.mime};base64,{base64.b64encode(self.image).decode('ascii')}"
+        return as_data_url(self.image, self.mime)
 
     @property
     def thumb_url(self) -> str:
         """The thumbnail as a `data:` URL, or the full image's when there is none (encoded per call)."""
         if not self.thumb:
             return self.data_url
-        return f"data:image/webp;base64,{base64.b64encode(self.thumb).decode('ascii')}"
+        return as_data_url(self.thumb, "image/webp")
 
 
 @dataclass(eq=False)

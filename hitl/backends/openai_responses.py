@@ -13,7 +13,6 @@ A picture of the user's own is sent the same way (an `input_image`, action "edit
 
 from __future__ import annotations
 
-import base64
 import logging
 from contextlib import aclosing
 from dataclasses import asdict, replace
@@ -21,7 +20,7 @@ from dataclasses import asdict, replace
 from ..costs import Usage
 from ..errors import (IncompleteResponse, MalformedResponseError, NoImageError, TransientStreamError, UpstreamFailure,
                       error_code)
-from ..stages import Candidate
+from ..stages import Candidate, as_data_url
 from .base import ImageRequest, OnPartial, OpenAIBackend
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ class ResponsesBackend(OpenAIBackend):
             return arguments
         tool["action"] = "edit"
         if request.mask is not None:  # the mask applies to the input image: always send the image itself
-            tool["input_image_mask"] = {"image_url": _png_url(request.mask)}
+            tool["input_image_mask"] = {"image_url": as_data_url(request.mask, "image/png")}
         elif previous.response_id:  # only set on candidates from stored responses
             return {**arguments, "previous_response_id": previous.response_id, "input": request.feedback}
         return {**arguments, "input": [{"role": "user", "content": [
@@ -107,10 +106,6 @@ class ResponsesBackend(OpenAIBackend):
         if status == "incomplete":
             raise IncompleteResponse(getattr(getattr(response, "incomplete_details", None), "reason", None))
         raise NoImageError(_text_of(output))
-
-
-def _png_url(png: bytes) -> str:
-    return f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
 
 
 def _call_failure(error) -> UpstreamFailure:
