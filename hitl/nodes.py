@@ -85,9 +85,32 @@ class ValidateRequest(AsyncNode):
 
 
 # -- pictures sent by the user (Generate from your own image, Edit region) ---------------------------------
-class ValidateUpload(AsyncNode):
+class _PictureCheck(AsyncNode):
+    """A check of a picture the user sent (`hitl/uploads.py`): run off the event loop (decoding is
+    work); post puts what it made into `shared[into]`, or stops with what is wrong with the picture."""
+
+    into = ""
+
+    @staticmethod
+    async def checked(check, *args):
+        try:
+            return await asyncio.to_thread(check, *args)
+        except PictureError as problem:
+            return problem
+
+    async def post_async(self, shared, prep_res, result):
+        if isinstance(result, PictureError):
+            shared["error_message"] = str(result)
+            return STOP
+        shared[self.into] = result
+        return None
+
+
+class ValidateUpload(_PictureCheck):
     """Checks the picture a Generate starts from, if any (type sniffed, bytes, pixels, bombs), and
     makes it a version of its own: made_by "upload", free, the parent of what is made from it."""
+
+    into = "upload"
 
     async def prep_async(self, shared):
         return shared.get("upload_input") or "", shared["input_used_by_process"], shared.get("thumbnails", False)
@@ -96,24 +119,18 @@ class ValidateUpload(AsyncNode):
         url, prompt, thumbnails = prep_res
         if not url:
             return None
-        try:
-            picture = await asyncio.to_thread(check_upload, url)  # decoding is work: off the event loop
-        except PictureError as problem:
-            return problem
+        picture = await self.checked(check_upload, url)
+        if isinstance(picture, PictureError):
+            return picture
         thumb = await asyncio.to_thread(thumbnail, picture.data) if thumbnails else b""
         return Candidate(picture.data, picture.mime, prompt, thumb=thumb, cost=0.0, made_by="upload")
 
-    async def post_async(self, shared, prep_res, result):
-        if isinstance(result, PictureError):
-            shared["error_message"] = str(result)
-            return STOP
-        shared["upload"] = result
-        return None
 
-
-class ValidateMask(AsyncNode):
+class ValidateMask(_PictureCheck):
     """Checks Edit region's mask against the candidate on screen: a PNG of its size, under 4 MB,
     with a painted (alpha 0) area."""
+
+    into = "mask"
 
     async def prep_async(self, shared):
         candidates, selected = shared["candidates"], shared["selected"]
@@ -123,17 +140,7 @@ class ValidateMask(AsyncNode):
         url, image = prep_res
         if not url:
             return PictureError("Nothing is painted: switch on Paint a region and brush over the area to change.")
-        try:
-            return await asyncio.to_thread(lambda: check_mask(url, picture_size(image)))
-        except PictureError as problem:
-            return problem
-
-    async def post_async(self, shared, prep_res, result):
-        if isinstance(result, PictureError):
-            shared["error_message"] = str(result)
-            return STOP
-        shared["mask"] = result
-        return None
+        return await self.checked(lambda: check_mask(url, picture_size(image)))
 
 
 class CheckLimits(AsyncNode):
