@@ -33,6 +33,16 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def stop(process: subprocess.Popen, patience: float) -> None:
+    """Ask a child process to end; kill it if it has not within `patience` seconds."""
+    process.terminate()
+    try:
+        process.wait(patience)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class RedisServer:
     """A real redis-server (Debian's package) on a loopback port, nothing kept on disk."""
 
@@ -58,12 +68,7 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process, 5)
 
 
 @pytest.fixture(scope="module")
@@ -313,12 +318,7 @@ class AppProcess:
         return line.strip()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process, 10)
 
 
 def test_a_limit_and_a_budget_hold_across_two_app_processes(redis_url, fake):
