@@ -16,6 +16,7 @@ from gradio.components.imageslider import SliderData
 from gradio.data_classes import ImageData
 
 from .costs import money
+from .history import came_from
 from .image_memory import PLACEHOLDER_MIME, PLACEHOLDER_URL, RELEASED
 from .image_route import image_url
 from .stages import Candidate
@@ -55,18 +56,16 @@ def _listed(item: Candidate | Linked, stem: str) -> ImageData:
 
 ON_SCREEN = "on screen"  # the caption's mark for the candidate under review (the page's script reads it too)
 BESIDE = "beside it"  # the mark for the one compared with it
-_MADE_BY = {"regenerate": "regenerate of", "refine": "refine of", "edit_region": "region edit of", "generate": "from"}
 
 
 def _lineage(candidate: Candidate, numbers: dict[str, int]) -> str:
     """What made it, from which candidate: "refine of #2 “add snow”" (an upload says so; a first image says nothing)."""
-    if candidate.made_by == "upload":
-        return "your image"
-    if candidate.parent is None:
-        return ""
-    parent = f"#{numbers[candidate.parent]}" if candidate.parent in numbers else "an earlier one"
+    parent = None
+    if candidate.parent is not None:
+        parent = f"#{numbers[candidate.parent]}" if candidate.parent in numbers else "an earlier one"
+    came = came_from(candidate.made_by, parent)
     said = candidate.instruction if len(candidate.instruction) <= 24 else candidate.instruction[:23] + "…"
-    return " ".join([_MADE_BY.get(candidate.made_by, candidate.made_by), parent, *([f"“{said}”"] if said else [])])
+    return " ".join([came, *([f"“{said}”"] if came and said else [])])
 
 
 def _caption(number: int, candidate: Candidate, numbers: dict[str, int], mark: str = "") -> str:

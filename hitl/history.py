@@ -8,6 +8,18 @@ from .image_memory import RELEASED
 from .stages import Candidate, Session
 
 
+# How a version came to be, in words: the decision log and the gallery captions say it alike.
+_OF = {"generate": "from", "regenerate": "regenerate of", "refine": "refine of", "edit_region": "region edit of"}
+
+
+def came_from(made_by: str, parent: str | None) -> str:
+    """"refine of #2", "region edit of #1", "your image" for an upload; "" without a parent (`parent`:
+    how the parent is called, "#2")."""
+    if made_by == "upload":
+        return "your image"
+    return f"{_OF.get(made_by, made_by)} {parent}" if parent else ""
+
+
 def version(number: int, candidate: Candidate, numbers: dict[str, int], session: Session) -> dict:
     return {
         "number": number,
@@ -44,7 +56,7 @@ def markdown(session: Session) -> str:
     lines = [f"# Decision log\n\nPrompt: {tree['prompt']}\n\nStage: {tree['stage']}{approved} · "
              f"cost so far: {money(tree['spent_usd'])}\n"]
     for v in tree["versions"]:
-        came = f"{v['made_by']} of #{v['parent']}" if v["parent"] else v["made_by"]
+        came = came_from(v["made_by"], f"#{v['parent']}" if v["parent"] else None) or v["made_by"]
         marks = (" — **approved**" if v["approved"] else " — on screen" if v["on_screen"]
                  else f" — {RELEASED}" if v["released"] else "")
         lines.append(f"## #{v['number']}: {came}{marks}\n")
