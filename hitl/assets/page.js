@@ -1,296 +1,296 @@
 // The page's behaviour beyond Gradio: elapsed time, where focus goes, the marked candidate,
-// and the message announced. It only reads and decorates the DOM Gradio renders.
+// the message announced, and your own pictures (a starting image, a painted region).
 (() => {
-  const GENERATING = ["#generate", "#regenerate", "#refine", "#edit-region"];
-  let started = 0;  // when the user last asked for an image (browser clock)
-
-  const visible = (selector) => document.querySelector(selector);
-  const starting = (event) => {
-    const clicked = event.type === "click" && event.target.closest(GENERATING.map((id) => "button" + id).join(","));
-    const entered = event.type === "keydown" && event.key === "Enter" && !event.shiftKey &&
-      event.target.closest("#prompt, #feedback, #region-instruction");
-    if (clicked || entered) started = Date.now();
-  };
-  document.addEventListener("click", starting, true);
-  document.addEventListener("keydown", starting, true);
-
-  setInterval(() => {
-    for (const elapsed of document.querySelectorAll("#progress .elapsed")) {
-      elapsed.textContent = started ? `${Math.floor((Date.now() - started) / 1000)} s` : "";
-    }
-  }, 250);
-
-  // After an action, focus goes where the user acts next: Approve in review, Download when
-  // approved, the prompt after Start Over; a run that ends (or is cancelled) counts too. Focus
-  // stays put while an image is made: a second Enter must not land on Cancel (Esc cancels).
-  const stageOf = () => (visible("#stage-review") ? "review" : visible("#stage-final") ? "final" : "input");
-  const TARGETS = { review: "button#approve", final: "#download a", input: "#prompt textarea" };
-  let was = null;
-  const settle = () => {
-    const now = { stage: stageOf(), running: !!visible("button#cancel") };
-    if (was && !now.running && (was.running || was.stage !== now.stage)) {
-      visible(TARGETS[now.stage])?.focus();
-    }
-    was = now;
-  };
-
-  // The candidate under review carries the caption's mark: outline it and tell screen readers.
-  // Each thumbnail's name starts with its visible caption, so what is seen is what is heard.
-  const markCurrent = () => {
-    for (const item of document.querySelectorAll("#gallery button.thumbnail-item")) {
-      const caption = item.querySelector(".caption-label")?.textContent?.trim() || "";
-      const current = caption.endsWith("on screen");
-      item.classList.toggle("hitl-current", current);
-      if (current) item.setAttribute("aria-current", "true"); else item.removeAttribute("aria-current");
-      const position = (item.getAttribute("aria-label") || "").match(/\d+ of \d+/);
-      const name = caption && position ? `${caption} (thumbnail ${position[0]})` : null;
-      if (name && item.getAttribute("aria-label") !== name) item.setAttribute("aria-label", name);
-    }
-  };
-
-  // Keyboard first: Ctrl/⌘+Enter generates (or refines, from the feedback box); A approves,
-  // R regenerates, C compares two side by side (or stops), Esc cancels (from anywhere: it types nothing), ←/→ move through the
-  // candidates. Letters and arrows never fire while the user types in a text box.
-  const clickVisible = (selector) => {
-    const control = visible(selector);
-    if (!control) return false;
-    control.click();
-    return true;
-  };
-  const step = (by) => {
-    const items = [...document.querySelectorAll("#gallery button.thumbnail-item")];
-    const at = items.findIndex((item) => item.getAttribute("aria-current") === "true");
-    const next = items[at + by];
-    if (at < 0 || !next) return false;
-    next.click();
-    next.focus();
-    return true;
-  };
-  const SINGLE_KEYS = {
-    a: () => clickVisible("button#approve"),
-    r: () => clickVisible("button#regenerate"),
-    c: () => clickVisible("button#compare") || clickVisible("button#end-compare"),
-    ArrowLeft: () => step(-1),
-    ArrowRight: () => step(1),
-  };
-  document.addEventListener("keydown", (event) => {
-    const typing = event.target.closest("textarea, input, select, [contenteditable='true']");
-    let done = false;
-    if (event.key === "Escape") {
-      done = clickVisible("button#cancel");
-    } else if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
-      done = event.target.closest("#feedback") ? clickVisible("button#refine") : clickVisible("button#generate");
-    } else if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
-      const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-      done = SINGLE_KEYS[key]?.() ?? false;
-    }
-    if (done) event.preventDefault();
-  });
-
-  // The message is an alert (read out when it appears); Gradio's empty image box gets the role
-  // its label needs.
-  const announce = () => {
-    const status = visible("#status");
-    if (status && status.getAttribute("role") !== "alert") status.setAttribute("role", "alert");
-    for (const empty of document.querySelectorAll(".empty[aria-label]:not([role])")) empty.setAttribute("role", "img");
-  };
-
-  let queued = false;
-  new MutationObserver(() => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; settle(); markCurrent(); announce(); });
-  }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
-})();
-
-
-// -- Your own pictures: a starting image, and a region painted to change ------------------------------
-// Files are read here (FileReader) into data: URLs, and the painted region is exported here as a mask;
-// the Generate and Edit region events' js= takes them as input values (window.hitlStudio), so the bytes
-// travel inside the queue's JSON and stay in memory: Gradio's upload route, which writes files, is never
-// used. The page checks type and size to say so early; the server checks everything again.
-(() => {
-  const TYPES = ["image/png", "image/jpeg", "image/webp"];
-  const MB = 1024 * 1024;
-  let upload = "";  // the picked picture, as a data: URL
-
+  // Gradio renders only what is shown, so an element found is an element on screen.
   const $ = (selector) => document.querySelector(selector);
-  const say = (text) => { const error = $("#upload-error"); if (error) error.textContent = text; };
-  const showPicked = () => {
-    const preview = $(".hitl-upload-preview");
-    const img = $("#upload-preview");
-    if (!preview || !img) return;
-    preview.hidden = !upload;
-    if (upload && img.getAttribute("src") !== upload) img.src = upload;
-    if (!upload) img.removeAttribute("src");
-  };
-  const take = (file) => {
-    if (!file) return;
-    const max = Number($(".hitl-upload")?.dataset.maxBytes || 0);
-    if (!TYPES.includes(file.type)) {
-      say(`“${file.name || "The picture"}” is not a PNG, JPEG or WebP picture.`);
-      return;
-    }
-    if (max && file.size > max) {
-      say(`“${file.name || "The picture"}” is ${(file.size / MB).toFixed(1)} MB; the limit is ${Math.round(max / MB)} MB.`);
-      return;
-    }
-    const reader = new FileReader();
-    reader.onload = () => { upload = String(reader.result); say(""); showPicked(); };
-    reader.onerror = () => say("The picture could not be read: pick it again.");
-    reader.readAsDataURL(file);
-  };
-  document.addEventListener("change", (event) => {
-    if (event.target.id !== "upload-file") return;
-    take(event.target.files?.[0]);
-    event.target.value = "";  // the same file can be picked again after Remove
-  });
-  document.addEventListener("click", (event) => {
-    if (!event.target.closest("#upload-remove")) return;
-    upload = "";
-    say("");
-    showPicked();
-    $("#upload-file")?.focus();
-  });
-  document.addEventListener("paste", (event) => {
-    if (!$("#stage-input")) return;  // a starting image belongs to the prompt stage
-    const file = [...(event.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
-    if (!file) return;
-    event.preventDefault();
-    take(file);
-  });
-  document.addEventListener("dragover", (event) => { if (event.target.closest?.(".hitl-upload")) event.preventDefault(); });
-  document.addEventListener("drop", (event) => {
-    if (!event.target.closest?.(".hitl-upload")) return;
-    event.preventDefault();
-    take(event.dataTransfer?.files?.[0]);
-  });
-
-  // The brush: a canvas over the picture on screen, at the picture's natural size, so the mask
-  // matches the image pixel for pixel whatever size it is shown at. Pointer events: mouse, touch, pen.
-  let canvas = null;
-  let painting = false;
-  let painted = false;
-  let last = null;
-  const picture = () => $("#image img");
-  const brush = () => Number($("#brush-size")?.value || 40);
-
-  const place = (img) => {
-    // Where the picture is drawn inside its <img> box (object-fit keeps its ratio).
-    const box = img.getBoundingClientRect();
-    const parent = img.parentElement.getBoundingClientRect();
-    const fit = getComputedStyle(img).objectFit;
-    let scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
-    if (fit === "scale-down") scale = Math.min(scale, 1);
-    if (fit === "none") scale = 1;
-    const width = fit === "fill" ? box.width : img.naturalWidth * scale;
-    const height = fit === "fill" ? box.height : img.naturalHeight * scale;
-    Object.assign(canvas.style, {
-      left: `${box.left - parent.left + (box.width - width) / 2}px`,
-      top: `${box.top - parent.top + (box.height - height) / 2}px`,
-      width: `${width}px`, height: `${height}px`,
-    });
-  };
-  const at = (event) => {
-    const r = canvas.getBoundingClientRect();
-    return [(event.clientX - r.left) * canvas.width / r.width, (event.clientY - r.top) * canvas.height / r.height];
-  };
-  const stroke = (from, to) => {
-    const context = canvas.getContext("2d");
-    context.strokeStyle = "#2563eb";
-    context.lineCap = context.lineJoin = "round";
-    context.lineWidth = brush() * canvas.width / canvas.getBoundingClientRect().width;
-    context.beginPath();
-    context.moveTo(...from);
-    context.lineTo(...to);
-    context.stroke();
-    painted = true;
-  };
-  const create = (img) => {
-    canvas?.remove();
-    canvas = document.createElement("canvas");
-    canvas.id = "paint-canvas";
-    canvas.width = img.naturalWidth;
-    canvas.height = img.naturalHeight;
-    canvas.dataset.src = img.currentSrc || img.src;
-    canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", "The painted region: where the picture will change");
-    painted = false;
-    canvas.addEventListener("pointerdown", (event) => {
-      if (!painting) return;
-      event.preventDefault();
-      canvas.setPointerCapture(event.pointerId);
-      last = at(event);
-      stroke(last, last);
-    });
-    canvas.addEventListener("pointermove", (event) => {
-      if (!last) return;
-      const next = at(event);
-      stroke(last, next);
-      last = next;
-    });
-    for (const end of ["pointerup", "pointercancel"]) canvas.addEventListener(end, () => { last = null; });
-    if (getComputedStyle(img.parentElement).position === "static") img.parentElement.style.position = "relative";
-    img.parentElement.appendChild(canvas);
-  };
-  const sync = () => {
-    // One canvas per picture: a new candidate on screen starts a clean one; leaving review drops it.
-    const img = picture();
-    const review = !!$("#stage-review");
-    if (!review || !img || !img.naturalWidth) {
-      if (!review) setPainting(false);
-      return;
-    }
-    if (!canvas || !canvas.isConnected || canvas.dataset.src !== (img.currentSrc || img.src)) {
-      if (!painting && !painted) return;
-      create(img);
-    }
-    canvas.classList.toggle("hitl-painting", painting);
-    place(img);
-  };
-  const setPainting = (on) => {
-    painting = on;
-    const toggle = $("#paint-toggle");
-    if (toggle) toggle.setAttribute("aria-pressed", String(on));
-    if (on) sync(); else if (canvas) canvas.classList.remove("hitl-painting");
-  };
-  const clear = () => {
-    canvas?.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-    painted = false;
-  };
-  document.addEventListener("click", (event) => {
-    if (event.target.closest("#paint-toggle")) setPainting(!painting);
-    else if (event.target.closest("#paint-clear")) clear();
-  });
-
-  const mask = () => {
-    // OpenAI's mask: fully transparent (alpha 0) where to change, opaque elsewhere, at the image's size.
-    if (!canvas || !canvas.isConnected || !painted) return "";
-    const out = document.createElement("canvas");
-    out.width = canvas.width;
-    out.height = canvas.height;
-    const context = out.getContext("2d");
-    context.fillStyle = "#000";
-    context.fillRect(0, 0, out.width, out.height);
-    context.globalCompositeOperation = "destination-out";
-    context.drawImage(canvas, 0, 0);
-    return out.toDataURL("image/png");
-  };
-  window.hitlStudio = { upload: () => upload, mask };
-
-  let wasReview = false;
+  // What each part redoes after Gradio changes the page: one observer, at most once a frame.
+  const tasks = [];
   let queued = false;
   new MutationObserver(() => {
     if (queued) return;
     queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
+    requestAnimationFrame(() => { queued = false; for (const task of tasks) task(); });
+  }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
+  const afterChanges = (task) => tasks.push(task);
+
+  {
+    const GENERATING = ["#generate", "#regenerate", "#refine", "#edit-region"];
+    let started = 0;  // when the user last asked for an image (browser clock)
+
+    const starting = (event) => {
+      const clicked = event.type === "click" && event.target.closest(GENERATING.map((id) => "button" + id).join(","));
+      const entered = event.type === "keydown" && event.key === "Enter" && !event.shiftKey &&
+        event.target.closest("#prompt, #feedback, #region-instruction");
+      if (clicked || entered) started = Date.now();
+    };
+    document.addEventListener("click", starting, true);
+    document.addEventListener("keydown", starting, true);
+
+    setInterval(() => {
+      for (const elapsed of document.querySelectorAll("#progress .elapsed")) {
+        elapsed.textContent = started ? `${Math.floor((Date.now() - started) / 1000)} s` : "";
+      }
+    }, 250);
+
+    // After an action, focus goes where the user acts next: Approve in review, Download when
+    // approved, the prompt after Start Over; a run that ends (or is cancelled) counts too. Focus
+    // stays put while an image is made: a second Enter must not land on Cancel (Esc cancels).
+    const stageOf = () => ($("#stage-review") ? "review" : $("#stage-final") ? "final" : "input");
+    const TARGETS = { review: "button#approve", final: "#download a", input: "#prompt textarea" };
+    let was = null;
+    const settle = () => {
+      const now = { stage: stageOf(), running: !!$("button#cancel") };
+      if (was && !now.running && (was.running || was.stage !== now.stage)) {
+        $(TARGETS[now.stage])?.focus();
+      }
+      was = now;
+    };
+
+    // The candidate under review carries the caption's mark: outline it and tell screen readers.
+    // Each thumbnail's name starts with its visible caption, so what is seen is what is heard.
+    const markCurrent = () => {
+      for (const item of document.querySelectorAll("#gallery button.thumbnail-item")) {
+        const caption = item.querySelector(".caption-label")?.textContent?.trim() || "";
+        const current = caption.endsWith("on screen");
+        item.classList.toggle("hitl-current", current);
+        if (current) item.setAttribute("aria-current", "true"); else item.removeAttribute("aria-current");
+        const position = (item.getAttribute("aria-label") || "").match(/\d+ of \d+/);
+        const name = caption && position ? `${caption} (thumbnail ${position[0]})` : null;
+        if (name && item.getAttribute("aria-label") !== name) item.setAttribute("aria-label", name);
+      }
+    };
+
+    // Keyboard first: Ctrl/⌘+Enter generates (or refines, from the feedback box); A approves,
+    // R regenerates, C compares two side by side (or stops), Esc cancels (from anywhere: it types nothing), ←/→ move through the
+    // candidates. Letters and arrows never fire while the user types in a text box.
+    const clickVisible = (selector) => {
+      const control = $(selector);
+      if (!control) return false;
+      control.click();
+      return true;
+    };
+    const step = (by) => {
+      const items = [...document.querySelectorAll("#gallery button.thumbnail-item")];
+      const at = items.findIndex((item) => item.getAttribute("aria-current") === "true");
+      const next = items[at + by];
+      if (at < 0 || !next) return false;
+      next.click();
+      next.focus();
+      return true;
+    };
+    const SINGLE_KEYS = {
+      a: () => clickVisible("button#approve"),
+      r: () => clickVisible("button#regenerate"),
+      c: () => clickVisible("button#compare") || clickVisible("button#end-compare"),
+      ArrowLeft: () => step(-1),
+      ArrowRight: () => step(1),
+    };
+    document.addEventListener("keydown", (event) => {
+      const typing = event.target.closest("textarea, input, select, [contenteditable='true']");
+      let done = false;
+      if (event.key === "Escape") {
+        done = clickVisible("button#cancel");
+      } else if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+        done = event.target.closest("#feedback") ? clickVisible("button#refine") : clickVisible("button#generate");
+      } else if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+        done = SINGLE_KEYS[key]?.() ?? false;
+      }
+      if (done) event.preventDefault();
+    });
+
+    // The message is an alert (read out when it appears); Gradio's empty image box gets the role
+    // its label needs.
+    const announce = () => {
+      const status = $("#status");
+      if (status && status.getAttribute("role") !== "alert") status.setAttribute("role", "alert");
+      for (const empty of document.querySelectorAll(".empty[aria-label]:not([role])")) empty.setAttribute("role", "img");
+    };
+
+    afterChanges(() => { settle(); markCurrent(); announce(); });
+  }
+
+  // -- Your own pictures: a starting image, and a region painted to change ------------------------------
+  // Files are read here (FileReader) into data: URLs, and the painted region is exported here as a mask;
+  // the Generate and Edit region events' js= takes them as input values (window.hitlStudio), so the bytes
+  // travel inside the queue's JSON and stay in memory: Gradio's upload route, which writes files, is never
+  // used. The page checks type and size to say so early; the server checks everything again.
+  {
+    const TYPES = ["image/png", "image/jpeg", "image/webp"];
+    const MB = 1024 * 1024;
+    let upload = "";  // the picked picture, as a data: URL
+
+    const say = (text) => { const error = $("#upload-error"); if (error) error.textContent = text; };
+    const showPicked = () => {
+      const preview = $(".hitl-upload-preview");
+      const img = $("#upload-preview");
+      if (!preview || !img) return;
+      preview.hidden = !upload;
+      if (upload && img.getAttribute("src") !== upload) img.src = upload;
+      if (!upload) img.removeAttribute("src");
+    };
+    const take = (file) => {
+      if (!file) return;
+      const max = Number($(".hitl-upload")?.dataset.maxBytes || 0);
+      if (!TYPES.includes(file.type)) {
+        say(`“${file.name || "The picture"}” is not a PNG, JPEG or WebP picture.`);
+        return;
+      }
+      if (max && file.size > max) {
+        say(`“${file.name || "The picture"}” is ${(file.size / MB).toFixed(1)} MB; the limit is ${Math.round(max / MB)} MB.`);
+        return;
+      }
+      const reader = new FileReader();
+      reader.onload = () => { upload = String(reader.result); say(""); showPicked(); };
+      reader.onerror = () => say("The picture could not be read: pick it again.");
+      reader.readAsDataURL(file);
+    };
+    document.addEventListener("change", (event) => {
+      if (event.target.id !== "upload-file") return;
+      take(event.target.files?.[0]);
+      event.target.value = "";  // the same file can be picked again after Remove
+    });
+    document.addEventListener("click", (event) => {
+      if (!event.target.closest("#upload-remove")) return;
+      upload = "";
+      say("");
+      showPicked();
+      $("#upload-file")?.focus();
+    });
+    document.addEventListener("paste", (event) => {
+      if (!$("#stage-input")) return;  // a starting image belongs to the prompt stage
+      const file = [...(event.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
+      if (!file) return;
+      event.preventDefault();
+      take(file);
+    });
+    document.addEventListener("dragover", (event) => { if (event.target.closest?.(".hitl-upload")) event.preventDefault(); });
+    document.addEventListener("drop", (event) => {
+      if (!event.target.closest?.(".hitl-upload")) return;
+      event.preventDefault();
+      take(event.dataTransfer?.files?.[0]);
+    });
+
+    // The brush: a canvas over the picture on screen, at the picture's natural size, so the mask
+    // matches the image pixel for pixel whatever size it is shown at. Pointer events: mouse, touch, pen.
+    let canvas = null;
+    let painting = false;
+    let painted = false;
+    let last = null;
+    const picture = () => $("#image img");
+    const brush = () => Number($("#brush-size")?.value || 40);
+
+    const place = (img) => {
+      // Where the picture is drawn inside its <img> box (object-fit keeps its ratio).
+      const box = img.getBoundingClientRect();
+      const parent = img.parentElement.getBoundingClientRect();
+      const fit = getComputedStyle(img).objectFit;
+      let scale = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+      if (fit === "scale-down") scale = Math.min(scale, 1);
+      if (fit === "none") scale = 1;
+      const width = fit === "fill" ? box.width : img.naturalWidth * scale;
+      const height = fit === "fill" ? box.height : img.naturalHeight * scale;
+      Object.assign(canvas.style, {
+        left: `${box.left - parent.left + (box.width - width) / 2}px`,
+        top: `${box.top - parent.top + (box.height - height) / 2}px`,
+        width: `${width}px`, height: `${height}px`,
+      });
+    };
+    const at = (event) => {
+      const r = canvas.getBoundingClientRect();
+      return [(event.clientX - r.left) * canvas.width / r.width, (event.clientY - r.top) * canvas.height / r.height];
+    };
+    const stroke = (from, to) => {
+      const context = canvas.getContext("2d");
+      context.strokeStyle = "#2563eb";
+      context.lineCap = context.lineJoin = "round";
+      context.lineWidth = brush() * canvas.width / canvas.getBoundingClientRect().width;
+      context.beginPath();
+      context.moveTo(...from);
+      context.lineTo(...to);
+      context.stroke();
+      painted = true;
+    };
+    const create = (img) => {
+      canvas?.remove();
+      canvas = document.createElement("canvas");
+      canvas.id = "paint-canvas";
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      canvas.dataset.src = img.currentSrc || img.src;
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", "The painted region: where the picture will change");
+      painted = false;
+      canvas.addEventListener("pointerdown", (event) => {
+        if (!painting) return;
+        event.preventDefault();
+        canvas.setPointerCapture(event.pointerId);
+        last = at(event);
+        stroke(last, last);
+      });
+      canvas.addEventListener("pointermove", (event) => {
+        if (!last) return;
+        const next = at(event);
+        stroke(last, next);
+        last = next;
+      });
+      for (const end of ["pointerup", "pointercancel"]) canvas.addEventListener(end, () => { last = null; });
+      if (getComputedStyle(img.parentElement).position === "static") img.parentElement.style.position = "relative";
+      img.parentElement.appendChild(canvas);
+    };
+    const sync = () => {
+      // One canvas per picture: a new candidate on screen starts a clean one; leaving review drops it.
+      const img = picture();
+      const review = !!$("#stage-review");
+      if (!review || !img || !img.naturalWidth) {
+        if (!review) setPainting(false);
+        return;
+      }
+      if (!canvas || !canvas.isConnected || canvas.dataset.src !== (img.currentSrc || img.src)) {
+        if (!painting && !painted) return;
+        create(img);
+      }
+      canvas.classList.toggle("hitl-painting", painting);
+      place(img);
+    };
+    const setPainting = (on) => {
+      painting = on;
+      const toggle = $("#paint-toggle");
+      if (toggle) toggle.setAttribute("aria-pressed", String(on));
+      if (on) sync(); else if (canvas) canvas.classList.remove("hitl-painting");
+    };
+    const clear = () => {
+      canvas?.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+      painted = false;
+    };
+    document.addEventListener("click", (event) => {
+      if (event.target.closest("#paint-toggle")) setPainting(!painting);
+      else if (event.target.closest("#paint-clear")) clear();
+    });
+
+    const mask = () => {
+      // OpenAI's mask: fully transparent (alpha 0) where to change, opaque elsewhere, at the image's size.
+      if (!canvas || !canvas.isConnected || !painted) return "";
+      const out = document.createElement("canvas");
+      out.width = canvas.width;
+      out.height = canvas.height;
+      const context = out.getContext("2d");
+      context.fillStyle = "#000";
+      context.fillRect(0, 0, out.width, out.height);
+      context.globalCompositeOperation = "destination-out";
+      context.drawImage(canvas, 0, 0);
+      return out.toDataURL("image/png");
+    };
+    window.hitlStudio = { upload: () => upload, mask };
+
+    let wasReview = false;
+    afterChanges(() => {
       const review = !!$("#stage-review");
       if (review && !wasReview) upload = "";  // it became the first version: the next prompt starts afresh
       wasReview = review;
       showPicked();
       sync();
     });
-  }).observe(document.documentElement, { subtree: true, childList: true });
-  window.addEventListener("resize", sync);
+    window.addEventListener("resize", sync);
+  }
 })();
