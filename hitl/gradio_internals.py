@@ -3,8 +3,8 @@
 Gradio has no public API for these: reading a session's state outside an event (the image
 route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
 letting a raw REST call leave out trailing parameters, a leaner per-session state (no deep-link
-copies of every block's config), an import Gradio retries on every step, and opening a share
-tunnel ourselves. Each
+copies of every block's config), show/hide updates without building a component each, an import
+Gradio retries on every step, and opening a share tunnel ourselves. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
 (The image components' `get_block_name` override is Gradio's documented way for a subclass to
 reuse a stock frontend, so it stays in components.py.)
@@ -12,13 +12,15 @@ reuse a stock frontend, so it stays in components.py.)
 
 from __future__ import annotations
 
+import copy
 import datetime
 import importlib.util
 import sys
 from collections.abc import Iterator
 from typing import Any
 
-from gradio import networking, state_holder
+from gradio import networking, processing_utils, state_holder
+from gradio.blocks import Block
 from gradio.components import State
 
 
@@ -96,6 +98,84 @@ class LeanSessionState(state_holder.SessionState):
 
     def _update_value_in_config(self, key: int, value: Any) -> None:
         """Nothing to keep: no deep links."""
+
+
+_LEFT_OUT = object()
+_SHOW_HIDE = {"__type__", "visible", "value"}  # the only keys of an update `light_updates` answers itself
+
+
+class _Outputs:
+    """An event's BlockFunction seen with some of its outputs only (for Gradio's own postprocess)."""
+
+    def __init__(self, block_fn, outputs: list):
+        self._block_fn, self.outputs = block_fn, outputs
+
+    def __getattr__(self, name: str):
+        return getattr(self._block_fn, name)
+
+
+def light_updates(blocks) -> None:
+    """Answer an event's left-out outputs and its show/hide updates without building a component for
+    each. For every update dict, `gr.skip()` and each output a handler leaves out of its dict included,
+    Gradio constructs a new component (signature inspection, upload-folder lookup and all): a dozen
+    per generation on this page, a quarter of the app's CPU under load. The page receives the same
+    payload; the session's copy of a block shown or hidden is a shallow copy with `visible` set and
+    the constructor arguments Gradio's rebuilt copy would have (its config copies are gone:
+    `LeanSessionState`). Only for
+    events that skip Gradio's postprocess and return a dict keyed by their outputs; anything else, and
+    every other kind of update, is Gradio's own business."""
+    postprocess = blocks.postprocess_data
+
+    async def lighter(block_fn, predictions, state):
+        if not _answerable(block_fn, predictions, state):
+            return await postprocess(block_fn, predictions, state)
+        answered, rest = [], {}
+        for block in block_fn.outputs:
+            value = predictions.get(block, _LEFT_OUT)
+            if value is _LEFT_OUT:
+                answered.append(None if block.stateful else {"__type__": "update"})  # what gr.skip() sends
+            elif not block.stateful and _show_hide(value):
+                answered.append(await _shown_or_hidden(block, value, state))
+            else:
+                answered.append(_LEFT_OUT)
+                rest[block] = value
+        if rest:
+            done = iter(await postprocess(_Outputs(block_fn, list(rest)), rest, state))
+            answered = [next(done) if value is _LEFT_OUT else value for value in answered]
+        return answered
+
+    blocks.postprocess_data = lighter
+
+
+def _answerable(block_fn, predictions, state) -> bool:
+    if block_fn.postprocess or block_fn.batch or state is None or not isinstance(predictions, dict):
+        return False
+    outputs = {id(block) for block in block_fn.outputs}
+    return len(outputs) == len(block_fn.outputs) and all(
+        isinstance(key, Block) and id(key) in outputs for key in predictions)
+
+
+def _show_hide(value) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update" and value.keys() <= _SHOW_HIDE
+
+
+async def _shown_or_hidden(block, update: dict, state) -> dict:
+    """What Gradio sends for a visibility and/or value update, and the session's copy of the block."""
+    answer = {"__type__": "update"}
+    if update.get("visible") is not None:
+        base = state.get(block._id, block)
+        shown = copy.copy(base)
+        shown.visible = update["visible"]
+        # what the next update rebuilds the block from, as Gradio's rebuilt block would have them
+        # (one dict per class of its MRO, the block's own first)
+        args = {**base.constructor_args, "visible": shown.visible, "render": False}
+        args.pop("value", None)
+        shown._constructor_args = [args, *base._constructor_args[1:]]
+        state[block._id] = shown
+        answer["visible"] = shown.visible
+    if "value" in update:
+        answer["value"] = update["value"]
+    return await processing_utils.async_move_files_to_cache(answer, block, postprocess=True)
 
 
 def skip_absent_matplotlib() -> None:

@@ -56,6 +56,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
         add_endpoints(page, runtime)
         demo.unload(release_closed(demo, settings.closed_session_grace))
     gradio_internals.fill_left_out_inputs(demo)
+    gradio_internals.light_updates(demo)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
 

@@ -3,12 +3,14 @@ installed Gradio: when an upgrade moves one, this file says which, before users 
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import sys
 import time
 
 import httpx
+import gradio as gr
 import pytest
 from gradio import networking, utils
 from gradio_client import Client
@@ -102,3 +104,46 @@ def test_gradio_still_imports_matplotlib_in_every_step_and_an_absent_one_fails_a
             import matplotlib  # noqa: F401
     with utils.MatplotlibBackendMananger():
         pass
+
+
+def counted(init, calls: list):
+    def init_counted(self, *args, **kwargs):
+        calls.append(self)
+        init(self, *args, **kwargs)
+    return init_counted
+
+
+def test_show_hide_updates_and_left_out_outputs_send_what_gradio_sends_without_building_components(monkeypatch):
+    """light_updates answers the page's visibility updates and left-out outputs itself: the same payload
+    as Gradio's own postprocess, the same visibility in the session's copy of each block, and no
+    component built for them (Gradio builds one per update dict, a quarter of the app's CPU under load)."""
+    with gr.Blocks() as blocks:
+        column, button, text = gr.Column(), gr.Button("Go"), gr.Textbox()
+        state, picker, left_out = gr.State(0), gr.Dropdown(["a"]), gr.Textbox("kept")
+        outputs = [state, column, button, text, picker, left_out]
+        button.click(lambda: None, None, outputs, postprocess=False)
+    (block_fn,) = blocks.fns.values()
+
+    def predictions():  # fresh each time: Gradio's postprocess changes update dicts in place
+        return {state: 42, column: gr.update(visible=False), button: gr.update(visible=True, value="Stop"),
+                text: "plain", picker: gr.update(choices=["a", "b"], value=None)}
+
+    async def both():
+        theirs_state, ours_state = gradio_internals.LeanSessionState(blocks), gradio_internals.LeanSessionState(blocks)
+        theirs = await blocks.postprocess_data(block_fn, predictions(), theirs_state)
+        gradio_internals.light_updates(blocks)
+        built = []
+        for kind in (gr.Column, gr.Button):
+            monkeypatch.setattr(kind, "__init__", counted(kind.__init__, built))
+        ours = await blocks.postprocess_data(block_fn, predictions(), ours_state)
+        return theirs, theirs_state, ours, ours_state, built
+
+    theirs, theirs_state, ours, ours_state, built = asyncio.run(both())
+    assert ours == theirs
+    assert ours[1] == {"__type__": "update", "visible": False} and ours[5] == {"__type__": "update"}
+    assert ours[4]["choices"] == [["a", "a"], ["b", "b"]]  # other updates are Gradio's own
+    for block in (column, button, picker):
+        assert ours_state[block._id].visible == theirs_state[block._id].visible
+        assert ours_state[block._id].constructor_args == theirs_state[block._id].constructor_args
+    assert ours_state[state._id] == theirs_state[state._id] == 42
+    assert built == [], "a show/hide update built a component"
