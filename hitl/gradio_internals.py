@@ -3,8 +3,9 @@
 Gradio has no public API for these: reading a session's state outside an event (the image
 route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
 letting a raw REST call leave out trailing parameters, a leaner per-session state (no deep-link
-copies of every block's config), show/hide updates without building a component each, an import
-Gradio retries on every step, and opening a share tunnel ourselves. Each
+copies of every block's config), show/hide updates without building a component each, plain
+inputs checked without a thread hop each, an import Gradio retries on every step, and opening a
+share tunnel ourselves. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
 (The image components' `get_block_name` override is Gradio's documented way for a subclass to
 reuse a stock frontend, so it stays in components.py.)
@@ -22,6 +23,7 @@ from typing import Any
 from gradio import networking, processing_utils, state_holder
 from gradio.blocks import Block
 from gradio.components import State
+from gradio.exceptions import ComponentProcessingError, Error
 
 
 def _store(app_or_blocks):
@@ -104,11 +106,12 @@ _LEFT_OUT = object()
 _SHOW_HIDE = {"__type__", "visible", "value"}  # the only keys of an update `light_updates` answers itself
 
 
-class _Outputs:
-    """An event's BlockFunction seen with some of its outputs only (for Gradio's own postprocess)."""
+class _Seen:
+    """An event's BlockFunction with some attributes seen otherwise, for Gradio's own pre/postprocess."""
 
-    def __init__(self, block_fn, outputs: list):
-        self._block_fn, self.outputs = block_fn, outputs
+    def __init__(self, block_fn, **overrides):
+        self._block_fn = block_fn
+        self.__dict__.update(overrides)
 
     def __getattr__(self, name: str):
         return getattr(self._block_fn, name)
@@ -140,7 +143,7 @@ def light_updates(blocks) -> None:
                 answered.append(_LEFT_OUT)
                 rest[block] = value
         if rest:
-            done = iter(await postprocess(_Outputs(block_fn, list(rest)), rest, state))
+            done = iter(await postprocess(_Seen(block_fn, outputs=list(rest)), rest, state))
             answered = [next(done) if value is _LEFT_OUT else value for value in answered]
         return answered
 
@@ -176,6 +179,34 @@ async def _shown_or_hidden(block, update: dict, state) -> dict:
     if "value" in update:
         answer["value"] = update["value"]
     return await processing_utils.async_move_files_to_cache(answer, block, postprocess=True)
+
+
+def inline_preprocess(blocks) -> None:
+    """Preprocess plain inputs (text, numbers, choices: no files) in the event loop. Gradio hands each
+    input of each event to a worker thread for its `preprocess` (a check that a choice is one of the
+    choices, a number within its bounds), ten thread hops for one Generate, each costing more than the
+    check. Errors are raised as Gradio raises them."""
+    preprocess = blocks.preprocess_data
+
+    async def inline(block_fn, inputs, state, explicit_call=False):
+        if not block_fn.preprocess or block_fn.component_prop_inputs or state is None or any(
+                getattr(block, "data_model", None) for block in block_fn.inputs):
+            return await preprocess(block_fn, inputs, state, explicit_call)
+        values = await preprocess(_Seen(block_fn, preprocess=False), inputs, state, explicit_call)
+        return [value if block.stateful else _preprocessed(blocks, block_fn, i, state.get(block._id, block), value)
+                for i, (block, value) in enumerate(zip(block_fn.inputs, values, strict=True))]
+
+    blocks.preprocess_data = inline
+
+
+def _preprocessed(blocks, block_fn, i: int, block, value):
+    try:
+        return block.preprocess(value)
+    except Error:
+        raise
+    except Exception as err:
+        raise ComponentProcessingError(blocks._format_processing_error(
+            block_fn, i, block, value, is_input=True, original_error=err)) from err
 
 
 def skip_absent_matplotlib() -> None:

@@ -57,6 +57,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
         demo.unload(release_closed(demo, settings.closed_session_grace))
     gradio_internals.fill_left_out_inputs(demo)
     gradio_internals.light_updates(demo)
+    gradio_internals.inline_preprocess(demo)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
 

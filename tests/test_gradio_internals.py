@@ -147,3 +147,47 @@ def test_show_hide_updates_and_left_out_outputs_send_what_gradio_sends_without_b
         assert ours_state[block._id].constructor_args == theirs_state[block._id].constructor_args
     assert ours_state[state._id] == theirs_state[state._id] == 42
     assert built == [], "a show/hide update built a component"
+
+
+def test_plain_inputs_are_preprocessed_as_gradio_does_without_a_worker_thread(monkeypatch):
+    """inline_preprocess: the same values and the same refusals as Gradio's preprocess, in the event loop
+    (Gradio hands every input to a worker thread for a check that takes microseconds)."""
+    import anyio
+
+    with gr.Blocks() as blocks:
+        inputs = [gr.Textbox(), gr.Radio([1, 2, 3]), gr.Number(0, minimum=0, precision=0), gr.Dropdown(["a", "b"]),
+                  gr.BrowserState([]), gr.State("kept")]
+        button = gr.Button()
+        button.click(lambda *values: None, inputs, None)
+    (block_fn,) = blocks.fns.values()
+
+    async def preprocessed(values):
+        return await blocks.preprocess_data(block_fn, list(values), gradio_internals.LeanSessionState(blocks))
+
+    async def refusal(values):
+        with pytest.raises(gr.Error) as refused:
+            await preprocessed(values)
+        return refused.value.message
+
+    good = ["text", 2, 3.0, "b", ["x"], None]
+    bad_choice, too_small = ["t", 9, 0, "a", [], None], ["t", 1, -1, "a", [], None]
+
+    async def both():
+        theirs = [await preprocessed(good), await refusal(bad_choice), await refusal(too_small)]
+        gradio_internals.inline_preprocess(blocks)
+        hops = []
+        run_sync = anyio.to_thread.run_sync
+
+        async def hop(fn, *args, **kwargs):
+            hops.append(fn)
+            return await run_sync(fn, *args, **kwargs)
+
+        monkeypatch.setattr(anyio.to_thread, "run_sync", hop)
+        ours = [await preprocessed(good), await refusal(bad_choice), await refusal(too_small)]
+        return theirs, ours, hops
+
+    theirs, ours, hops = asyncio.run(both())
+    assert ours == theirs
+    assert ours[0] == ["text", 2, 3, "b", ["x"], "kept"]
+    assert "9" in ours[1] and "-1" in ours[2]
+    assert hops == [], "an input went to a worker thread"
