@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from hitl import gradio_internals
 from hitl.config import Settings, load_settings
-from hitl.memory import return_freed_images_to_the_os
+from hitl.memory import freeze_startup, return_freed_images_to_the_os
 from hitl.ui import build_demo, launch_options
 
 ON_SPACES = os.environ.get("SYSTEM") == "spaces"
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"* HITL Image Studio running at {demo.local_url} — {mode}", flush=True)
     if share:
         open_share_link(demo)
+    freeze_startup()
     demo.block_thread()
 
 

@@ -123,7 +123,7 @@ def app_main(conn, kind: str, settings: dict, launch: dict, latency: float, trac
     import importlib
 
     from hitl.config import load_settings
-    from hitl.memory import return_freed_images_to_the_os
+    from hitl.memory import freeze_startup, return_freed_images_to_the_os
 
     return_freed_images_to_the_os()  # as app.py does
     ui = importlib.import_module(ui_module)  # hitl.ui, or a candidate change to compare (--ui-module)
@@ -140,6 +140,8 @@ def app_main(conn, kind: str, settings: dict, launch: dict, latency: float, trac
         gc.collect()
     finally:
         sys.unraisablehook = hook
+    if kind == "hitl":
+        freeze_startup()  # as app.py does once it is up (the bare floor is a Gradio app as it comes)
     debug = _start_debug_server(demo)
     conn.send({"url": demo.local_url.rstrip("/"), "debug": debug, "pid": os.getpid()})
     _serve_until_stopped(conn)

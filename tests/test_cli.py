@@ -70,3 +70,28 @@ def test_share_is_ignored_on_a_space():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_what_startup_built_is_frozen_out_of_the_garbage_collectors_way(monkeypatch):
+    """app.py freezes what is alive once the app is up (Gradio, the page, the server), so the cyclic
+    collector's full passes no longer walk it again and again under load (hitl.memory.freeze_startup)."""
+    import gc
+    import logging
+
+    import gradio as gr
+
+    import app
+
+    launched = []
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda demo: launched.append(demo))  # return, don't serve
+    monkeypatch.setattr(app, "return_freed_images_to_the_os", lambda: None)  # not this test's allocator
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: None)  # nor its logging
+    gc.unfreeze()
+    try:
+        app.main(["--demo", "--port", str(free_port())])
+        assert len(launched) == 1
+        assert gc.get_freeze_count() > 10_000  # Gradio's and the page's objects, built before
+    finally:
+        gc.unfreeze()
+        for demo in launched:
+            demo.close()
