@@ -120,13 +120,12 @@ class _Seen:
 def light_updates(blocks) -> None:
     """Answer an event's left-out outputs and its show/hide updates without building a component for
     each. For every update dict, `gr.skip()` and each output a handler leaves out of its dict included,
-    Gradio constructs a new component (signature inspection, upload-folder lookup and all): a dozen
-    per generation on this page, a quarter of the app's CPU under load. The page receives the same
-    payload; the session's copy of a block shown or hidden is a shallow copy with `visible` set and
-    the constructor arguments Gradio's rebuilt copy would have (its config copies are gone:
-    `LeanSessionState`). Only for
-    events that skip Gradio's postprocess and return a dict keyed by their outputs; anything else, and
-    every other kind of update, is Gradio's own business."""
+    Gradio constructs a new component (signature inspection, upload-folder lookup and all): about 36
+    per generation on this page, 3 ms of CPU per generation with 64 at once (bench/results.md). The page
+    receives the same payload; the session's copy of a block shown or hidden is a shallow copy with
+    `visible` set and the constructor arguments Gradio's rebuilt copy would have (its config copies
+    are gone: `LeanSessionState`). Only for events that skip Gradio's postprocess and return a dict
+    keyed by their outputs; anything else, and every other kind of update, is Gradio's own business."""
     postprocess = blocks.postprocess_data
 
     async def lighter(block_fn, predictions, state):
