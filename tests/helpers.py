@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -10,6 +11,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 from fake_openai import prompt_of
 from PIL import Image
 
@@ -20,6 +22,16 @@ TEST_SETTINGS = dict(api_key=TEST_KEY, request_timeout=1.0, total_timeout=8.0, m
 
 # The named endpoints return (image, revised_prompt, candidates, message).
 IMAGE, REVISED, CANDIDATES, MESSAGE = range(4)
+
+
+async def cancel_the_next(items, after: float) -> None:
+    """Wait for the next item of a running action and cancel that wait `after` seconds in, as the
+    page's Cancel cancels an event mid-generation."""
+    task = asyncio.ensure_future(items.__anext__())
+    await asyncio.sleep(after)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 def wait_until(condition, limit: float = 15.0) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 import pytest
 from fake_openai import prompt_of
-from helpers import Page
+from helpers import Page, cancel_the_next
 
 from hitl.components import gallery_payload
 from hitl.config import load_settings
@@ -230,11 +230,7 @@ def test_a_cancelled_generation_hands_its_room_back():
         items = run_action(Action.GENERATE, Session(), runtime, task_input="a kite", options={})
         await items.__anext__()  # Started: the room is reserved by now
         assert runtime.images.reserved > 0
-        task = asyncio.ensure_future(items.__anext__())
-        await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_the_next(items, after=0.05)
 
     asyncio.run(cancel_midway())
     assert runtime.images.reserved == 0

@@ -6,7 +6,7 @@ import asyncio
 from datetime import date
 
 import openai
-import pytest
+from helpers import cancel_the_next
 
 from hitl.backends.demo import DemoBackend
 from hitl.config import load_settings
@@ -167,11 +167,7 @@ def test_runner_cancellation_leaves_the_session_as_it_was():
     async def cancel_midway():
         items = run_action(Action.GENERATE, session, runtime, task_input="a kite", options={})
         assert isinstance(await items.__anext__(), Started)
-        task = asyncio.ensure_future(items.__anext__())
-        await asyncio.sleep(0.1)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_the_next(items, after=0.1)
 
     asyncio.run(cancel_midway())
     assert session == Session()
