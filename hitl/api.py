@@ -76,6 +76,11 @@ class Endpoints:
         """Approve candidate `index`, or the one on screen with -1, the default (stage user_feedback -> final)."""
         return await self.answer(Action.APPROVE, session, request, approve_index=index)
 
+    async def reopen(self, session, request: gr.Request):
+        """Withdraw the approval and go back to review with every candidate, the approved one on screen
+        (stage final -> user_feedback); the decision log keeps both the approval and its withdrawal."""
+        return await self.answer(Action.REOPEN, session, request)
+
     async def start_over(self, session, request: gr.Request):
         """Go back to the prompt stage; the candidates and any approval are put aside until the next Generate."""
         return await self.answer(Action.START_OVER, session, request)
@@ -112,6 +117,7 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
     gr.on([], api.compare, [page.candidate_index, page.session], results, api_name="compare", **quick)
     gr.on([], api.approve, [page.approve_index, page.session], results, api_name="approve", **quick)
+    gr.on([], api.reopen, [page.session], results, api_name="reopen", **quick)
     gr.on([], api.start_over, [page.session], results, api_name="start_over", **quick)
     gr.on([], api.history, [page.session], page.versions, api_name="history", **quick)
     gr.on([], api.undo_start_over, [page.session], results, api_name="undo_start_over", **quick)

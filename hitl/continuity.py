@@ -3,8 +3,9 @@
 The browser keeps only an unguessable token (`gr.BrowserState`); the session itself stays in this
 server's memory, never on disk, for its time to live after it was last used. A reloaded tab that
 presents the token gets the same session back; a wrong or expired token gets a fresh one, never
-someone else's. Tabs presenting the same token share one session: each event starts from the
-latest state any of them left, and the session's one-action-at-a-time claim covers them all.
+someone else's. Tabs presenting the same token share one `Home` (`hitl/jobs.py`): the session, the
+job under way and a version every tab watches, so each tab shows the latest state any of them left,
+a job runs on whether or not a tab is open, and the one-action-at-a-time claim covers them all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from .jobs import Home
 from .stages import Session
 
 
@@ -27,8 +29,7 @@ def _digest(token: str) -> str:
 
 @dataclass
 class _Kept:
-    session: Session
-    touched: float
+    home: Home
     tabs: dict[str, None] = field(default_factory=dict)  # the newest tabs (Gradio session hashes) showing it
 
 
@@ -40,31 +41,31 @@ class SessionVault:
         self._kept: OrderedDict[str, _Kept] = OrderedDict()  # by digest, least recently used first
         self._tabs: dict[str, str] = {}  # tab (session hash) -> digest
 
-    def open(self, token: str | None, tab: str, session: Session, now: float) -> tuple[str, Session]:
-        """A tab loads the page: its token's session if it is still kept, else a new token for `session`."""
+    def open(self, token: str | None, tab: str, session: Session, now: float) -> tuple[str, Home]:
+        """A tab loads the page: its token's home if it is still kept, else a new token and home for `session`."""
         self._expire(now)
         digest = _digest(token) if isinstance(token, str) and token else ""
         kept = self._kept.get(digest)
         if kept is None:
             token = secrets.token_urlsafe(32)
             digest = _digest(token)
-            kept = self._kept[digest] = _Kept(session, now)
+            kept = self._kept[digest] = _Kept(Home(session, now))
         kept.tabs[tab] = None
         while len(kept.tabs) > MAX_TABS:  # a tab reloaded again and again: forget the oldest
             oldest = next(iter(kept.tabs))
             del kept.tabs[oldest]
             self._tabs.pop(oldest, None)
-        kept.touched = now
+        kept.home.touched = now
         self._kept.move_to_end(digest)
         self._tabs[tab] = digest
         while len(self._kept) > self.max_sessions:
             self._drop(next(iter(self._kept)))
-        return token, kept.session
+        return token, kept.home
 
-    def latest(self, tab: str, session: Session) -> Session:
-        """The session an event of this tab should start from: the last one any of its tabs left."""
+    def home(self, tab: str) -> Home | None:
+        """The home a tab's events act on (None for a tab that never loaded the page: gradio_client)."""
         kept = self._kept.get(self._tabs.get(tab, ""))
-        return kept.session if kept is not None else session
+        return kept.home if kept is not None else None
 
     def keep(self, tab: str, session: Session, now: float) -> None:
         """After an event: the tab's session as it now is, kept for its time to live from now."""
@@ -72,7 +73,7 @@ class SessionVault:
         digest = self._tabs.get(tab)
         kept = self._kept.get(digest) if digest else None
         if kept is not None:
-            kept.session, kept.touched = session, now
+            kept.home.set(session, now)
             self._kept.move_to_end(digest)
 
     def __len__(self) -> int:
@@ -81,7 +82,7 @@ class SessionVault:
     def _expire(self, now: float) -> None:
         while self._kept:
             digest, oldest = next(iter(self._kept.items()))
-            if now - oldest.touched < self.ttl:
+            if now - oldest.home.touched < self.ttl:
                 break
             self._drop(digest)
 

@@ -9,7 +9,10 @@ results into a `Screen`'s outputs.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -18,9 +21,11 @@ import gradio as gr
 from .config import Settings
 from .page import HISTORY, Page, estimate_html
 from .images import thumbnail
-from .runner import Preview, Runtime, Started, run_action
+from .jobs import Home
+from .runner import BUSY, Preview, Runtime, run_action
 from .screen import Screen
 from .stages import Action, Session, Stage, stages_switched_by
+from .validation import MAX_COUNT
 
 
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
@@ -60,11 +65,41 @@ async def last(items: AsyncIterator):
     return final
 
 
+SEEN_CHARS = 600  # what a page's `seen` may be: a stage and three candidate keys, as JSON
+_KEY = re.compile(r"([A-Za-z0-9_-]{8,64})(?:\.\w+)?(?:[?#].*)?$")  # an image URL's last segment: its key
+
+
+def seen_of(text, picked=None) -> dict | None:
+    """What the page says it showed when an action was pressed (its script's `seen()`: the stage, the
+    image URLs on screen and beside it) and, for a thumbnail click, the picked tile's URL; as keys."""
+    try:
+        said = json.loads(text) if isinstance(text, str) and 0 < len(text) <= SEEN_CHARS else None
+    except ValueError:
+        return None
+    if not isinstance(said, dict):
+        return None
+    seen = {"stage": said.get("stage")}
+    for part, url in (("screen", said.get("screen")), ("beside", said.get("beside")), ("picked", picked)):
+        if isinstance(url, str) and url:
+            found = _KEY.search(url) if not url.startswith("data:") else None
+            seen[part] = found.group(1) if found else "not-a-kept-image"  # a preview: nothing kept to act on
+    return seen
+
+
+def picked_url(event: gr.SelectData | None) -> str | None:
+    """The URL of the gallery tile a click picked (Gradio hands the tile's image data)."""
+    value = getattr(event, "value", None)
+    image = value.get("image") if isinstance(value, dict) else None
+    return image.get("url") if isinstance(image, dict) else None
+
+
 class PageEvents:
-    """The handlers of the page's events, bound to its components and the app's runtime."""
+    """The handlers of the page's events, bound to its components and the app's runtime. Each tab has
+    one `Screen` (what it shows), drawn by its clicks and by its watch of the session's home."""
 
     def __init__(self, page: Page, runtime: Runtime):
         self.page, self.runtime = page, runtime
+        self.screens: OrderedDict[str, Screen] = OrderedDict()  # by tab, least recently used first
 
     def outputs(self, action: Action | None = None, every_stage: bool = False) -> list:
         """What an action's event may change: the stage boxes it can switch, and the rest of the screen."""
@@ -73,41 +108,102 @@ class PageEvents:
         boxes = [page.stage_boxes[stage] for stage in stages]
         return [page.session, *boxes, page.compare_bar, page.cancel, page.undo, page.progress, page.slider,
                 page.image, page.revised_prompt, page.cost, page.gallery, page.compare, page.your_prompt,
-                page.download, page.message]
+                page.download, page.message, page.prompt]
 
-    async def stream(self, action: Action, shown: Session, request: gr.Request, **inputs):
-        """Run `action` from the session's latest state (another tab of it may have moved on since
-        this one showed `shown`), streaming what changes on this tab's screen."""
-        tab, vault = request.session_hash, self.runtime.vault
-        session = vault.latest(tab, shown)
+    def home(self, tab: str, shown: Session) -> Home:
+        """The session's home: the one the browser's token named at page load, or one of this tab's own
+        (a client of the page's events that never loaded the page)."""
+        return self.runtime.vault.home(tab) or self.runtime.vault.open(None, tab, shown, time.monotonic())[1]
+
+    def screen(self, tab: str, shown: Session) -> Screen:
+        screen = self.screens.get(tab)
+        if screen is None:
+            screen = self.screens[tab] = Screen.of(self.page, shown, tab, self.runtime.settings.partial_images)
+            while len(self.screens) > MAX_SCREENS:
+                self.screens.popitem(last=False)
+        self.screens.move_to_end(tab)
+        return screen
+
+    def forget_tab(self, tab: str) -> None:
+        self.screens.pop(tab, None)
+
+    @staticmethod
+    def render(screen: Screen, home: Home, note: str = "") -> dict:
+        screen.version = home.version
+        return screen.show(home.session, home.job, note)
+
+    async def run_job(self, action: Action, shown: Session, request: gr.Request, prompt: str | None = None,
+                      **inputs):
+        """Start `action` as the session's job and show it on this tab until it ends. The job is the
+        session's: if this tab goes (a reload, a closed tab, a lost connection) it runs on, and every
+        page of the session watches it."""
+        tab = request.session_hash
+        home, screen = self.home(tab, shown), self.screen(tab, shown)
         count = inputs.get("count", 1)
-        screen = Screen.of(self.page, shown, tab, previews_expected=self.runtime.settings.partial_images,
-                           count=count if isinstance(count, int) else 1)
+        count = count if isinstance(count, int) and 1 <= count <= MAX_COUNT else 1
+        draft = None
+        if isinstance(prompt, str):  # part of the session from the click on: a reload shows it
+            draft = replace(home.session, prompt_draft=prompt[:self.runtime.settings.max_prompt_chars])
+        job = home.start(action, count, lambda stop: self.job_items(action, home.session, request, stop=stop,
+                                                                    **inputs), draft)
+        if job is None:
+            yield self.render(screen, home, BUSY)
+            return
+        while True:
+            yield self.render(screen, home)
+            if home.job is not job:
+                return
+            await home.changed(screen.version)
+
+    async def job_items(self, action: Action, session: Session, request: gr.Request, **inputs):
+        count = inputs.get("count", 1)
         async for item in run(action, session, self.runtime, request, **inputs):
-            if isinstance(item, Started):  # Cancel shows, the last message goes
-                yield screen.show(session, running=True)
-            elif isinstance(item, Preview):  # inline, as it is shown once; a small one in its tile if several
-                if screen.count > 1 or not item.ready:
-                    yield screen.show(session, running=True, preview=await tiled(item, screen.count))
-            else:
-                vault.keep(tab, item, time.monotonic())
-                yield screen.show(item)
+            yield await tiled(item, count) if isinstance(item, Preview) else item
+
+    async def act(self, action: Action, shown: Session, request: gr.Request, **inputs) -> dict:
+        """A quick action (pick, compare, approve, start over…) on the session's home, shown on this tab
+        (and by their watch on its other tabs). A refusal is this tab's message alone."""
+        tab = request.session_hash
+        home, screen = self.home(tab, shown), self.screen(tab, shown)
+        if home.busy:
+            return self.render(screen, home, BUSY)
+        before = home.session
+        after = await last(run(action, before, self.runtime, request, **inputs))
+        if after.error_message and replace(after, error_message="") == replace(before, error_message=""):
+            return self.render(screen, home, after.error_message)
+        home.set(after, time.monotonic())
+        return self.render(screen, home)
+
+    async def watch(self, shown: Session, request: gr.Request):
+        """Every open tab watches its session's home from page load on, and draws whatever another tab
+        or a job changed there: a streaming event that waits, so an idle tab costs next to nothing."""
+        tab = request.session_hash
+        home = self.runtime.vault.home(tab)
+        if home is None:
+            return
+        screen = self.screen(tab, shown)
+        while True:
+            await home.changed(screen.version)
+            yield self.render(screen, home)
 
     def resume(self, token: str, history: list, session: Session, request: gr.Request):
         """Page load: the session this browser's token names (a reload loses nothing), or a new token;
         and the visitor's recent prompts in the picker."""
-        token, kept = self.runtime.vault.open(token, request.session_hash, session, time.monotonic())
-        outputs = Screen.of(self.page, session, request.session_hash).show(kept) if kept is not session else {}
+        tab = request.session_hash
+        token, home = self.runtime.vault.open(token, tab, session, time.monotonic())
+        self.forget_tab(tab)
+        outputs = self.render(self.screen(tab, session), home) if home.session is not session else {}
         prompts = [p for p in history or [] if isinstance(p, str)][:HISTORY]
         return {**outputs, self.page.token: token, self.page.recent: gr.update(choices=prompts, value=None)}
 
     async def generate(self, prompt, count, size, quality, background, output_format, api_key, budget, history,
                        image, session: Session, request: gr.Request):
-        async for outputs in self.stream(Action.GENERATE, session, request, task_input=prompt, count=count,
-                                         upload_input=image,
-                                         **upstream(size, quality, background, output_format, api_key, budget)):
+        async for outputs in self.run_job(Action.GENERATE, session, request, prompt=prompt, task_input=prompt,
+                                          count=count, upload_input=image,
+                                          **upstream(size, quality, background, output_format, api_key, budget)):
             after = outputs[self.page.session]
-            if after is not session and after.stage is Stage.USER_FEEDBACK:  # made: remember it
+            if after.stage is Stage.USER_FEEDBACK and after is not session and not self.home(
+                    request.session_hash, session).busy:  # made: remember it
                 yield {**outputs, **self.remembered(after.input_used_by_process, history)}
             else:
                 yield outputs
@@ -122,115 +218,126 @@ class PageEvents:
 
     async def regenerate(self, count, size, quality, background, output_format, api_key, budget,
                          session: Session, request: gr.Request):
-        async for outputs in self.stream(Action.REGENERATE, session, request, count=count,
-                                         **upstream(size, quality, background, output_format, api_key, budget)):
+        async for outputs in self.run_job(Action.REGENERATE, session, request, count=count,
+                                          **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
-    async def refine(self, feedback, size, quality, background, output_format, api_key, budget,
+    async def refine(self, feedback, size, quality, background, output_format, api_key, budget, seen,
                      session: Session, request: gr.Request):
-        async for outputs in self.stream(Action.REFINE, session, request, feedback=feedback,
-                                         **upstream(size, quality, background, output_format, api_key, budget)):
+        async for outputs in self.run_job(Action.REFINE, session, request, feedback=feedback, seen=seen_of(seen),
+                                          **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
-    async def edit_region(self, instruction, size, quality, background, output_format, api_key, budget, mask,
+    async def edit_region(self, instruction, size, quality, background, output_format, api_key, budget, mask, seen,
                           session: Session, request: gr.Request):
-        async for outputs in self.stream(Action.EDIT_REGION, session, request, instruction=instruction,
-                                         mask_input=mask,
-                                         **upstream(size, quality, background, output_format, api_key, budget)):
+        async for outputs in self.run_job(Action.EDIT_REGION, session, request, instruction=instruction,
+                                          mask_input=mask, seen=seen_of(seen),
+                                          **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
-    async def approve(self, session: Session, request: gr.Request):
-        return await last(self.stream(Action.APPROVE, session, request))
+    async def approve(self, seen, session: Session, request: gr.Request):
+        return await self.act(Action.APPROVE, session, request, seen=seen_of(seen))
+
+    async def approve_compared(self, seen, session: Session, request: gr.Request):
+        return await self.act(Action.APPROVE, session, request, seen=seen_of(seen),
+                              approve_index=self.home(request.session_hash, session).session.compared)
+
+    async def reopen(self, seen, session: Session, request: gr.Request):
+        return await self.act(Action.REOPEN, session, request, seen=seen_of(seen))
 
     async def start_over(self, session: Session, request: gr.Request):
-        return await last(self.stream(Action.START_OVER, session, request))
+        return await self.act(Action.START_OVER, session, request)
 
     async def undo_start_over(self, session: Session, request: gr.Request):
-        return await last(self.stream(Action.UNDO_START_OVER, session, request))
+        return await self.act(Action.UNDO_START_OVER, session, request)
 
-    async def approve_compared(self, session: Session, request: gr.Request):
-        return await last(self.stream(Action.APPROVE, session, request, approve_index=session.compared))
-
-    async def pick(self, session: Session, event: gr.SelectData, request: gr.Request):
+    async def pick(self, seen, session: Session, event: gr.SelectData, request: gr.Request):
         """A thumbnail clicked: on screen, or beside the one on screen while comparing two."""
-        if session.compared_image is not None:
-            return await last(self.stream(Action.COMPARE, session, request, compare_index=event.index))
-        return await last(self.stream(Action.SELECT, session, request, select_index=event.index))
+        seen = seen_of(seen, picked_url(event))
+        if self.home(request.session_hash, session).session.compared_image is not None:
+            return await self.act(Action.COMPARE, session, request, compare_index=event.index, seen=seen)
+        return await self.act(Action.SELECT, session, request, select_index=event.index, seen=seen)
 
-    async def compare(self, session: Session, request: gr.Request):
+    async def compare(self, seen, session: Session, request: gr.Request):
         """Side by side: the one on screen and the newest other one (a thumbnail click changes it)."""
-        newest = len(session.candidates) - 1
-        other = newest - 1 if session.selected == newest else newest
-        return await last(self.stream(Action.COMPARE, session, request, compare_index=other))
+        seen = seen_of(seen)
+        current = self.home(request.session_hash, session).session
+        keys = [c.key for c in current.candidates]
+        on_screen = keys.index(seen["screen"]) if seen and seen.get("screen") in keys else current.selected
+        newest = len(current.candidates) - 1
+        other = newest - 1 if on_screen == newest else newest
+        return await self.act(Action.COMPARE, session, request, compare_index=other, seen=seen)
 
     async def end_compare(self, session: Session, request: gr.Request):
-        return await last(self.stream(Action.COMPARE, session, request, compare_index=-1))
+        return await self.act(Action.COMPARE, session, request, compare_index=-1)
 
     def estimate(self, size, quality):
         return estimate_html(self.runtime.settings, size, quality)
 
-    def cancelled(self, session: Session, request: gr.Request):
-        """Cancel stops the generation; the page goes back to the session as it was."""
-        return Screen.of(self.page, session, request.session_hash, running=True).show(session)
+    def cancel(self, session: Session, request: gr.Request) -> None:
+        """Cancel, from any tab of the session: its job stops, keeping the images that had finished; every
+        tab shows the outcome when the job lands."""
+        home = self.runtime.vault.home(request.session_hash)
+        if home is not None and home.job is not None:
+            home.job.cancel()
 
 
-def handing_over(inputs: list, component, source: str) -> str:
-    """An event's js=: its input values, with `component`'s replaced by what the page's script holds
-    (`source`: a picked picture, a painted mask) as a data: URL, so the bytes travel in the queue's
-    JSON and never through Gradio's upload route (which writes files). Gradio hands js= the inputs'
-    values followed by the outputs'; only the inputs go on."""
-    at = inputs.index(component)
-    return (f"(...values) => {{ values = values.slice(0, {len(inputs)}); "
-            f"values[{at}] = window.hitlStudio?.{source}() ?? ''; return values; }}")
+MAX_SCREENS = 20_000  # tabs whose screen is remembered (each a few hundred bytes)
 
 
-def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> None:
+def handing_over(inputs: list, sources: dict) -> str:
+    """An event's js=: its input values, with each component of `sources` given what the page's script
+    holds (a picked picture or a painted mask as a data: URL, so the bytes travel in the queue's JSON and
+    never through Gradio's upload route, which writes files; what the tab shows, `seen`). Gradio hands
+    js= the inputs' values followed by the outputs'; only the inputs go on."""
+    given = " ".join(f"values[{inputs.index(component)}] = window.hitlStudio?.{source}() ?? '';"
+                     for component, source in sources.items())
+    return f"(...values) => {{ values = values.slice(0, {len(inputs)}); {given} return values; }}"
+
+
+def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> PageEvents:
     """Connect the page's controls to their handlers, inside the current `gr.Blocks`. The events are
     private; their `page_` names keep the public names for `hitl/api.py`."""
     events = PageEvents(page, runtime)
     # show_progress hidden: the page's own progress line (Screen) says what is happening, from the click on.
-    generating = dict(api_visibility="private", postprocess=False, show_progress="hidden",
-                      concurrency_id="generation", concurrency_limit=settings.max_concurrent)
+    # No concurrency limit: a page event only starts or shows work; the image calls have their own pool.
     quick = dict(api_visibility="private", postprocess=False, show_progress="hidden", concurrency_limit=None)
-    demo.load(events.resume, [page.token, page.history, page.session],
-              [page.token, page.recent, *events.outputs(every_stage=True)], api_name="page_resume", **quick)
+    every = events.outputs(every_stage=True)
+    demo.load(events.resume, [page.token, page.history, page.session], [page.token, page.recent, *every],
+              api_name="page_resume", **quick
+              ).then(events.watch, [page.session], every, api_name="page_watch", **quick)
     page.recent.input(None, [page.recent], [page.prompt], js="(picked) => picked ?? ''")  # in the browser only
     page.forget.click(events.forget, None, [page.history, page.recent], api_name="page_forget", **quick)
+
+    def on(triggers, fn, inputs, action, api_name, more=(), sources=None):
+        gr.on(triggers, fn, inputs, [*events.outputs(action), *more], api_name=api_name,
+              js=handing_over(inputs, sources) if sources else None, **quick)
+
+    seen = {page.seen: "seen"}
     generate_inputs = [page.prompt, page.count, *page.options, page.history, page.upload, page.session]
-    running = [
-        gr.on([page.generate.click, page.prompt.submit], events.generate, generate_inputs,
-              [*events.outputs(Action.GENERATE), page.history, page.recent], api_name="page_generate",
-              js=handing_over(generate_inputs, page.upload, "upload"), **generating),
-        page.regenerate.click(events.regenerate, [page.regenerate_count, *page.options, page.session],
-                              events.outputs(Action.REGENERATE),
-                              api_name="page_regenerate", **generating),
-        gr.on([page.refine.click, page.feedback.submit], events.refine, [page.feedback, *page.options, page.session],
-              events.outputs(Action.REFINE), api_name="page_refine", **generating),
-        wire_edit_region(events, page, generating),
-    ]
-    page.approve.click(events.approve, [page.session], events.outputs(Action.APPROVE), api_name="page_approve",
-                       **quick)
-    gr.on([page.discard.click, page.start_over.click], events.start_over, [page.session],
-          events.outputs(Action.START_OVER), api_name="page_start_over", **quick)
-    page.undo.click(events.undo_start_over, [page.session], events.outputs(Action.UNDO_START_OVER),
-                    api_name="page_undo_start_over", **quick)
+    on([page.generate.click, page.prompt.submit], events.generate, generate_inputs, Action.GENERATE,
+       "page_generate", [page.history, page.recent], {page.upload: "upload"})
+    on([page.regenerate.click], events.regenerate, [page.regenerate_count, *page.options, page.session],
+       Action.REGENERATE, "page_regenerate")
+    on([page.refine.click, page.feedback.submit], events.refine, [page.feedback, *page.options, page.seen,
+                                                                  page.session], Action.REFINE, "page_refine",
+       sources=seen)
+    on([page.edit_region.click, page.region_instruction.submit], events.edit_region,
+       [page.region_instruction, *page.options, page.mask, page.seen, page.session], Action.EDIT_REGION,
+       "page_edit_region", sources={page.mask: "mask", **seen})
+    on([page.approve.click], events.approve, [page.seen, page.session], Action.APPROVE, "page_approve", sources=seen)
+    on([page.approve_compared.click], events.approve_compared, [page.seen, page.session], Action.APPROVE,
+       "page_approve_compared", sources=seen)
+    on([page.reopen.click], events.reopen, [page.seen, page.session], Action.REOPEN, "page_reopen", sources=seen)
+    on([page.discard.click, page.start_over.click], events.start_over, [page.session], Action.START_OVER,
+       "page_start_over")
+    on([page.undo.click], events.undo_start_over, [page.session], Action.UNDO_START_OVER, "page_undo_start_over")
+    on([page.gallery.select], events.pick, [page.seen, page.session], Action.SELECT, "page_select", sources=seen)
+    on([page.compare.click], events.compare, [page.seen, page.session], Action.COMPARE, "page_compare", sources=seen)
+    on([page.end_compare.click], events.end_compare, [page.session], Action.COMPARE, "page_end_compare")
     gr.on([page.size.change, page.quality.change], events.estimate, [page.size, page.quality], page.estimate,
           api_name="page_estimate", **quick)
-    page.gallery.select(events.pick, [page.session], events.outputs(Action.SELECT), api_name="page_select", **quick)
-    page.compare.click(events.compare, [page.session], events.outputs(Action.COMPARE), api_name="page_compare", **quick)
-    page.end_compare.click(events.end_compare, [page.session], events.outputs(Action.COMPARE),
-                           api_name="page_end_compare", **quick)
-    page.approve_compared.click(events.approve_compared, [page.session], events.outputs(Action.APPROVE),
-                                api_name="page_approve_compared", **quick)
     for one, other in ((page.count, page.regenerate_count), (page.regenerate_count, page.count)):  # in the browser
         one.input(None, [one], [other], js="(n) => n")
-    page.cancel.click(events.cancelled, [page.session], events.outputs(), cancels=running, api_name="page_cancel",
-                      **quick)
-
-
-def wire_edit_region(events: PageEvents, page: Page, generating: dict):
-    """Edit region: the click (or Enter in its box) sends the instruction and the painted mask."""
-    inputs = [page.region_instruction, *page.options, page.mask, page.session]
-    return gr.on([page.edit_region.click, page.region_instruction.submit], events.edit_region, inputs,
-                 events.outputs(Action.EDIT_REGION), api_name="page_edit_region",
-                 js=handing_over(inputs, page.mask, "mask"), **generating)
+    page.cancel.click(events.cancel, [page.session], None, api_name="page_cancel", **quick)
+    return events

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pocketflow import AsyncFlow
 
-from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckStage, CompareCandidate, GenerateImage, Halt,
-                    MakeRoom, SelectCandidate, StartOver, UndoStartOver, ValidateMask, ValidateRequest,
+from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckSeen, CheckStage, CompareCandidate, GenerateImage,
+                    Halt, MakeRoom, Reopen, SelectCandidate, StartOver, UndoStartOver, ValidateMask, ValidateRequest,
                     ValidateUpload)
 from .stages import Action
 
@@ -33,28 +33,33 @@ def regenerate_flow() -> AsyncFlow:
 
 
 def refine_flow() -> AsyncFlow:
-    return _chain(CheckStage(action=Action.REFINE),
+    return _chain(CheckSeen(), CheckStage(action=Action.REFINE),
                   ValidateRequest(text="feedback", into="feedback", what="feedback"),
                   MakeRoom(),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REFINE))
 
 
 def edit_region_flow() -> AsyncFlow:
-    return _chain(CheckStage(action=Action.EDIT_REGION),
+    return _chain(CheckSeen(), CheckStage(action=Action.EDIT_REGION),
                   ValidateRequest(text="instruction", into="feedback", what="instruction"),
                   ValidateMask(), MakeRoom(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.EDIT_REGION))
 
 
 def select_flow() -> AsyncFlow:
-    return _chain(CheckStage(action=Action.SELECT), SelectCandidate())
+    return _chain(CheckSeen(into="select_index"), CheckStage(action=Action.SELECT), SelectCandidate())
 
 
 def compare_flow() -> AsyncFlow:
-    return _chain(CheckStage(action=Action.COMPARE), CompareCandidate())
+    return _chain(CheckSeen(into="compare_index"), CheckStage(action=Action.COMPARE), CompareCandidate())
 
 
 def approve_flow() -> AsyncFlow:
-    return _chain(CheckStage(action=Action.APPROVE), Approve())
+    return _chain(CheckSeen(into="approve_index", parts=("beside", "screen")), CheckStage(action=Action.APPROVE),
+                  Approve())
+
+
+def reopen_flow() -> AsyncFlow:
+    return _chain(CheckSeen(), CheckStage(action=Action.REOPEN), Reopen())
 
 
 def start_over_flow() -> AsyncFlow:
@@ -75,4 +80,5 @@ FLOWS = {
     Action.START_OVER: start_over_flow,
     Action.UNDO_START_OVER: undo_start_over_flow,
     Action.EDIT_REGION: edit_region_flow,
+    Action.REOPEN: reopen_flow,
 }

@@ -243,10 +243,10 @@ class GenerateImage(AsyncNode):
                        instruction=request.feedback, options=asdict(request.options))
         requests = [replace(request, variant=request.variant + slot) for slot in range(shared.get("count", 1))]
         return shared["backend"], requests, lineage, shared["on_start"], shared["on_partial"], \
-            shared.get("thumbnails", False), shared.get("calls") or contextlib.nullcontext()
+            shared.get("thumbnails", False), shared.get("calls") or contextlib.nullcontext(), shared.get("stop")
 
     async def exec_async(self, prep_res):
-        backend, requests, lineage, on_start, on_partial, thumbnails, calls = prep_res
+        backend, requests, lineage, on_start, on_partial, thumbnails, calls, stop = prep_res
         on_start()
 
         async def one(slot: int, request: ImageRequest) -> Candidate:
@@ -258,8 +258,9 @@ class GenerateImage(AsyncNode):
             on_partial(slot, candidate, ready=True)
             return candidate
 
-        return await asyncio.gather(*(one(slot, request) for slot, request in enumerate(requests)),
-                                    return_exceptions=True)
+        tasks = [asyncio.ensure_future(one(slot, request)) for slot, request in enumerate(requests)]
+        await _all_or_stopped(tasks, stop)
+        return [STOPPED if task.cancelled() else task.exception() or task.result() for task in tasks]
 
     async def exec_fallback_async(self, prep_res, exc):
         return [exc]  # turned into a message in post, with the session left as it was
@@ -269,7 +270,11 @@ class GenerateImage(AsyncNode):
         failed = [result for result in results if isinstance(result, BaseException)]
         for failure in failed:
             log.warning("generation failed: %s", type(failure).__name__)
-        if failed:
+        stopped = results.count(STOPPED)
+        if stopped and made:
+            shared["error_message"] = (f"Cancelled: {_images(len(made))} that had finished "
+                                       f"{'is' if len(made) == 1 else 'are'} kept.")
+        elif failed:
             shared["error_message"] = _failures(failed, len(results), shared["settings"])
         if not made:
             return "failed"
@@ -288,6 +293,29 @@ class GenerateImage(AsyncNode):
         shared["spent_usd"] += candidate.cost or 0.0
         if candidate.cost and not candidate.estimated and not shared.get("own_key"):
             await shared["counters"].add_spend(candidate.cost, shared["today"])
+
+
+STOPPED = "stopped"  # an image call that Cancel stopped before it finished
+
+
+async def _all_or_stopped(tasks: list[asyncio.Task], stop: asyncio.Event | None) -> None:
+    """Wait for every image call, or until Cancel sets `stop`: the calls still running are cancelled
+    then (as they are when the flow itself is cancelled), and the finished ones are kept."""
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    try:
+        pending = set(tasks)
+        while pending and not (stop is not None and stop.is_set()):
+            _, pending = await asyncio.wait({*pending, *filter(None, [stopping])},
+                                            return_when=asyncio.FIRST_COMPLETED)
+            pending.discard(stopping)
+    finally:
+        for task in [*tasks, *filter(None, [stopping])]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # cancelled calls hang up before we go on
+
+
+def _images(n: int) -> str:
+    return "the image" if n == 1 else f"the {n} images"
 
 
 def _failures(failed: list[BaseException], asked: int, settings) -> str:
@@ -384,14 +412,87 @@ class Approve(AsyncNode):
         if refusal := _unavailable(index, candidates):
             shared["error_message"] = refusal
             return STOP
-        shared.update(selected=index, compared=-1, final_result=candidates[index],
-                      approved_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                      stage=next_stage(shared["stage"], Action.APPROVE))
+        at = _now()
+        shared.update(selected=index, compared=-1, final_result=candidates[index], approved_at=at,
+                      stage=next_stage(shared["stage"], Action.APPROVE),
+                      decisions=[*shared["decisions"], _decision("approved", index, candidates[index], at)])
         return None
 
 
+class Reopen(AsyncNode):
+    """Withdraws the approval and goes back to review with every candidate, the one approved on screen."""
+
+    async def post_async(self, shared, prep_res, exec_res):
+        approved, candidates = shared["final_result"], shared["candidates"]
+        index = next((i for i, c in enumerate(candidates) if c is approved), shared["selected"])
+        shared.update(selected=index, compared=-1, final_result=None, approved_at="",
+                      stage=next_stage(shared["stage"], Action.REOPEN),
+                      decisions=[*shared["decisions"], _decision("withdrawn", index, approved, _now())])
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _decision(what: str, index: int, candidate: Candidate | None, at: str) -> dict:
+    """One line of the decision log: what was decided about which candidate, when, by whom."""
+    return {"decision": what, "number": index + 1, "key": candidate.key if candidate else None, "at": at,
+            "by": "you"}
+
+
+class CheckSeen(AsyncNode):
+    """An action from a page acts on what that page showed. A page names the stage it showed and the
+    candidates its action was pressed for (`seen`: on screen, beside it, a thumbnail clicked); another
+    page of the same session may have moved on since. A candidate still there is acted on by its key,
+    wherever it now sits; one that is gone, or a stage that changed, is refused with the current state
+    shown instead. Never a different image. No `seen` (the API: one client, one session): nothing to check."""
+
+    def __init__(self, *, into: str = "", parts: tuple[str, ...] = ("picked",)):
+        super().__init__()
+        # the index input the seen candidate sets ("approve_index", ...), from the first of `parts` seen
+        self.into, self.parts = into, parts
+
+    async def prep_async(self, shared):
+        return shared.get("seen"), shared["stage"], shared["candidates"]
+
+    async def exec_async(self, prep_res):
+        seen, stage, candidates = prep_res
+        if not isinstance(seen, dict):
+            return None
+        if seen.get("stage") != stage.value:
+            return STALE
+        keys = [c.key for c in candidates]
+        found = {}
+        for part in ("screen", "beside", "picked"):
+            key = seen.get(part)
+            if key:
+                if key not in keys:
+                    return STALE
+                found[part] = keys.index(key)
+        return found
+
+    async def post_async(self, shared, prep_res, found):
+        if found == STALE:
+            shared["error_message"] = STALE
+            return STOP
+        if found is None:
+            return None
+        if "screen" in found:
+            shared["selected"] = found["screen"]
+        target = next((found[part] for part in self.parts if part in found), None)
+        if self.into and target is not None:
+            shared[self.into] = target
+        return None
+
+
+STALE = ("The picture changed in another tab of this session: this is where it stands now. "
+         "Look again, then choose.")
+
+
 # What Start Over clears, and Undo Start Over brings back.
-_PUT_ASIDE = ("stage", "input_used_by_process", "candidates", "selected", "made", "final_result", "approved_at")
+_PUT_ASIDE = ("stage", "input_used_by_process", "candidates", "selected", "made", "final_result", "approved_at",
+              "decisions")
 
 
 class StartOver(AsyncNode):
@@ -400,7 +501,7 @@ class StartOver(AsyncNode):
     async def post_async(self, shared, prep_res, exec_res):
         if shared["candidates"] or shared["final_result"]:
             shared["undo"] = {key: shared[key] for key in _PUT_ASIDE}
-        shared.update(candidates=[], selected=-1, final_result=None, approved_at="", made=0,
+        shared.update(candidates=[], selected=-1, final_result=None, approved_at="", made=0, decisions=[],
                       stage=next_stage(shared["stage"], Action.START_OVER))
 
 

@@ -37,6 +37,7 @@ KEYS = ("Keys: <kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd> generate · <kbd>
         "<kbd>R</kbd> regenerate · <kbd>C</kbd> compare · <kbd>←</kbd>/<kbd>→</kbd> candidates · <kbd>Esc</kbd> cancel")
 UNDO = "↩ Undo Start Over"
 COMPARE = "⇄ Compare two"
+REOPEN = "Back to review"
 COUNTS = list(range(1, MAX_COUNT + 1))
 COMPARING = ("**Side by side:** left, the one on screen; right, the one beside it. "
              "Click a thumbnail to change the right one.")
@@ -77,6 +78,7 @@ class Page:
     # final
     final_stage: gr.Column
     download: gr.HTML  # a link to the approved image's bytes, served from the session
+    reopen: gr.Button  # back to review: the approval withdrawn, every candidate still there
     start_over: gr.Button
     # the picture
     progress: gr.HTML  # what is happening while an image is being made (with the elapsed time)
@@ -101,6 +103,7 @@ class Page:
     region_instruction: gr.Textbox
     edit_region: gr.Button
     mask: gr.Textbox  # hidden: the painted mask's data: URL (/edit_region's `mask`)
+    seen: gr.Textbox  # hidden: what the tab showed when an action was pressed (the page's script fills it in)
 
     @property
     def stage_boxes(self) -> dict[Stage, gr.Column]:
@@ -213,6 +216,7 @@ def layout(settings: Settings) -> Page:
             with gr.Column(visible=False, elem_id="stage-final") as final_stage:
                 gr.Markdown("## Approved ✓", elem_classes="stage-title")
                 download = gr.HTML("", elem_id="download")
+                reopen = gr.Button(REOPEN, variant="secondary", elem_id="reopen")
                 start_over = gr.Button("Start Over", variant="secondary", elem_id="start-over")
 
 
@@ -237,6 +241,7 @@ def layout(settings: Settings) -> Page:
     versions = gr.JSON(visible=False)
     upload = gr.Textbox("", visible=False, label="Image (data: URL)", elem_id="upload-data")
     mask = gr.Textbox("", visible=False, label="Mask (data: URL)", elem_id="mask-data")
+    seen = gr.Textbox("", visible=False, label="What the page showed", elem_id="seen-data")
 
     return Page(
         session=session, token=token, history=history, message=message,
@@ -247,10 +252,11 @@ def layout(settings: Settings) -> Page:
         review_stage=review_stage, your_prompt=your_prompt, approve=approve, regenerate=regenerate,
         regenerate_count=regenerate_count,
         feedback=feedback, refine=refine,
-        discard=discard, final_stage=final_stage, download=download, start_over=start_over, cancel=cancel,
+        discard=discard, final_stage=final_stage, download=download, reopen=reopen, start_over=start_over,
+        cancel=cancel,
         progress=progress, compare_bar=compare_bar, approve_compared=approve_compared, end_compare=end_compare,
         slider=slider, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery, compare=compare,
         candidate_index=candidate_index, approve_index=approve_index, versions=versions,
         upload_picker=upload_picker, upload=upload, region_tools=region_tools,
-        region_instruction=region_instruction, edit_region=edit_region, mask=mask,
+        region_instruction=region_instruction, edit_region=edit_region, mask=mask, seen=seen,
     )

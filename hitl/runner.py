@@ -21,24 +21,11 @@ from .config import Settings
 from .flows import FLOWS
 from .continuity import SessionVault
 from .image_memory import ImageMemory, budget_bytes
+from .progress import Preview, Started
 from .shared_counters import SharedCounters, counters_for
-from .stages import Action, Candidate, Session, from_shared, to_shared
+from .stages import Action, Session, from_shared, to_shared
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Started:
-    """The image call has begun (every guard passed): from now on there is something to cancel."""
-
-
-@dataclass(frozen=True)
-class Preview:
-    """What image call `slot` (0-based; one per image asked for) has drawn so far; `ready` once it is done."""
-
-    slot: int
-    candidate: Candidate
-    ready: bool = False
 
 
 @dataclass

@@ -11,7 +11,7 @@ out as the page receives them.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -21,11 +21,8 @@ from .costs import money
 from .image_route import image_url
 from .log_route import log_url
 from .page import CANCEL, COMPARE, UNDO, Page
-from .runner import Preview
+from .jobs import Job
 from .stages import Candidate, Session, Stage
-
-UNKNOWN = object()  # the picture on screen is not known (Cancel may come at any moment)
-
 
 def visible(session: Session, running: bool = False, drawing: int = 0) -> dict:
     """What the page shows for a session: each stage's controls and the parts that come and go.
@@ -47,12 +44,14 @@ def visible(session: Session, running: bool = False, drawing: int = 0) -> dict:
     }
 
 
-def progress_html(text: str) -> str:
-    """The line above the image while one is being made; the page's script keeps `.elapsed` ticking."""
+def progress_html(text: str, since: float = 0.0) -> str:
+    """The line above the image while one is being made; the page's script keeps `.elapsed` ticking from
+    `since` (the job's start, wall clock), so a reloaded page or a second tab counts from the click."""
     if not text:
         return ""
     return ('<div class="progress" role="status"><span class="spinner" aria-hidden="true"></span>'
-            f'<span>{html.escape(text)}</span> <span class="elapsed" aria-hidden="true"></span></div>')
+            f'<span>{html.escape(text)}</span> <span class="elapsed" aria-hidden="true" '
+            f'data-since="{int(since * 1000)}"></span></div>')
 
 
 def download_html(session_hash: str, image: Candidate | None) -> str:
@@ -77,59 +76,53 @@ def cost_html(session: Session, image: Candidate | None) -> str:
 
 @dataclass
 class Screen:
-    """The page as one event left it: what is visible and which picture is on screen. While several
-    images are made at once, each has a tile in the gallery (`drawing`, by slot) with its latest preview."""
+    """What one tab shows, kept from one of its events to the next (its job watch, its clicks), so each
+    render sends only what changed. While a job runs, its previews come from the `Job`: the only image's
+    (or the first of several) on screen, and with several a gallery tile each."""
 
     page: Page
     session_hash: str
     shown: dict
-    picture: Any  # the Candidate on screen (a preview while running), None, or UNKNOWN
+    picture: Any  # the Candidate on screen (a preview while running), or None
+    prompt: str  # what the prompt box was last given
     previews_expected: int = 0  # partial images per generation, for "preview n of m"
-    count: int = 1  # images this event asked for
-    previews: int = field(default=0, init=False)
-    drawing: dict[int, tuple[Candidate, str]] = field(default_factory=dict, init=False)
+    version: int = -1  # the home's version this tab shows
 
     @classmethod
-    def of(cls, page: Page, session: Session, session_hash: str, running: bool = False,
-           previews_expected: int = 0, count: int = 1) -> Screen:
-        """The screen as `session` left it; `running`: an image may be on its way (what is on screen is
-        not known: Cancel may come at any moment, with preview tiles in the gallery)."""
-        shown = visible(session, running)
-        if running:
-            shown["gallery"] = None
-        return cls(page, session_hash, shown, UNKNOWN if running else session.shown_image, previews_expected, count)
+    def of(cls, page: Page, session: Session, session_hash: str, previews_expected: int = 0) -> Screen:
+        """The screen as `session` left it."""
+        return cls(page, session_hash, visible(session), session.shown_image, session.prompt_draft, previews_expected)
 
-    def _progress(self, running: bool, preview: Preview | None) -> str:
-        if not running:
-            self.previews = 0
+    def _progress(self, job: Job | None) -> str:
+        if job is None or not job.started:
             return ""
-        if self.count > 1:
-            ready = sum(state == "ready" for _, state in self.drawing.values())
-            return f"Making {self.count} images… {ready} of {self.count} ready" if self.drawing else \
-                f"Making {self.count} images…"
-        if preview is None:
+        if job.count > 1:
+            ready = sum(preview.ready for preview in job.previews.values())
+            return f"Making {job.count} images… {ready} of {job.count} ready" if job.previews else \
+                f"Making {job.count} images…"
+        previews = job.partials.get(0, 0)
+        if not previews:
             return "Making your image…"
-        self.previews += 1
-        of = f" of {self.previews_expected}" if self.previews <= self.previews_expected else ""
-        return f"Drawing… preview {self.previews}{of}"
+        of = f" of {self.previews_expected}" if previews <= self.previews_expected else ""
+        return f"Drawing… preview {previews}{of}"
 
-    def _draw(self, preview: Preview | None) -> Candidate | None:
-        """Note a preview's tile (several images) and say which picture goes on screen: the preview of
-        the only image, or of the first of several."""
-        if preview is None:
-            return None
-        if self.count > 1:
-            self.drawing[preview.slot] = (preview.candidate, "ready" if preview.ready else "drawing…")
-        return preview.candidate if preview.slot == 0 and not preview.ready else None
+    @staticmethod
+    def _drawing(job: Job | None) -> list[tuple[Candidate, str]]:
+        if job is None or job.count == 1:
+            return []
+        return [(job.previews[slot].candidate, "ready" if job.previews[slot].ready else "drawing…")
+                for slot in sorted(job.previews)]
 
-    def show(self, session: Session, *, running: bool = False, preview: Preview | None = None) -> dict:
-        """Outputs keyed by component that bring the page to `session` (with `preview` in the image
-        while running); components left out are not touched."""
+    def show(self, session: Session, job: Job | None = None, note: str = "") -> dict:
+        """Outputs keyed by component that bring the tab to `session` (with `job`'s previews while it
+        runs, and `note`, a message for this tab alone, instead of the session's); components left out
+        are not touched."""
         page, was = self.page, self.shown
-        if not running:
-            self.drawing.clear()
-        shown_preview = self._draw(preview)
-        now = visible(session, running, len(self.drawing))
+        running = job is not None and job.started
+        drawing = self._drawing(job)
+        first = job.previews.get(0) if running else None
+        shown_preview = first.candidate if first is not None and not first.ready else None
+        now = visible(session, running, len(drawing))
         picture = shown_preview or (self.picture if running else session.shown_image)
         outputs = {page.session: session}
         boxes = {**page.stage_boxes, "comparing": page.compare_bar}
@@ -140,30 +133,30 @@ class Screen:
 
         if picture is not self.picture or now["image"] != was["image"]:
             outputs[page.image] = part("image", image_payload(picture if shown_preview else self._linked(picture)))
-        # When a run ends the message is set either way: an event refused meanwhile may have shown one.
-        settled = was["cancel"] and not now["cancel"]
+        if session.prompt_draft != self.prompt:  # another tab asked for it, or a reload brings it back
+            outputs[page.prompt] = self.prompt = session.prompt_draft
         reviewed = session.shown_image  # a preview has no revised prompt yet: the last one stays
+        text = note or session.error_message
         outputs |= {
             page.cancel: part("cancel", CANCEL),
             page.undo: part("undo", UNDO),
             page.revised_prompt: part("revised_prompt", reviewed.revised_prompt if reviewed else ""),
-            page.gallery: part("gallery", self._gallery(session)),
+            page.gallery: part("gallery", self._gallery(session, drawing)),
             page.compare: part("compare", COMPARE),
             page.slider: part("comparing", slider_payload(self._pair(session))),
-            page.progress: progress_html(self._progress(running, preview)),
+            page.progress: progress_html(self._progress(job), job.since if job else 0.0),
             page.your_prompt: session.input_used_by_process,
             page.cost: cost_html(session, reviewed),
             page.download: download_html(self.session_hash, session.final_result),
-            page.message: (gr.update(visible=now["error_message"], value=session.error_message) if settled
-                           else part("error_message", session.error_message)),
+            # Always set: a note or a refusal may show whatever the session says.
+            page.message: gr.update(visible=bool(text) and not running, value=text),
         }
         self.shown, self.picture = now, picture
         return outputs
 
-    def _gallery(self, session: Session) -> list[dict]:
+    def _gallery(self, session: Session, drawing: list[tuple[Candidate, str]]) -> list[dict]:
         candidates = [Linked(candidate, self.session_hash) for candidate in session.candidates]
-        return gallery_payload(candidates, session.selected, session.compared,
-                               [self.drawing[slot] for slot in sorted(self.drawing)])
+        return gallery_payload(candidates, session.selected, session.compared, drawing)
 
     def _pair(self, session: Session) -> tuple[Linked, Linked] | None:
         beside = session.compared_image

@@ -29,6 +29,7 @@ class Action(str, Enum):
     START_OVER = "start_over"
     UNDO_START_OVER = "undo_start_over"
     EDIT_REGION = "edit_region"  # repaint the painted area of the candidate on screen
+    REOPEN = "reopen"  # withdraw the approval and go back to review, every candidate still there
 
 
 # Undo Start Over goes back to whichever stage Start Over left (review or final).
@@ -45,6 +46,7 @@ TRANSITIONS: dict[tuple[Stage, Action], Stage | str] = {
     (Stage.USER_FEEDBACK, Action.APPROVE): Stage.FINAL,
     (Stage.USER_FEEDBACK, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.FINAL, Action.START_OVER): Stage.INITIAL_INPUT,
+    (Stage.FINAL, Action.REOPEN): Stage.USER_FEEDBACK,
     (Stage.INITIAL_INPUT, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.INITIAL_INPUT, Action.UNDO_START_OVER): RESTORED,
 }
@@ -200,6 +202,8 @@ class Session:
     made: int = 0  # images made for this prompt (candidates keeps only the newest few)
     final_result: Candidate | None = None  # the approved image
     approved_at: str = ""  # when it was approved (ISO 8601, UTC), for the decision log
+    decisions: list[dict] = field(default_factory=list)  # approvals and withdrawals, oldest first (the log)
+    prompt_draft: str = ""  # what the prompt box holds: the last prompt asked for, kept through failures
     error_message: str = ""  # the one message of the last event ("" when all went well)
     undo: dict | None = None  # what Start Over put aside (Undo Start Over brings it back), until a new Generate
     generations: list[float] = field(default_factory=list)  # times, for the session limit
@@ -236,6 +240,7 @@ def to_shared(session: Session, **inputs) -> dict:
     shared = {key: getattr(session, key) for key in _STORED}
     shared["candidates"] = list(session.candidates)
     shared["generations"] = list(session.generations)
+    shared["decisions"] = list(session.decisions)
     shared.update(inputs)
     return shared
 

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from . import gradio_internals
 from .api import add_endpoints
 from .config import Settings
-from .events import wire
+from .events import PageEvents, wire
 from .image_route import image_route
 from .log_route import log_route
 from .memory import trim
@@ -52,9 +52,9 @@ def build_demo(settings: Settings) -> gr.Blocks:
     runtime = Runtime.create(settings)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         page = layout(settings)
-        wire(demo, page, runtime, settings)
+        events = wire(demo, page, runtime, settings)
         add_endpoints(page, runtime)
-        demo.unload(release_closed(demo, settings.closed_session_grace))
+        demo.unload(release_closed(demo, events, settings.closed_session_grace))
     gradio_internals.fill_left_out_inputs(demo)
     gradio_internals.light_updates(demo)
     gradio_internals.inline_preprocess(demo)
@@ -62,12 +62,14 @@ def build_demo(settings: Settings) -> gr.Blocks:
     return demo
 
 
-def release_closed(demo: gr.Blocks, grace: float):
+def release_closed(demo: gr.Blocks, events: PageEvents, grace: float):
     async def release(request: gr.Request):
-        """Drop a closed tab's session after a short grace; Gradio alone keeps it an hour."""
+        """Drop a closed tab's state after a short grace; Gradio alone keeps it an hour. The session
+        itself, and any job of it, live on in its home for the reload that comes back to it."""
         await asyncio.sleep(grace)
         if gradio_internals.is_closed(demo, request.session_hash):  # not reconnected meanwhile
             gradio_internals.release(demo, request.session_hash)
+            events.forget_tab(request.session_hash)
             await asyncio.to_thread(trim)  # its images' memory goes back to the OS
 
     return release

@@ -9,12 +9,12 @@ from hitl.stages import Session, Stage
 def test_a_reload_with_the_token_gets_the_same_session_back():
     vault = SessionVault(ttl=60)
     first = Session()
-    token, session = vault.open(None, "tab-1", first, now=0)
-    assert session is first and len(token) >= 40
+    token, home = vault.open(None, "tab-1", first, now=0)
+    assert home.session is first and len(token) >= 40
     later = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="kept")
     vault.keep("tab-1", later, now=10)
     again, restored = vault.open(token, "tab-2", Session(), now=20)  # the reloaded page is a new tab
-    assert again == token and restored is later
+    assert again == token and restored is home and restored.session is later
 
 
 def test_a_wrong_or_expired_token_gets_a_fresh_session_never_someone_elses():
@@ -22,10 +22,10 @@ def test_a_wrong_or_expired_token_gets_a_fresh_session_never_someone_elses():
     token, _ = vault.open(None, "tab-1", Session(stage=Stage.FINAL), now=0)
     fresh = Session()
     for wrong in ("", "not-a-token", token[:-1] + ("A" if token[-1] != "A" else "B"), None, 42):
-        other, session = vault.open(wrong, "tab-x", fresh, now=1)
-        assert session is fresh and other != token
-    expired_token, session = vault.open(token, "tab-2", fresh, now=200)  # past its time to live
-    assert session is fresh and expired_token != token
+        other, home = vault.open(wrong, "tab-x", fresh, now=1)
+        assert home.session is fresh and other != token
+    expired_token, home = vault.open(token, "tab-2", fresh, now=200)  # past its time to live
+    assert home.session is fresh and expired_token != token
 
 
 def test_using_a_session_keeps_it_alive_and_the_vault_is_bounded():
@@ -33,7 +33,7 @@ def test_using_a_session_keeps_it_alive_and_the_vault_is_bounded():
     token, _ = vault.open(None, "tab-1", Session(input_used_by_process="busy"), now=0)
     for minute in range(1, 5):
         vault.keep("tab-1", Session(input_used_by_process="busy"), now=minute * 50)
-    assert vault.open(token, "tab-2", Session(), now=230)[1].input_used_by_process == "busy"
+    assert vault.open(token, "tab-2", Session(), now=230)[1].session.input_used_by_process == "busy"
     for n in range(5):
         vault.open(None, f"other-{n}", Session(), now=231)
     assert len(vault) == 3
@@ -45,9 +45,8 @@ def test_tabs_of_one_token_share_the_latest_session():
     vault.open(token, "tab-2", Session(), now=1)
     newer = Session(stage=Stage.USER_FEEDBACK)
     vault.keep("tab-1", newer, now=2)
-    assert vault.latest("tab-2", Session()) is newer  # the other tab starts from where tab 1 left it
-    assert vault.latest("api-client", newer) is newer  # no token (gradio_client): its own state
+    assert vault.home("tab-2").session is newer  # the other tab starts from where tab 1 left it
+    assert vault.home("api-client") is None  # no token (gradio_client): its own state
     for n in range(MAX_TABS + 2):
         vault.open(token, f"reload-{n}", Session(), now=3)
-    own = Session()
-    assert vault.latest("tab-1", own) is own  # the oldest tabs are forgotten, not kept forever
+    assert vault.home("tab-1") is None  # the oldest tabs are forgotten, not kept forever

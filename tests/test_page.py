@@ -9,9 +9,10 @@ import pytest
 from hitl.components import Linked, gallery_payload, image_payload, slider_payload
 from hitl.config import load_settings
 from hitl.page import CANCEL, layout
-from hitl.runner import Preview
+from hitl.jobs import Job
+from hitl.progress import Preview
 from hitl.screen import Screen
-from hitl.stages import Candidate, Session, Stage
+from hitl.stages import Action, Candidate, Session, Stage
 
 IMAGE = Candidate.from_b64("QUJD", prompt="a kite", revised_prompt="a red kite")
 
@@ -20,6 +21,14 @@ IMAGE = Candidate.from_b64("QUJD", prompt="a kite", revised_prompt="a red kite")
 def page():
     with gr.Blocks():
         return layout(load_settings(api_key=None))
+
+
+def running(count: int = 1, *previews: Preview) -> Job:
+    """A job under way (its image calls started) that has drawn `previews` so far."""
+    job = Job(Action.GENERATE, count, started=True)
+    for preview in previews:
+        job.note(preview)
+    return job
 
 
 def updates(outputs: dict) -> dict:
@@ -35,7 +44,8 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt(page):
     assert outputs[page.review_stage] == gr.update(visible=True)
     assert page.final_stage not in outputs  # unchanged: left out
     assert outputs[page.revised_prompt] == gr.update(visible=True, value="a red kite")
-    assert outputs[page.cancel] == CANCEL and outputs[page.message] == ""  # unchanged: plain values
+    assert outputs[page.cancel] == CANCEL  # unchanged: a plain value
+    assert outputs[page.message] == gr.update(visible=False, value="")  # always set: notes come and go
     assert outputs[page.gallery] == gallery_payload([Linked(IMAGE, "abc")], current=0)
     assert outputs[page.gallery][0]["caption"] == "#1 · on screen"  # the one under review is marked
     assert outputs[page.your_prompt] == "a kite" and outputs[page.progress] == ""
@@ -43,7 +53,7 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt(page):
 
 def test_a_started_generation_shows_cancel_and_hides_the_last_message(page):
     before = Session(error_message="Generation limit reached. Try again in 3 s.")
-    outputs = Screen.of(page, before, "abc").show(before, running=True)
+    outputs = Screen.of(page, before, "abc").show(before, running())
     assert not any(box in outputs for box in page.stage_boxes.values())  # the stage stays
     assert outputs[page.cancel] == gr.update(visible=True, value=CANCEL)
     assert page.image not in outputs  # the image on screen stays until a preview comes
@@ -52,11 +62,11 @@ def test_a_started_generation_shows_cancel_and_hides_the_last_message(page):
 
 def test_a_preview_is_sent_inline_and_changes_nothing_else(page):
     screen = Screen.of(page, Session(), "abc")
-    screen.show(Session(), running=True)
+    screen.show(Session(), running())
     preview = Candidate.from_b64("UFJF")
-    outputs = screen.show(Session(), running=True, preview=Preview(0, preview))
+    outputs = screen.show(Session(), running(1, Preview(0, preview)))
     assert outputs[page.image] == image_payload(preview) and outputs[page.image]["url"].startswith("data:")
-    assert updates(outputs) == {}
+    assert updates(outputs) == {page.message: gr.update(visible=False, value="")}
 
 
 def test_the_end_of_a_run_replaces_the_preview_and_settles_the_message(page):
@@ -64,25 +74,29 @@ def test_the_end_of_a_run_replaces_the_preview_and_settles_the_message(page):
     event refused meanwhile may have shown one."""
     before = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0)
     screen = Screen.of(page, before, "abc")
-    screen.show(before, running=True)
-    screen.show(before, running=True, preview=Preview(0, Candidate.from_b64("UFJF")))
+    screen.show(before, running())
+    screen.show(before, running(1, Preview(0, Candidate.from_b64("UFJF"))))
     failed = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0, error_message="Blocked.")
     outputs = screen.show(failed)
     assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
     assert outputs[page.message] == gr.update(visible=True, value="Blocked.")
-    assert screen.show(before, running=True)[page.message] == gr.update(visible=False, value="")
+    assert screen.show(before, running())[page.message] == gr.update(visible=False, value="")
     assert screen.show(before)[page.message] == gr.update(visible=False, value="")
+    assert screen.show(before, note="Another tab moved on.")[page.message] == gr.update(
+        visible=True, value="Another tab moved on.")  # a note for this tab alone
 
 
 def test_nothing_changes_nothing_is_updated(page):
     session = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, IMAGE], selected=1)
     outputs = Screen.of(page, session, "abc").show(session)
-    assert updates(outputs) == {} and page.image not in outputs
+    assert updates(outputs) == {page.message: gr.update(visible=False, value="")} and page.image not in outputs
 
 
 def test_cancel_restores_the_picture_whatever_was_streamed(page):
     session = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0)
-    outputs = Screen.of(page, session, "abc", running=True).show(session)
+    screen = Screen.of(page, session, "abc")
+    screen.show(session, running(1, Preview(0, Candidate.from_b64("UFJF"))))
+    outputs = screen.show(session)
     assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
     assert outputs[page.cancel] == gr.update(visible=False, value=CANCEL)
 
@@ -90,10 +104,13 @@ def test_cancel_restores_the_picture_whatever_was_streamed(page):
 def test_the_progress_line_says_what_is_happening(page):
     session = Session()
     screen = Screen.of(page, session, "abc", previews_expected=2)
-    assert "Making your image…" in screen.show(session, running=True)[page.progress]
+    job = running()
+    assert "Making your image…" in screen.show(session, job)[page.progress]
     for n in (1, 2):
-        line = screen.show(session, running=True, preview=Preview(0, Candidate.from_b64("UFJF")))[page.progress]
+        job.note(Preview(0, Candidate.from_b64("UFJF")))
+        line = screen.show(session, job)[page.progress]
         assert f"preview {n} of 2" in line and 'role="status"' in line and 'class="elapsed"' in line
+        assert f'data-since="{int(job.since * 1000)}"' in line  # a reloaded tab counts from the click
     assert screen.show(session)[page.progress] == ""  # done: the line goes
 
 
@@ -111,16 +128,20 @@ def captions(outputs: dict, page) -> list[str]:
 def test_several_images_each_get_a_tile_with_their_preview(page):
     """Four at once: a tile per image as its first preview comes, the first one's preview on screen,
     "ready" as each is done; the end of the run shows the candidates only."""
-    screen = Screen.of(page, Session(), "abc", count=4)
-    assert "Making 4 images…" in screen.show(Session(), running=True)[page.progress]
+    screen = Screen.of(page, Session(), "abc")
+    job = running(4)
+    assert "Making 4 images…" in screen.show(Session(), job)[page.progress]
     first, third = Candidate.from_b64("UFJF"), Candidate.from_b64("VEhJ")
-    outputs = screen.show(Session(), running=True, preview=Preview(2, third))
+    job.note(Preview(2, third))
+    outputs = screen.show(Session(), job)
     assert page.image not in outputs  # only the first image's previews go on screen
     assert outputs[page.gallery] == gr.update(visible=True, value=gallery_payload([], drawing=[(third, "drawing…")]))
-    outputs = screen.show(Session(), running=True, preview=Preview(0, first))
+    job.note(Preview(0, first))
+    outputs = screen.show(Session(), job)
     assert outputs[page.image] == image_payload(first)
     assert captions(outputs, page) == ["new 1 · drawing…", "new 2 · drawing…"]
-    outputs = screen.show(Session(), running=True, preview=Preview(2, third, ready=True))
+    job.note(Preview(2, third, ready=True))
+    outputs = screen.show(Session(), job)
     assert captions(outputs, page) == ["new 1 · drawing…", "new 2 · ready"]
     assert "1 of 4 ready" in outputs[page.progress]
     done = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, third], selected=1)

@@ -14,21 +14,12 @@
   const afterChanges = (task) => tasks.push(task);
 
   {
-    const GENERATING = ["#generate", "#regenerate", "#refine", "#edit-region"];
-    let started = 0;  // when the user last asked for an image (browser clock)
-
-    const starting = (event) => {
-      const clicked = event.type === "click" && event.target.closest(GENERATING.map((id) => "button" + id).join(","));
-      const entered = event.type === "keydown" && event.key === "Enter" && !event.shiftKey &&
-        event.target.closest("#prompt, #feedback, #region-instruction");
-      if (clicked || entered) started = Date.now();
-    };
-    document.addEventListener("click", starting, true);
-    document.addEventListener("keydown", starting, true);
-
+    // The elapsed time counts from the job's start (the server's clock, in data-since), so a reloaded
+    // page or a second tab of the session counts from the click that asked for it.
     setInterval(() => {
       for (const elapsed of document.querySelectorAll("#progress .elapsed")) {
-        elapsed.textContent = started ? `${Math.floor((Date.now() - started) / 1000)} s` : "";
+        const since = Number(elapsed.dataset.since || 0);
+        elapsed.textContent = since ? `${Math.max(0, Math.floor((Date.now() - since) / 1000))} s` : "";
       }
     }, 250);
 
@@ -281,7 +272,16 @@
       context.drawImage(canvas, 0, 0);
       return out.toDataURL("image/png");
     };
-    window.hitlStudio = { upload: () => upload, mask };
+    // What this tab shows, sent with every action that acts on a picture, so the server acts on the
+    // very candidates this tab showed (another tab of the session may have moved on meanwhile).
+    const seen = () => {
+      const stage = $("#stage-review") ? "user_feedback" : $("#stage-final") ? "final" : "initial_input";
+      const pair = [...document.querySelectorAll("#slider img")].map((img) => img.getAttribute("src") || "");
+      const comparing = !!$("#compare-bar") && pair.length === 2;
+      const screen = comparing ? pair[0] : ($("#image img")?.getAttribute("src") || "");
+      return JSON.stringify({ stage, screen, beside: comparing ? pair[1] : "" });
+    };
+    window.hitlStudio = { upload: () => upload, mask, seen };
 
     let wasReview = false;
     afterChanges(() => {
@@ -292,5 +292,34 @@
       sync();
     });
     window.addEventListener("resize", sync);
+  }
+
+  // -- Drafts: typed feedback and "what to change there" survive a reload (kept in this browser only,
+  // like the recent prompts; the prompt itself is the session's from the click on) -------------------
+  {
+    const DRAFTS = { "#feedback textarea": "hitl-draft-feedback", "#region-instruction textarea": "hitl-draft-region" };
+    document.addEventListener("input", (event) => {
+      for (const [selector, key] of Object.entries(DRAFTS)) {
+        if (event.target.matches?.(selector)) localStorage.setItem(key, event.target.value);
+      }
+    });
+    afterChanges(() => {
+      for (const [selector, key] of Object.entries(DRAFTS)) {
+        const box = $(selector);
+        if (!box || box.dataset.hitlRestored) continue;
+        box.dataset.hitlRestored = "1";  // once per box Gradio draws: restoring never fights typing
+        const draft = localStorage.getItem(key);
+        if (draft && !box.value) {
+          box.value = draft;
+          box.dispatchEvent(new Event("input", { bubbles: true }));  // Gradio's own value follows
+        }
+      }
+    });
+    // Drafts belong to the work under review: Start Over lets them go.
+    document.addEventListener("click", (event) => {
+      if (event.target.closest("button#discard, button#start-over")) {
+        for (const key of Object.values(DRAFTS)) localStorage.removeItem(key);
+      }
+    }, true);
   }
 })();
