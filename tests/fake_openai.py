@@ -106,6 +106,7 @@ class Recorded:
 @dataclass
 class FakeOpenAI:
     latency: float = 0.0  # seconds before the image is complete
+    latencies: list[float] = field(default_factory=list)  # the next requests' own latencies, in order
     image_bytes: int = 0  # pad images to about this size (0: tiny)
     timeout_sleep: float = 5.0  # how long a "timeout" fault stalls
     strict: bool = True  # check bodies against the SDK's types (the bench turns it off: it measures the app)
@@ -126,8 +127,14 @@ class FakeOpenAI:
         with self._lock:
             self._faults.extend(faults)
 
+    def take_latency(self) -> float:
+        """This request's latency: the next of `latencies` if any are left, else `latency`."""
+        with self._lock:
+            return self.latencies.pop(0) if self.latencies else self.latency
+
     def reset(self) -> None:
         with self._lock:
+            self.latencies.clear()
             self._faults.clear()
             self.requests.clear()
             self.masks.clear()
@@ -335,6 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _responses(self, body: dict, serial: int, fault: str | None) -> None:
         fake = self.server_fake
+        latency = fake.take_latency()
         streamed = bool(body.get("stream"))
         prompt = _prompt_from_input(body.get("input"))
         partials = int(body["tools"][0].get("partial_images") or 0) if streamed and body.get("tools") else 0
@@ -345,14 +353,14 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.stored.add(f"resp_{serial}")
         response = _response(body, serial, fault, fake.image_b64(prompt, serial), prompt)
         if not streamed:
-            time.sleep(fake.latency)
+            time.sleep(latency)
             return self._json(200, self._conform(response, streamed=False))
         self._start_sse()
         events = _Events(self, response)
         events.send("response.created", response={**response, "status": "in_progress", "output": [],
                                                   "error": None, "incomplete_details": None})
         for index in range(partials):
-            time.sleep(fake.latency / (partials + 1))
+            time.sleep(latency / (partials + 1))
             events.send("response.image_generation_call.partial_image", item_id=f"ig_{serial}", output_index=0,
                         partial_image_index=index,
                         partial_image_b64=fake.image_b64(f"partial {index}: {prompt}", serial))
@@ -362,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._cut()
         if fault == "stream_error":
             return events.finish("error", code="server_error", message="stream failed", param=None)
-        time.sleep(fake.latency / (partials + 1))
+        time.sleep(latency / (partials + 1))
         for index, item in enumerate(response["output"]):
             events.send("response.output_item.done", output_index=index, item=item)
         events.finish(f"response.{response['status']}", response=response)

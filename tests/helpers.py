@@ -97,13 +97,26 @@ class Page:
         self.config = config
         self.ids = {c["props"]["elem_id"]: c["id"] for c in config["components"] if c.get("props", {}).get("elem_id")}
 
-    def click(self, elem_id: str, *values) -> list[dict]:
-        """Click a button; returns the event's messages up to and including process_completed."""
+    def click(self, elem_id: str, *values, **named) -> list[dict]:
+        """Click a button; returns the event's messages up to and including process_completed. `named`:
+        values by the input's elem_id (what the page's script fills in: `seen`)."""
         target = self.ids[elem_id]
         fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
                              if [target, "click"] in [list(t) for t in dep["targets"]])
+        return self._run(fn_index, dep, values, named, target)
+
+    def load(self, token: str = "") -> str:
+        """What the page does on load: resume the session its browser token names; returns the token
+        (a tab that loaded with another's token shares its session, as two tabs of one browser do)."""
+        fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
+                             if dep.get("api_name") == "page_resume")
+        return self._run(fn_index, dep, [token], {}, None)[-1]["output"]["data"][0]  # the token: first output
+
+    def _run(self, fn_index: int, dep: dict, values, named: dict, target) -> list[dict]:
         self.outputs = dep["outputs"]
         data = [*values, *[None] * (len(dep["inputs"]) - len(values))]  # browser states and gr.State: unset
+        for elem_id, value in named.items():
+            data[dep["inputs"].index(self.ids[elem_id])] = value
         body = {"data": data, "fn_index": fn_index, "session_hash": self.session_hash,
                 "event_data": None, "trigger_id": target}
         self.http.post(f"{self.root}/gradio_api/queue/join", json=body,
