@@ -144,6 +144,7 @@ class PageEvents:
         draft = None
         if isinstance(prompt, str):  # part of the session from the click on: a reload shows it
             draft = replace(home.session, prompt_draft=prompt[:self.runtime.settings.max_prompt_chars])
+            screen.prompt = draft.prompt_draft  # this tab has it typed: never written back over later typing
         job = home.start(action, count, lambda stop: self.job_items(action, home.session, request, stop=stop,
                                                                     **inputs), draft)
         if job is None:

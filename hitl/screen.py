@@ -87,6 +87,7 @@ class Screen:
     prompt: str  # what the prompt box was last given
     previews_expected: int = 0  # partial images per generation, for "preview n of m"
     version: int = -1  # the home's version this tab shows
+    note: tuple[str, Any] = ("", None)  # this tab's own message, and the job (or session) it is about
 
     @classmethod
     def of(cls, page: Page, session: Session, session_hash: str, previews_expected: int = 0) -> Screen:
@@ -136,7 +137,10 @@ class Screen:
         if session.prompt_draft != self.prompt:  # another tab asked for it, or a reload brings it back
             outputs[page.prompt] = self.prompt = session.prompt_draft
         reviewed = session.shown_image  # a preview has no revised prompt yet: the last one stays
-        text = note or session.error_message
+        if note:
+            self.note = (note, job if running else session)
+        held = bool(self.note[0]) and (self.note[1] is job or self.note[1] is session)
+        text = self.note[0] if held else session.error_message
         outputs |= {
             page.cancel: part("cancel", CANCEL),
             page.undo: part("undo", UNDO),
@@ -148,8 +152,9 @@ class Screen:
             page.your_prompt: session.input_used_by_process,
             page.cost: cost_html(session, reviewed),
             page.download: download_html(self.session_hash, session.final_result),
-            # Always set: a note or a refusal may show whatever the session says.
-            page.message: gr.update(visible=bool(text) and not running, value=text),
+            # Always set: a note or a refusal may show whatever the session says. A note stays while
+            # what it is about does (the job it refused to interrupt, the session it refused to change).
+            page.message: gr.update(visible=bool(text) and (held or not running), value=text),
         }
         self.shown, self.picture = now, picture
         return outputs

@@ -105,12 +105,14 @@ class Page:
                              if [target, "click"] in [list(t) for t in dep["targets"]])
         return self._run(fn_index, dep, values, named, target)
 
-    def load(self, token: str = "") -> str:
-        """What the page does on load: resume the session its browser token names; returns the token
-        (a tab that loaded with another's token shares its session, as two tabs of one browser do)."""
+    def load(self, token: str = "") -> list[dict]:
+        """What the page does on load: resume the session its browser token names (a tab that loaded with
+        another's token shares its session, as two tabs of one browser do); `token` then holds it."""
         fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
                              if dep.get("api_name") == "page_resume")
-        return self._run(fn_index, dep, [token], {}, None)[-1]["output"]["data"][0]  # the token: first output
+        messages = self._run(fn_index, dep, [token], {}, None)
+        self.token = messages[-1]["output"]["data"][0]  # page_resume's first output
+        return messages
 
     def _run(self, fn_index: int, dep: dict, values, named: dict, target) -> list[dict]:
         self.outputs = dep["outputs"]

@@ -442,6 +442,8 @@ def test_keyboard_only_flow_with_visible_focus(page, app_url, fake):
     expect(download).to_be_focused()
     for _ in range(3):  # past the decision log's two links
         page.keyboard.press("Tab")
+    expect(button(page, "reopen")).to_be_focused()
+    page.keyboard.press("Tab")
     expect(button(page, "start-over")).to_be_focused()
     page.keyboard.press("Enter")
     expect(prompt_box(page)).to_be_focused()

@@ -168,7 +168,8 @@ def test_a_preview_from_a_blocked_call_gives_way_to_the_last_good_image(app_url,
     good = page.result(page.click("generate", "a kite", 1, *options), "image")["url"]
     fake.fail_next("blocked_picture")
     messages = page.click("regenerate", 1, *options)
-    assert len(urls(messages, "data:image/png")) == 2, "the previews were shown first"
+    # The previews were shown first (one or both: a page draws the latest preview when it looks).
+    assert [url for url in urls(messages, "data:image/png") if url != good], "no preview was shown"
     assert page.result(messages, "image")["url"] == good
     assert "blocked the picture that was made (violence)" in page.result(messages, "status")["value"]
 
