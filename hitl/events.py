@@ -166,8 +166,8 @@ class PageEvents:
     async def end_compare(self, session: Session, request: gr.Request):
         return await last(self.stream(Action.COMPARE, session, request, compare_index=-1))
 
-    def estimate(self, size, quality):
-        return estimate_html(self.runtime.settings, size, quality)
+    def estimate(self, size, quality, count):
+        return estimate_html(self.runtime.settings, size, quality, count)
 
     def cancelled(self, session: Session, request: gr.Request):
         """Cancel stops the generation; the page goes back to the session as it was."""
@@ -214,7 +214,8 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> N
           events.outputs(Action.START_OVER), api_name="page_start_over", **quick)
     page.undo.click(events.undo_start_over, [page.session], events.outputs(Action.UNDO_START_OVER),
                     api_name="page_undo_start_over", **quick)
-    gr.on([page.size.change, page.quality.change], events.estimate, [page.size, page.quality], page.estimate,
+    gr.on([page.size.change, page.quality.change, page.count.change], events.estimate,
+          [page.size, page.quality, page.count], page.estimate,
           api_name="page_estimate", **quick)
     page.gallery.select(events.pick, [page.session], events.outputs(Action.SELECT), api_name="page_select", **quick)
     page.compare.click(events.compare, [page.session], events.outputs(Action.COMPARE), api_name="page_compare", **quick)
