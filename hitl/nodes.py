@@ -269,8 +269,11 @@ class GenerateImage(AsyncNode):
         failed = [result for result in results if isinstance(result, BaseException)]
         for failure in failed:
             log.warning("generation failed: %s", type(failure).__name__)
-        if failed:
-            shared["error_message"] = _failures(failed, len(results), shared["settings"])
+        failures = _failures(failed, len(results), shared["settings"]) if failed else ""
+        # why no previews came, if the backend had to ask without streaming (see OpenAIBackend)
+        notice = getattr(prep_res[0], "notice", "")
+        if message := " ".join(part for part in (failures, notice) if part):
+            shared["error_message"] = message
         if not made:
             return "failed"
         if shared.get("upload"):  # the user's own picture joins the versions, as the new ones' parent

@@ -99,9 +99,13 @@ class Page:
 
     def click(self, elem_id: str, *values) -> list[dict]:
         """Click a button; returns the event's messages up to and including process_completed."""
+        return self.fire(elem_id, "click", *values)
+
+    def fire(self, elem_id: str, event: str, *values) -> list[dict]:
+        """Trigger `event` ("click", "change", ...) of a component, as the page does on it."""
         target = self.ids[elem_id]
         fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
-                             if [target, "click"] in [list(t) for t in dep["targets"]])
+                             if [target, event] in [list(t) for t in dep["targets"]])
         self.outputs = dep["outputs"]
         data = [*values, *[None] * (len(dep["inputs"]) - len(values))]  # browser states and gr.State: unset
         body = {"data": data, "fn_index": fn_index, "session_hash": self.session_hash,
