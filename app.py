@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 
 from hitl import gradio_internals
-from hitl.config import Settings, SettingError, load_settings, log_level, number_setting
+from hitl.config import Settings, SettingError, load_settings, number_setting
 from hitl.memory import freeze_startup, return_freed_images_to_the_os
 from hitl.ui import build_demo, launch_options
 
@@ -63,11 +63,11 @@ def open_share_link(demo) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     try:  # every setting is checked before anything starts: a bad one stops here, named
         args = parse_args(argv)
-        level, settings = log_level(), settings_for(args)
+        settings = settings_for(args)
     except SettingError as exc:
         sys.exit(f"* HITL Image Studio cannot start: {exc}")
     return_freed_images_to_the_os()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)  # the SDK may have configured logging on import (OPENAI_LOG)
     for chatty in ("httpx", "httpx2", "openai"):  # one line per HTTP request is noise, not news
         logging.getLogger(chatty).setLevel(logging.WARNING)

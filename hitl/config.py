@@ -87,11 +87,6 @@ def _prices() -> PriceTable:
                            "JSON price table shaped like hitl/prices.json.") from None
 
 
-def log_level() -> str:
-    """HITL_LOG_LEVEL, one of logging's level names."""
-    return _choice("HITL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), fold=str.upper)
-
-
 @dataclass(frozen=True)
 class Settings:
     api_key: str | None
@@ -119,6 +114,7 @@ class Settings:
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
     redis_url: str | None  # where the per-address limits and the daily spend are counted (None: in memory)
     image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
+    log_level: str  # one of logging's level names
 
     @property
     def demo(self) -> bool:
@@ -157,5 +153,6 @@ def load_settings(**overrides) -> Settings:
         closed_session_grace=number_setting("HITL_CLOSED_SESSION_GRACE", 60, int, 0, note=" seconds"),
         redis_url=_url("HITL_REDIS_URL", ("redis",), "redis://[:password@]host[:port][/db]"),
         image_memory_mb=number_setting("HITL_IMAGE_MEMORY_MB", 0, float, 0, note=" MiB (0: a quarter of memory)"),
+        log_level=_choice("HITL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), fold=str.upper),
     )
     return Settings(**{**settings.__dict__, **overrides}) if overrides else settings
