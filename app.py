@@ -9,10 +9,11 @@ import argparse
 import ipaddress
 import logging
 import os
+import sys
 from dataclasses import replace
 
 from hitl import gradio_internals
-from hitl.config import Settings, load_settings
+from hitl.config import Settings, SettingError, load_settings, number_setting
 from hitl.memory import freeze_startup, return_freed_images_to_the_os
 from hitl.ui import build_demo, launch_options
 
@@ -23,7 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Human-in-the-loop image generation (Gradio + PocketFlow).")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (0.0.0.0 for your network; default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+    parser.add_argument("--port", type=int, default=number_setting("GRADIO_SERVER_PORT", 7860, int, 1, 65535),
                         help="port to listen on (default 7860)")
     parser.add_argument("--share", action="store_true",
                         help="also open a temporary public link (anyone with it uses your key)")
@@ -60,14 +61,16 @@ def open_share_link(demo) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    try:  # every setting is checked before anything starts: a bad one stops here, named
+        args = parse_args(argv)
+        settings = settings_for(args)
+    except SettingError as exc:
+        sys.exit(f"* HITL Image Studio cannot start: {exc}")
     return_freed_images_to_the_os()
-    logging.basicConfig(level=os.environ.get("HITL_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         force=True)  # the SDK may have configured logging on import (OPENAI_LOG)
     for chatty in ("httpx", "httpx2", "openai"):  # one line per HTTP request is noise, not news
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    settings = settings_for(args)
     share = args.share and not ON_SPACES  # a Space is already public
     if args.share and ON_SPACES:
         print("* --share ignored: this Space is already public.", flush=True)

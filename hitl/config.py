@@ -1,11 +1,14 @@
-"""Settings read once from the environment; every knob has a sensible default."""
+"""Settings read once from the environment; every knob has a sensible default, and every value set is
+checked at start-up (`SettingError` names the variable and what it allows)."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from .costs import PriceTable
+from .costs import DEFAULT_PRICES, PriceTable
 
 # Current GPT image model per the installed SDK (`gpt-image-1` was shut down 2026-10-23).
 DEFAULT_IMAGE_MODEL = "gpt-image-2.6-sunburst"
@@ -13,18 +16,75 @@ DEFAULT_IMAGE_MODEL = "gpt-image-2.6-sunburst"
 DEFAULT_RESPONSES_MODEL = "gpt-5.5"
 # The Images API documents 32,000 characters as the prompt limit for GPT image models.
 MAX_PROMPT_CHARS = 32_000
+# The image tool's `partial_images` takes 0 to 3 (openai/types/responses/tool.py); more is a 400.
+MAX_PARTIAL_IMAGES = 3
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+class SettingError(ValueError):
+    """A setting read at start-up outside what it allows: the app refuses to start rather than fail
+    every call at run time (HITL_PARTIAL_IMAGES=4 would make each request a 400)."""
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value and value.strip() else None  # set but blank counts as unset
+
+
+def number_setting(name: str, default: float, kind: type = int, low: float = 0, high: float | None = None,
+                   note: str = "", above: bool = False):
+    """`name` from the environment as `kind` (int or float) within [low, high] (`above`: more than
+    low); a SettingError naming the variable and the allowed range otherwise."""
+    raw = _raw(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if (value is None or not math.isfinite(value) or value < low or (above and value == low)
+            or (high is not None and value > high)):
+        what = "a whole number" if kind is int else "a number"
+        span = (f"from {low:g} to {high:g}" if high is not None else
+                f"more than {low:g}" if above else f"{low:g} or more")
+        raise SettingError(f"{name}={raw} is not allowed: it must be {what} {span}{note}.")
+    return value
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...], fold=str.lower) -> str:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    if fold(raw) not in allowed:
+        raise SettingError(f"{name}={raw} is not allowed: it must be one of {', '.join(allowed)}.")
+    return fold(raw)
+
+
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _flag(name: str, default: bool) -> bool:
-    return os.environ.get(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
+    return _choice(name, "1" if default else "0", _YES + _NO) in _YES
 
 
-def _float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
+def _text(name: str, default: str) -> str:
+    return _raw(name) or default
+
+
+def _url(name: str, schemes: tuple[str, ...], form: str) -> str | None:
+    raw = _raw(name)
+    if raw is not None and (urlsplit(raw).scheme not in schemes or not urlsplit(raw).netloc):
+        raise SettingError(f"{name}={raw} is not allowed: it must look like {form}.")
+    return raw
+
+
+def _prices() -> PriceTable:
+    path = _raw("HITL_PRICES_FILE")
+    try:
+        return PriceTable.load(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise SettingError(f"HITL_PRICES_FILE={path or DEFAULT_PRICES} cannot be used ({reason}): it must be a "
+                           "JSON price table shaped like hitl/prices.json.") from None
 
 
 @dataclass(frozen=True)
@@ -54,6 +114,7 @@ class Settings:
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
     redis_url: str | None  # where the per-address limits and the daily spend are counted (None: in memory)
     image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
+    log_level: str  # one of logging's level names
 
     @property
     def demo(self) -> bool:
@@ -61,34 +122,37 @@ class Settings:
 
 
 def load_settings(**overrides) -> Settings:
+    """Every setting from the environment, each checked (SettingError names a bad one); `overrides`
+    (tests, the bench) replace fields as given."""
     on_spaces = os.environ.get("SYSTEM") == "spaces"
     settings = Settings(
         api_key=os.environ.get("OPENAI_API_KEY") or None,
-        base_url=os.environ.get("OPENAI_BASE_URL") or None,
-        responses_model=os.environ.get("HITL_RESPONSES_MODEL", DEFAULT_RESPONSES_MODEL),
-        image_model=os.environ.get("HITL_IMAGE_MODEL", DEFAULT_IMAGE_MODEL),
-        api_style=os.environ.get("HITL_API_STYLE", "responses"),
-        partial_images=_int("HITL_PARTIAL_IMAGES", 2),
+        base_url=_url("OPENAI_BASE_URL", ("http", "https"), "https://host/v1"),
+        responses_model=_text("HITL_RESPONSES_MODEL", DEFAULT_RESPONSES_MODEL),
+        image_model=_text("HITL_IMAGE_MODEL", DEFAULT_IMAGE_MODEL),
+        api_style=_choice("HITL_API_STYLE", "responses", ("responses", "images")),
+        partial_images=number_setting("HITL_PARTIAL_IMAGES", 2, int, 0, MAX_PARTIAL_IMAGES,
+                                      " (OpenAI's partial_images; 0 turns previews off)"),
         store_responses=_flag("HITL_STORE_RESPONSES", False),
-        request_timeout=_float("HITL_REQUEST_TIMEOUT", 120),
-        total_timeout=_float("HITL_TOTAL_TIMEOUT", 180),
-        max_attempts=_int("HITL_MAX_ATTEMPTS", 3),
-        max_prompt_chars=_int("HITL_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS),
-        prices=PriceTable.load(os.environ.get("HITL_PRICES_FILE") or None),
-        daily_budget_usd=_float("HITL_DAILY_BUDGET_USD", 0),
-        session_limit=_int("HITL_SESSION_LIMIT", 20),
-        ip_limit=_int("HITL_IP_LIMIT", 60),
+        request_timeout=number_setting("HITL_REQUEST_TIMEOUT", 120, float, 0, note=" seconds", above=True),
+        total_timeout=number_setting("HITL_TOTAL_TIMEOUT", 180, float, 0, note=" seconds", above=True),
+        max_attempts=number_setting("HITL_MAX_ATTEMPTS", 3, int, 1, 10),
+        max_prompt_chars=number_setting("HITL_MAX_PROMPT_CHARS", MAX_PROMPT_CHARS, int, 1, MAX_PROMPT_CHARS,
+                                        " (OpenAI's prompt limit)"),
+        prices=_prices(),
+        daily_budget_usd=number_setting("HITL_DAILY_BUDGET_USD", 0, float, 0, note=" (US$; 0: no budget)"),
+        session_limit=number_setting("HITL_SESSION_LIMIT", 20, int, 1),
+        ip_limit=number_setting("HITL_IP_LIMIT", 60, int, 1),
         limited=True,
-        limit_window=_float("HITL_LIMIT_WINDOW", 3600),
-        proxy_hops=_int("HITL_PROXY_HOPS", 1 if on_spaces else 0),
-        max_concurrent=_int("HITL_MAX_CONCURRENT", 64),
-        queue_size=_int("HITL_QUEUE_SIZE", 256),
-        max_candidates=_int("HITL_MAX_CANDIDATES", 8),
-        session_ttl=_int("HITL_SESSION_TTL", 1800),
-        closed_session_grace=_int("HITL_CLOSED_SESSION_GRACE", 60),
-        redis_url=os.environ.get("HITL_REDIS_URL") or None,
-        image_memory_mb=_float("HITL_IMAGE_MEMORY_MB", 0),
+        limit_window=number_setting("HITL_LIMIT_WINDOW", 3600, float, 0, note=" seconds", above=True),
+        proxy_hops=number_setting("HITL_PROXY_HOPS", 1 if on_spaces else 0, int, 0, 10),
+        max_concurrent=number_setting("HITL_MAX_CONCURRENT", 64, int, 1),
+        queue_size=number_setting("HITL_QUEUE_SIZE", 256, int, 1),
+        max_candidates=number_setting("HITL_MAX_CANDIDATES", 8, int, 1),
+        session_ttl=number_setting("HITL_SESSION_TTL", 1800, int, 1, note=" seconds"),
+        closed_session_grace=number_setting("HITL_CLOSED_SESSION_GRACE", 60, int, 0, note=" seconds"),
+        redis_url=_url("HITL_REDIS_URL", ("redis",), "redis://[:password@]host[:port][/db]"),
+        image_memory_mb=number_setting("HITL_IMAGE_MEMORY_MB", 0, float, 0, note=" MiB (0: a quarter of memory)"),
+        log_level=_choice("HITL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), fold=str.upper),
     )
-    if settings.api_style not in {"responses", "images"}:
-        raise ValueError("HITL_API_STYLE must be 'responses' or 'images'")
     return Settings(**{**settings.__dict__, **overrides}) if overrides else settings

@@ -17,7 +17,7 @@ from .config import Settings
 
 # Statuses that may succeed if asked again (the SDK's own list: 408, 409, 429, 5xx).
 _RETRYABLE_STATUS = {408, 409, 429}
-_TRANSPORT_ERRORS = (httpx2.TransportError, httpx2.StreamError)
+TRANSPORT_ERRORS = (httpx2.TransportError, httpx2.StreamError)
 _KEY_PATTERN = re.compile(r"\b(sk|rk|sess)-[A-Za-z0-9_\-*]{6,}")
 
 
@@ -33,8 +33,9 @@ class MalformedResponseError(Exception):
     """The upstream answer could not be read as a Responses / Images result."""
 
 
-class TransientStreamError(Exception):
-    """A stream ended before its image arrived; asking again may succeed."""
+class InterruptedGeneration(Exception):
+    """A stream that broke after OpenAI had begun the image (its first event had arrived). OpenAI may
+    finish, and bill, the image it began, so asking again could bill twice for one click: never retried."""
 
 
 class UpstreamFailure(Exception):
@@ -85,15 +86,33 @@ def status_of(exc: BaseException) -> int | None:
     return getattr(exc, "status_code", None)
 
 
+def streaming_refused(exc: BaseException) -> bool:
+    """OpenAI's 400 about `stream` itself: "Your organization must be verified to stream this model"
+    (`param: "stream"`, `code: "unsupported_value"`, as reported against the real API in
+    langflow-ai/openrag#257 and BeehiveInnovations/pal-mcp-server#134). The same call without
+    streaming can succeed."""
+    return status_of(exc) == 400 and getattr(exc, "param", None) == "stream"
+
+
+def _server_says_retry(exc: BaseException) -> bool | None:
+    """OpenAI's `x-should-retry` header: true or false when the server says, None when it does not.
+    The SDK obeys it before its own rules (`_should_retry` in openai/_base_client.py); so do we."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    return {"true": True, "false": False}.get(headers.get("x-should-retry"))
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """True only for failures that can succeed later; never for quota or bad requests."""
-    if error_code(exc) == "insufficient_quota":
+    """True only for failures that can succeed later; never for quota or bad requests, nor for an
+    image OpenAI had already begun (asking again could bill twice for one click)."""
+    if error_code(exc) == "insufficient_quota" or isinstance(exc, InterruptedGeneration):
         return False
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, TransientStreamError)):
+    if (said := _server_says_retry(exc)) is not None:
+        return said
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
         return True
     if isinstance(exc, UpstreamFailure):
         return exc.code in _TRANSIENT_CODES
-    if isinstance(exc, _TRANSPORT_ERRORS):
+    if isinstance(exc, TRANSPORT_ERRORS):
         return True
     status = status_of(exc)
     return status is not None and (status in _RETRYABLE_STATUS or status >= 500)
@@ -184,6 +203,9 @@ def _by_code(exc: BaseException) -> str | None:  # noqa: C901 - a flat table
                 "Regenerate, or pick another candidate to refine.")
     if code == "previous_response_not_found":
         return "OpenAI no longer holds the earlier image's conversation. Regenerate, or start over."
+    if code == "unsupported_country_region_territory":
+        return ("OpenAI does not serve the country or region this server connects from (403). Run the app "
+                "where OpenAI's API is offered, or set OPENAI_BASE_URL to a gateway there.")
     if code == "data_residency_mismatch":
         return ("This key's OpenAI project requires a data-residency region this request does not use. "
                 "Set OPENAI_BASE_URL to the project's regional endpoint, or use another key.")
@@ -217,7 +239,10 @@ def _by_kind(exc: BaseException, settings: Settings) -> str | None:  # noqa: C90
         return f"The image was not ready within {settings.total_timeout:.0f} s. Try again, or choose a lower quality."
     if isinstance(exc, openai.APITimeoutError):
         return f"OpenAI did not answer within {settings.request_timeout:.0f} s. Try again, or choose a lower quality."
-    if isinstance(exc, (openai.APIConnectionError, TransientStreamError, *_TRANSPORT_ERRORS)):
+    if isinstance(exc, InterruptedGeneration):
+        return ("The connection to OpenAI broke while the image was being made. It was not asked for again, "
+                "because OpenAI may still bill the one it began; click again to try once more.")
+    if isinstance(exc, (openai.APIConnectionError, *TRANSPORT_ERRORS)):
         return "The connection to OpenAI was lost before the image arrived. Try again."
     if (status is not None and status >= 500) or error_code(exc) == "server_error":
         return f"OpenAI had a server error{f' ({status})' if status else ''}. Try again in a moment."

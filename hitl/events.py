@@ -272,8 +272,8 @@ class PageEvents:
     async def end_compare(self, session: Session, request: gr.Request):
         return await self.act(Action.COMPARE, session, request, compare_index=-1)
 
-    def estimate(self, size, quality):
-        return estimate_html(self.runtime.settings, size, quality)
+    def estimate(self, size, quality, count):
+        return estimate_html(self.runtime.settings, size, quality, count)
 
     def cancel(self, session: Session, request: gr.Request) -> None:
         """Cancel, from any tab of the session: its job stops, keeping the images that had finished; every
@@ -336,7 +336,8 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
     on([page.gallery.select], events.pick, [page.seen, page.session], Action.SELECT, "page_select", sources=seen)
     on([page.compare.click], events.compare, [page.seen, page.session], Action.COMPARE, "page_compare", sources=seen)
     on([page.end_compare.click], events.end_compare, [page.session], Action.COMPARE, "page_end_compare")
-    gr.on([page.size.change, page.quality.change], events.estimate, [page.size, page.quality], page.estimate,
+    gr.on([page.size.change, page.quality.change, page.count.change], events.estimate,
+          [page.size, page.quality, page.count], page.estimate,
           api_name="page_estimate", **quick)
     for one, other in ((page.count, page.regenerate_count), (page.regenerate_count, page.count)):  # in the browser
         one.input(None, [one], [other], js="(n) => n")

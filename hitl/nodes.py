@@ -272,10 +272,14 @@ class GenerateImage(AsyncNode):
             log.warning("generation failed: %s", type(failure).__name__)
         stopped = results.count(STOPPED)
         if stopped and made:
-            shared["error_message"] = (f"Cancelled: {_images(len(made))} that had finished "
-                                       f"{'is' if len(made) == 1 else 'are'} kept.")
-        elif failed:
-            shared["error_message"] = _failures(failed, len(results), shared["settings"])
+            failures = (f"Cancelled: {_images(len(made))} that had finished "
+                        f"{'is' if len(made) == 1 else 'are'} kept.")
+        else:
+            failures = _failures(failed, len(results), shared["settings"]) if failed else ""
+        # why no previews came, if the backend had to ask without streaming (see OpenAIBackend)
+        notice = getattr(prep_res[0], "notice", "")
+        if message := " ".join(part for part in (failures, notice) if part):
+            shared["error_message"] = message
         if not made:
             return "failed"
         if shared.get("upload"):  # the user's own picture joins the versions, as the new ones' parent

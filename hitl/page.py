@@ -121,13 +121,17 @@ class Page:
         return [*self.image_options, self.budget]
 
 
-def estimate_html(settings: Settings, size: str, quality: str) -> str:
-    """About what one image costs at this size and quality (app's own words and numbers only)."""
+def estimate_html(settings: Settings, size: str, quality: str, count: int = 1) -> str:
+    """About what one click costs at this size and quality: `count` images, each at most the estimate
+    (an "auto" size or quality counts as its dearest). App's own words and numbers only."""
     usd = settings.prices.estimate(size, quality, settings.image_model)
     if usd is None:
         return '<p class="hitl-estimate">No price is known for this image model.</p>'
     free = " (demo mode: free here)" if settings.demo else ""
-    return f'<p class="hitl-estimate">≈ {money(usd)} per image at this size and quality{free}</p>'
+    count = int(count or 1)
+    each = f"≈ {money(usd * count)} for {count} images ({money(usd)} each)" if count > 1 else \
+        f"≈ {money(usd)} per image"
+    return f'<p class="hitl-estimate">{each} at this size and quality{free}</p>'
 
 
 # -- your own pictures ------------------------------------------------------------------------------------

@@ -45,7 +45,17 @@ FAULTS = {
     "auth": (401, "invalid_api_key", "Incorrect API key provided: {key}. You can find your API key at ...", {}),
     "forbidden": (403, None, "Your organization must be verified to use the model gpt-image-2.", {}),
     "not_found": (404, "model_not_found", "The model `x` does not exist or you do not have access to it.", {}),
+    # OpenAI's 400 on `stream` for an organisation not verified to stream the model (langflow-ai/openrag#257);
+    # only streamed requests get it: the same call without `stream` is answered.
+    "stream_verification": (400, "unsupported_value", "Your organization must be verified to stream this model. "
+                            "Please go to: https://platform.openai.com/settings/organization/general and click on "
+                            "Verify Organization.", {}),
+    "region": (403, "unsupported_country_region_territory", "Country, region, or territory not supported", {}),
+    "no_retry": (500, "server_error", "The server had an error while processing your request.",
+                 {"x-should-retry": "false"}),
 }
+# The error body's other fields where OpenAI sends more than `invalid_request_error` and no param.
+ERROR_FIELDS = {"stream_verification": {"param": "stream"}, "region": {"type": "request_forbidden"}}
 BEHAVIOURS = {"timeout", "drop", "malformed", "stream_cut", "refusal", "stream_error",
               # failures inside a 200 answer, shaped as the SDK types them
               "blocked_prompt",  # the image call failed: moderation_blocked, moderation_stage "input"
@@ -57,8 +67,16 @@ INCOMPLETE = {"incomplete_filter": "content_filter", "incomplete_tokens": "max_o
 # The usage every successful answer reports (tests price it with the app's price table).
 TEXT_USAGE = {"input_tokens": 120, "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": 20},
               "output_tokens": 40, "output_tokens_details": {"reasoning_tokens": 8}, "total_tokens": 160}
+# The image model's, shaped as the SDK's models: output split into image and text tokens (ImagesResponse.Usage);
+# the image tool's (ToolUsageImageGen) also says how much input came from OpenAI's cache.
 IMAGE_USAGE = {"input_tokens": 50, "input_tokens_details": {"image_tokens": 0, "text_tokens": 50},
-               "output_tokens": 1056, "total_tokens": 1106}
+               "output_tokens": 1796, "output_tokens_details": {"image_tokens": 1756, "text_tokens": 40},
+               "total_tokens": 1846}
+TOOL_IMAGE_USAGE = {**IMAGE_USAGE, "cached_tokens": 20,
+                    "cached_tokens_details": {"cached_text_tokens": 20, "cached_image_tokens": 0}}
+# The Images API's streamed `*.completed` event reports no output split: its output_tokens are image tokens.
+COMPLETED_USAGE = {"input_tokens": 50, "input_tokens_details": {"image_tokens": 0, "text_tokens": 50},
+                   "output_tokens": 1756, "total_tokens": 1806}
 BLOCKED_CATEGORIES = ["violence"]
 
 
@@ -287,6 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
         if (masked := _mask_and_image(self.route, body)) and (mask := _picture(masked[1] or b"")):
             with self.server_fake._lock:
                 self.server_fake.masks.append(mask[1])
+        if fault == "stream_verification" and not _truthy(body.get("stream")):
+            fault = None  # only streaming needs the verification
         if fault in FAULTS:
             return self._error(fault)
         if fault == "drop":
@@ -337,7 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, code, message, headers = FAULTS[fault]
         key = self.headers.get("authorization", "").removeprefix("Bearer ")
         message = message.format(key=key[:8] + "*" * 10 + key[-4:])
-        payload = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+        payload = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code,
+                             **ERROR_FIELDS.get(fault, {})}}
         self._json(status, payload, headers)
 
     def _responses(self, body: dict, serial: int, fault: str | None) -> None:
@@ -394,8 +415,8 @@ class _Handler(BaseHTTPRequestHandler):
                                        "b64_json": fake.image_b64(f"partial {index}: {prompt}", serial), **about},
                                       streamed=True))
         time.sleep(fake.latency / (partials + 1))
-        self._finish_sse(self._conform({"type": f"{kind}.completed", "b64_json": image, **about, "usage": IMAGE_USAGE},
-                                       streamed=True))
+        done = {"type": f"{kind}.completed", "b64_json": image, **about, "usage": COMPLETED_USAGE}
+        self._finish_sse(self._conform(done, streamed=True))
 
     # -- plumbing -----------------------------------------------------------------
     def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
@@ -479,7 +500,7 @@ def _response(body: dict, serial: int, fault: str | None, image_b64: str, prompt
     elif (fault or "").startswith("failed:"):
         status, output = "failed", []
         error = {"code": fault.partition(":")[2], "message": "The response failed.", "param": None, "type": None}
-    usage = {"usage": TEXT_USAGE, "tool_usage": {"image_gen": IMAGE_USAGE, "web_search": {"num_requests": 0}}}
+    usage = {"usage": TEXT_USAGE, "tool_usage": {"image_gen": TOOL_IMAGE_USAGE, "web_search": {"num_requests": 0}}}
     return {**(usage if status == "completed" else {}),
             "id": f"resp_{serial}", "object": "response", "created_at": int(time.time()), "status": status,
             "model": body.get("model"), "output": output, "tools": body.get("tools", []),

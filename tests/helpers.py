@@ -100,9 +100,13 @@ class Page:
     def click(self, elem_id: str, *values, **named) -> list[dict]:
         """Click a button; returns the event's messages up to and including process_completed. `named`:
         values by the input's elem_id (what the page's script fills in: `seen`)."""
+        return self.fire(elem_id, "click", *values, **named)
+
+    def fire(self, elem_id: str, event: str, *values, **named) -> list[dict]:
+        """Trigger `event` ("click", "change", ...) of a component, as the page does on it."""
         target = self.ids[elem_id]
         fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
-                             if [target, "click"] in [list(t) for t in dep["targets"]])
+                             if [target, event] in [list(t) for t in dep["targets"]])
         return self._run(fn_index, dep, values, named, target)
 
     def load(self, token: str = "") -> list[dict]:

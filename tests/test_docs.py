@@ -26,8 +26,9 @@ LITERAL = re.compile(r"^`([^`]*)`$")  # a default that is one value in backticks
 CONDITIONAL = re.compile(r"^`([^`]*)` when `(\w+)=([^`]*)`, else `([^`]*)`$")
 NO_DEFAULT = "—"
 # Values tried in turn to make a variable change a setting: a number (for ints, floats and
-# strings), then flag values, then the only values a closed choice such as HITL_API_STYLE allows.
-PROBES = ("4243", "1", "0", "images", "responses")
+# strings), then flag values, then the only values a closed choice such as HITL_API_STYLE or
+# HITL_LOG_LEVEL allows, then URLs (settings are checked: a URL setting takes nothing else).
+PROBES = ("4243", "1", "0", "images", "responses", "debug", "http://127.0.0.1:4243/v1", "redis://127.0.0.1:4243")
 
 
 # -- the README table ---------------------------------------------------------------------
@@ -124,7 +125,7 @@ def app_reads() -> dict[str, object]:
 def file_probe() -> str:
     """A value for variables that name a file: a small, valid price table unlike the shipped one."""
     path = Path(tempfile.mkdtemp(prefix="hitl-docs-")) / "prices.json"
-    path.write_text(json.dumps({"models": {"probe-model": {"input": 1.0}}}))
+    path.write_text(json.dumps({"models": {"probe-model": {"input": 1.0, "cached_input": 0.1, "output": 2.0}}}))
     return str(path)
 
 
@@ -133,7 +134,7 @@ def attribute_for(monkeypatch, name: str, defaults: config.Settings) -> str:
     for probe in (*PROBES, file_probe()):
         try:
             settings, _ = load_with(monkeypatch, {name: probe})
-        except (ValueError, OSError):
+        except (ValueError, OSError):  # config.SettingError is a ValueError
             continue
         changed = [key for key, value in settings.__dict__.items() if value != getattr(defaults, key)]
         assert len(changed) <= 1, f"{name}={probe} changes several settings: {changed}"

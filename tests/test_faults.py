@@ -12,11 +12,15 @@ from __future__ import annotations
 import time
 
 import fake_openai
+import httpx2
+import openai
 import pytest
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, REVISED, TEST_SETTINGS, Page, image_b64, image_prompt
+from helpers import CANDIDATES, MESSAGE, REVISED, TEST_SETTINGS, Page, image_b64, image_prompt, urls
 
+from hitl.backends.base import UNSTREAMED
 from hitl.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
+from hitl.errors import is_retryable
 
 MAX_ATTEMPTS = TEST_SETTINGS["max_attempts"]
 # A safety bound, not a performance target: the budget plus slack for a loaded machine.
@@ -24,6 +28,8 @@ TIME_BOUND = TEST_SETTINGS["total_timeout"] + 5
 
 BLOCKED = "Your request was rejected by the safety system. Rephrase the prompt and try again."
 CONNECTION_LOST = "The connection to OpenAI was lost before the image arrived. Try again."
+INTERRUPTED = ("The connection to OpenAI broke while the image was being made. It was not asked for again, "
+               "because OpenAI may still bill the one it began; click again to try once more.")
 # fault -> (retried?, the message the user sees when it persists)
 MATRIX = {
     "rate_limit": (True, "OpenAI is rate limiting this key. Try again in 1 s."),
@@ -33,12 +39,15 @@ MATRIX = {
     "timeout": (True, "OpenAI did not answer within 1 s. Try again, or choose a lower quality."),
     "drop": (True, CONNECTION_LOST),
     "malformed": (False, "OpenAI sent an answer that could not be read. Try again."),
-    "stream_cut": (True, CONNECTION_LOST),
+    "stream_cut": (False, INTERRUPTED),  # after a partial image: OpenAI had begun (and may bill) it
     "stream_error": (True, "OpenAI had a server error. Try again in a moment."),
     "moderation": (False, BLOCKED),
     "auth": (False, "OpenAI rejected the API key (401). Check OPENAI_API_KEY or the key you entered."),
     "forbidden": (False, "OpenAI refused access to the image model (403). The organisation may need to be "
                          "verified on platform.openai.com before it can use image generation."),
+    "region": (False, "OpenAI does not serve the country or region this server connects from (403). Run the app "
+                      "where OpenAI's API is offered, or set OPENAI_BASE_URL to a gateway there."),
+    "no_retry": (False, "OpenAI had a server error (500). Try again in a moment."),  # x-should-retry: false
     "not_found": (False, f"OpenAI does not know the model “{DEFAULT_IMAGE_MODEL}” or “{DEFAULT_RESPONSES_MODEL}” "
                          "(404). Set HITL_IMAGE_MODEL / HITL_RESPONSES_MODEL to models your account can use."),
     "refusal": (False, "The model answered without an image: “I can't help with that request.” "
@@ -64,6 +73,8 @@ MATRIX = {
                                               "endpoint, or use another key."),
 }
 FAULTS = list(MATRIX)
+# Faults the app answers by asking differently: they have tests of their own below.
+ANSWERED_OTHERWISE = {"stream_verification"}
 
 
 def expected_attempts(fault: str) -> int:
@@ -83,7 +94,7 @@ def gaps(fake) -> list[float]:
 
 def test_the_matrix_covers_every_fault_the_fake_can_inject():
     named = {fault for fault in MATRIX if not fault.startswith("failed:")}
-    assert named == set(fake_openai.FAULTS) | fake_openai.BEHAVIOURS
+    assert named | ANSWERED_OTHERWISE == set(fake_openai.FAULTS) | fake_openai.BEHAVIOURS
     assert {fault.partition(":")[2] for fault in set(MATRIX) - named} <= set(fake_openai.FAILED_CODES)
 
 
@@ -142,6 +153,52 @@ def test_single_fault_on_first_generate(client, fake, fault):
     ok = client.predict(prompt, api_name="/generate")
     assert fake.attempts == 1
     assert image_prompt(ok) == prompt and ok[MESSAGE] == ""
+
+
+@pytest.mark.parametrize("style", ["app_url", "images_api_url"])
+def test_streaming_that_needs_verification_is_asked_once_without_streaming(request, fake, style):
+    """OpenAI's 400 on `stream` (organisation not verified to stream the model): one more call, not
+    streamed; the image comes without previews, and the page says why, naming verification."""
+    page = Page(request.getfixturevalue(style))
+    streamed = page.click("generate", "verified?", 1, "auto", "auto", "auto", "png", "", 0)
+    assert urls(streamed), "a normal generation streams previews inline"
+    before = page.result(streamed, "image")["url"]
+    fake.reset()
+    fake.fail_next("stream_verification", "stream_verification")  # every streamed call would get it
+    messages = page.click("regenerate", 1, "auto", "auto", "auto", "png", "", 0)
+    first, second = (r.body for r in fake.requests)
+    assert fake_openai._truthy(first.get("stream")) and not fake_openai._truthy(second.get("stream"))
+    assert "partial_images" not in str(second)
+    assert page.result(messages, "image")["url"] != before  # a new image came
+    assert urls(messages) == []  # no preview
+    shown = page.result(messages, "status")
+    assert (shown["value"] if isinstance(shown, dict) else shown) == UNSTREAMED
+    assert "verified organisations" in UNSTREAMED
+
+
+def test_a_stream_cut_after_a_partial_image_is_not_asked_again(app_url, fake):
+    """The image had begun on OpenAI's side (a preview arrived): a second call could bill twice."""
+    page = Page(app_url)
+    fake.fail_next("stream_cut", "stream_cut")
+    messages = page.click("generate", "cut short", 1, "auto", "auto", "auto", "png", "", 0)
+    assert urls(messages), "the cut came after a preview had arrived"
+    assert fake.attempts == 1
+    shown = page.result(messages, "status")
+    assert (shown["value"] if isinstance(shown, dict) else shown) == INTERRUPTED
+
+
+def test_the_servers_x_should_retry_header_is_obeyed():
+    """As the SDK's `_should_retry` does: `false` stops a 500's retries, `true` retries a 400."""
+    request = httpx2.Request("POST", "https://api.openai.com/v1/responses")
+
+    def error(kind, status, should_retry=None):
+        headers = {"x-should-retry": should_retry} if should_retry else {}
+        return kind("x", response=httpx2.Response(status, headers=headers, request=request), body=None)
+
+    assert is_retryable(error(openai.InternalServerError, 500))
+    assert not is_retryable(error(openai.InternalServerError, 500, "false"))
+    assert not is_retryable(error(openai.BadRequestError, 400))
+    assert is_retryable(error(openai.BadRequestError, 400, "true"))
 
 
 def test_the_typed_prompt_is_never_written_back_to_its_tab(app_url, fake):

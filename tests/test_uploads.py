@@ -190,6 +190,6 @@ def test_images_api_edits_with_image_and_mask():
     backend = ImagesBackend(Client(), load_settings(api_key="sk-test", partial_images=0))
     with pytest.raises(RuntimeError):
         asyncio.run(backend._attempt(ImageRequest("a street", previous=previous, feedback="a door", mask=mask),
-                                     lambda _: None))
+                                     lambda _: None, stream=False))
     assert sent["mask"] == ("mask.png", mask, "image/png") and sent["prompt"] == "a door"
     assert sent["image"] == ("image.png", previous.image, "image/png")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import openai
 from openai import AsyncOpenAI
 
 from ..config import Settings
 from ..costs import Usage
+from ..errors import TRANSPORT_ERRORS, InterruptedGeneration, MalformedResponseError, streaming_refused
 from ..retry import with_retries
 from ..stages import Candidate
+
+log = logging.getLogger(__name__)
 
 OnPartial = Callable[[Candidate], None]
 
@@ -65,18 +71,56 @@ class Backend(Protocol):
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate: ...
 
 
+# Shown with the image when OpenAI refused to stream it and the app asked once more without streaming.
+UNSTREAMED = ("This image came without previews: OpenAI streams this image model only to verified organisations. "
+              "Verify the organisation on platform.openai.com to see previews, or set HITL_PARTIAL_IMAGES=0.")
+
+
 class OpenAIBackend:
-    """What both OpenAI backends share: a client, settings, and every call through the retry layer."""
+    """What both OpenAI backends share: a client, settings, and every call through the retry layer.
+
+    Streamed (previews) when HITL_PARTIAL_IMAGES > 0. OpenAI answers 400 on `stream` for a model it
+    streams only to verified organisations; then the call is made once more without streaming, and
+    `notice` says why no previews came (one backend serves one event)."""
 
     def __init__(self, client: AsyncOpenAI, settings: Settings):
         self.client = client
         self.settings = settings
+        self.notice = ""
 
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
-        return await with_retries(lambda: self._attempt(request, on_partial), self.settings)
+        stream = self.settings.partial_images > 0
+        try:
+            return await with_retries(lambda: self._attempt(request, on_partial, stream), self.settings)
+        except openai.BadRequestError as exc:
+            if not (stream and streaming_refused(exc)):
+                raise
+        log.info("OpenAI refused to stream this model (organisation not verified); asking once without streaming")
+        self.notice = UNSTREAMED
+        return await with_retries(lambda: self._attempt(request, on_partial, False), self.settings)
 
-    async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+    async def _attempt(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
         raise NotImplementedError
+
+    @staticmethod
+    async def events(stream) -> AsyncIterator:
+        """A stream's events. Once one has arrived OpenAI has begun the image, so a stream that breaks
+        or ends without it from then on raises InterruptedGeneration (never retried: a second call could
+        bill twice); a 200 that sends no event at all is an answer that could not be read."""
+        started = False
+        # aclosing: callers return mid-iteration, and the SDK's event generator must close now, not at GC
+        async with stream, aclosing(aiter(stream)) as events:
+            try:
+                async for event in events:
+                    started = True
+                    yield event
+            except (openai.APIConnectionError, *TRANSPORT_ERRORS) as exc:
+                if started:
+                    raise InterruptedGeneration("the stream broke after the image was begun") from exc
+                raise
+        if not started:
+            raise MalformedResponseError("empty or unreadable stream")
+        raise InterruptedGeneration("the stream ended before the image was complete")
 
     def cost_of(self, usage: Usage | None) -> float | None:
         return self.settings.prices.cost(usage, self.settings.responses_model, self.settings.image_model)

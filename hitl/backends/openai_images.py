@@ -6,13 +6,13 @@ from contextlib import aclosing
 from dataclasses import asdict
 
 from ..costs import Usage
-from ..errors import MalformedResponseError, NoImageError, TransientStreamError
+from ..errors import MalformedResponseError, NoImageError
 from ..stages import Candidate
 from .base import ImageRequest, OnPartial, OpenAIBackend
 
 
 class ImagesBackend(OpenAIBackend):
-    async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+    async def _attempt(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
         arguments = {"model": self.settings.image_model, **asdict(request.options)}
         if request.previous:
             arguments["prompt"] = request.instruction
@@ -25,24 +25,18 @@ class ImagesBackend(OpenAIBackend):
             arguments["prompt"] = request.prompt
             call = self.client.images.generate
         mime = request.options.mime
-        if not self.settings.partial_images:
+        if not stream:
             answer = await call(**arguments)
             return _candidate_from(answer.data, request, mime, self.cost_of(Usage.of_images(answer.usage)))
-        stream = await call(**arguments, stream=True, partial_images=self.settings.partial_images)
-        started = False
-        # aclosing: we return mid-iteration, and the SDK's event generator must close now, not at GC
-        async with stream, aclosing(aiter(stream)) as events:
+        answer = await call(**arguments, stream=True, partial_images=self.settings.partial_images)
+        async with aclosing(self.events(answer)) as events:
             async for event in events:
-                started = True
                 kind = getattr(event, "type", "")
                 if kind.endswith("partial_image"):
                     on_partial(Candidate.from_b64(event.b64_json, mime, request.prompt))
                 elif kind.endswith("completed"):
                     cost = self.cost_of(Usage.of_images(getattr(event, "usage", None)))
                     return Candidate.from_b64(event.b64_json, mime, request.prompt, cost=cost)
-        if not started:  # a 200 that was not an event stream at all
-            raise MalformedResponseError("empty or unreadable stream")
-        raise TransientStreamError("the stream ended before the image was complete")
 
 
 def _candidate_from(data, request: ImageRequest, mime: str, cost: float | None) -> Candidate:

@@ -18,8 +18,7 @@ from contextlib import aclosing
 from dataclasses import asdict, replace
 
 from ..costs import Usage
-from ..errors import (IncompleteResponse, MalformedResponseError, NoImageError, TransientStreamError, UpstreamFailure,
-                      error_code)
+from ..errors import IncompleteResponse, MalformedResponseError, NoImageError, UpstreamFailure, error_code
 from ..stages import Candidate, as_data_url
 from .base import ImageRequest, OnPartial, OpenAIBackend
 
@@ -37,9 +36,9 @@ class ResponsesBackend(OpenAIBackend):
         inline = replace(request, previous=replace(request.previous, response_id=None))
         return await super().generate(inline, on_partial)
 
-    def _arguments(self, request: ImageRequest) -> dict:
+    def _arguments(self, request: ImageRequest, stream: bool = True) -> dict:
         tool = {"type": "image_generation", "model": self.settings.image_model, **asdict(request.options)}
-        if self.settings.partial_images:
+        if stream and self.settings.partial_images:
             tool["partial_images"] = self.settings.partial_images
         arguments = {
             "model": self.settings.responses_model,
@@ -61,16 +60,13 @@ class ResponsesBackend(OpenAIBackend):
             {"type": "input_image", "image_url": previous.data_url, "detail": "auto"},  # encoded here, per request
         ]}]}
 
-    async def _attempt(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
-        arguments = self._arguments(request)
-        if not self.settings.partial_images:
+    async def _attempt(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
+        arguments = self._arguments(request, stream)
+        if not stream:
             return self._candidate_from(await self.client.responses.create(**arguments), request)
-        stream = await self.client.responses.create(**arguments, stream=True)
-        started = False
-        # aclosing: we return mid-iteration, and the SDK's event generator must close now, not at GC
-        async with stream, aclosing(aiter(stream)) as events:
+        answer = await self.client.responses.create(**arguments, stream=True)
+        async with aclosing(self.events(answer)) as events:
             async for event in events:
-                started = True
                 kind = getattr(event, "type", "")
                 if kind == "response.image_generation_call.partial_image":
                     on_partial(Candidate.from_b64(event.partial_image_b64, request.options.mime, request.prompt))
@@ -78,9 +74,6 @@ class ResponsesBackend(OpenAIBackend):
                     return self._candidate_from(event.response, request)
                 elif kind == "error":
                     raise UpstreamFailure(getattr(event, "code", None), getattr(event, "message", ""))
-        if not started:  # a 200 that was not an event stream at all
-            raise MalformedResponseError("empty or unreadable stream")
-        raise TransientStreamError("the stream ended before the image was complete")
 
     def _candidate_from(self, response, request: ImageRequest) -> Candidate:
         """The image in a finished response, or the failure it reports (streamed or not alike)."""

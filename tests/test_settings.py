@@ -1,0 +1,86 @@
+"""Every setting read at start-up is checked: a bad one stops the app at once, named with what it allows,
+instead of failing every call at run time (HITL_PARTIAL_IMAGES=4 would make each request a 400)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hitl import config
+from hitl.config import SettingError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# variable -> (a bad value, words of the message that say what is allowed)
+BAD = {
+    "HITL_PARTIAL_IMAGES": ("4", "a whole number from 0 to 3"),
+    "HITL_REQUEST_TIMEOUT": ("0", "a number more than 0 seconds"),
+    "HITL_TOTAL_TIMEOUT": ("soon", "a number more than 0 seconds"),
+    "HITL_MAX_ATTEMPTS": ("0", "a whole number from 1 to 10"),
+    "HITL_MAX_PROMPT_CHARS": ("40000", "a whole number from 1 to 32000"),
+    "HITL_DAILY_BUDGET_USD": ("-5", "a number 0 or more"),
+    "HITL_SESSION_LIMIT": ("0", "a whole number 1 or more"),
+    "HITL_IP_LIMIT": ("many", "a whole number 1 or more"),
+    "HITL_LIMIT_WINDOW": ("0", "a number more than 0 seconds"),
+    "HITL_PROXY_HOPS": ("-1", "a whole number from 0 to 10"),
+    "HITL_MAX_CONCURRENT": ("0", "a whole number 1 or more"),
+    "HITL_QUEUE_SIZE": ("1.5", "a whole number 1 or more"),
+    "HITL_MAX_CANDIDATES": ("0", "a whole number 1 or more"),
+    "HITL_SESSION_TTL": ("0", "a whole number 1 or more seconds"),
+    "HITL_CLOSED_SESSION_GRACE": ("-1", "a whole number 0 or more seconds"),
+    "HITL_IMAGE_MEMORY_MB": ("nan", "a number 0 or more"),
+    "HITL_API_STYLE": ("chat", "one of responses, images"),
+    "HITL_STORE_RESPONSES": ("maybe", "one of 1, true, yes, on, 0, false, no, off"),
+    "HITL_REDIS_URL": ("rediss://cache:6380", "redis://[:password@]host[:port][/db]"),
+    "OPENAI_BASE_URL": ("api.openai.com/v1", "https://host/v1"),
+    "HITL_PRICES_FILE": ("/nonexistent/prices.json", "a JSON price table shaped like hitl/prices.json"),
+    "HITL_LOG_LEVEL": ("LOUD", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+}
+# Free text, any value is a value: a gateway may name its models as it likes.
+FREE = {"HITL_IMAGE_MODEL", "HITL_RESPONSES_MODEL"}
+
+
+def test_every_setting_read_at_start_up_has_a_check_here():
+    read = set(re.findall(r'"((?:HITL|OPENAI)_[A-Z_]+)"', (ROOT / "hitl/config.py").read_text(encoding="utf-8")))
+    assert read - {"OPENAI_API_KEY"} == set(BAD) | FREE
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_a_bad_setting_is_refused_with_its_name_and_what_it_allows(monkeypatch, name):
+    value, allowed = BAD[name]
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingError) as refused:
+        load_settings()
+    assert str(refused.value).startswith(f"{name}={value} ") and allowed in str(refused.value)
+
+
+def test_a_price_file_missing_a_rate_is_refused_by_name(monkeypatch, tmp_path):
+    prices = json.loads(config.DEFAULT_PRICES.read_text(encoding="utf-8"))
+    del prices["models"]["gpt-image-2"]["image_cached_input"]
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(prices), encoding="utf-8")
+    monkeypatch.setenv("HITL_PRICES_FILE", str(path))
+    with pytest.raises(SettingError, match=r"HITL_PRICES_FILE=.*gpt-image-2 lacks the rates image_cached_input"):
+        load_settings()
+
+
+def test_good_and_blank_settings_are_taken(monkeypatch):
+    for name, value in {"HITL_PARTIAL_IMAGES": "3", "HITL_STORE_RESPONSES": "Yes", "HITL_REQUEST_TIMEOUT": "2.5",
+                        "HITL_API_STYLE": "Images", "HITL_SESSION_LIMIT": " ", "HITL_REDIS_URL": "redis://r:6379/1"}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.partial_images, settings.store_responses, settings.request_timeout, settings.api_style,
+            settings.session_limit, settings.redis_url) == (3, True, 2.5, "images", 20, "redis://r:6379/1")
+
+
+def test_the_app_refuses_to_start_on_a_bad_setting_and_says_which():
+    env = {"PATH": "/usr/bin:/bin", "HITL_PARTIAL_IMAGES": "4", "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr.strip() == ("* HITL Image Studio cannot start: HITL_PARTIAL_IMAGES=4 is not allowed: it must be "
+                                   "a whole number from 0 to 3 (OpenAI's partial_images; 0 turns previews off).")
+    assert "running at" not in done.stdout
