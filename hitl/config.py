@@ -54,6 +54,7 @@ class Settings:
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
     redis_url: str | None  # where the per-address limits and the daily spend are counted (None: in memory)
     image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
+    monitoring: bool = False  # Gradio's /monitoring pages (an event summary anyone could read): off unless asked
 
     @property
     def demo(self) -> bool:
@@ -88,6 +89,7 @@ def load_settings(**overrides) -> Settings:
         closed_session_grace=_int("HITL_CLOSED_SESSION_GRACE", 60),
         redis_url=os.environ.get("HITL_REDIS_URL") or None,
         image_memory_mb=_float("HITL_IMAGE_MEMORY_MB", 0),
+        monitoring=_flag("HITL_MONITORING", False),
     )
     if settings.api_style not in {"responses", "images"}:
         raise ValueError("HITL_API_STYLE must be 'responses' or 'images'")
