@@ -115,6 +115,7 @@ class Settings:
     redis_url: str | None  # where the per-address limits and the daily spend are counted (None: in memory)
     image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
     log_level: str  # one of logging's level names
+    monitoring: bool = False  # Gradio's /monitoring pages (an event summary anyone could read): off unless asked
 
     @property
     def demo(self) -> bool:
@@ -154,5 +155,6 @@ def load_settings(**overrides) -> Settings:
         redis_url=_url("HITL_REDIS_URL", ("redis",), "redis://[:password@]host[:port][/db]"),
         image_memory_mb=number_setting("HITL_IMAGE_MEMORY_MB", 0, float, 0, note=" MiB (0: a quarter of memory)"),
         log_level=_choice("HITL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), fold=str.upper),
+        monitoring=_flag("HITL_MONITORING", False),
     )
     return Settings(**{**settings.__dict__, **overrides}) if overrides else settings

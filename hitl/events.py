@@ -31,10 +31,14 @@ from .validation import MAX_COUNT
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
     """The caller's address. Each trusted proxy appends the peer it saw to X-Forwarded-For, so
     the entry `proxy_hops` from the end is the client; entries before it are the client's own
-    invention and would let anyone dodge the per-address limit."""
+    invention and would let anyone dodge the per-address limit. A client may also send the header
+    itself, on lines of its own before the proxy's: all lines are read as one list, in order
+    (RFC 9110 §5.3), never the first line alone."""
     if request is None:
         return "local"
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    headers = request.headers
+    lines = headers.getlist("x-forwarded-for") if hasattr(headers, "getlist") else [headers.get("x-forwarded-for", "")]
+    hops = [h.strip() for line in lines for h in line.split(",") if h.strip()]
     if proxy_hops and hops:
         return hops[-min(proxy_hops, len(hops))]
     return request.client.host if request.client else "unknown"

@@ -9,29 +9,53 @@ events update, so an image lives as long as its session and no longer.
 An image released to keep the server within its image memory (`image_memory`) answers 410 Gone
 with a small placeholder picture, so its gallery tile still shows something.
 
-The session hash is already the key to a session (whoever holds it can run that session's
-events); each image's random key keeps a URL from naming more than that one image.
+A URL names its image by the image's random key (96 bits) alone, never by the session hash: the
+hash is the key to a whole session (whoever holds it can run that session's events, read its
+`/history`, fetch every candidate), and links get shared. The server remembers which sessions showed
+a key by URL (`link`), for as long as the image is held anywhere, and answers only from those.
 """
 
 from __future__ import annotations
+
+import weakref
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from . import gradio_internals
 from .image_memory import PLACEHOLDER, PLACEHOLDER_MIME
-from .stages import Candidate, Session
+from .stages import Candidate, Held, Session
 
 # Under /gradio_api so that Gradio's Node server (SSR mode) passes it to Python, like its own API.
-PATH = "/gradio_api/hitl/image/{session_hash}/{key}"
+PATH = "/gradio_api/hitl/image/{key}"
 # `private`: shared caches and CDNs must not keep one user's image; `immutable`: a key never
 # names another image, so the browser need not ask again.
 HEADERS = {"Cache-Control": "private, max-age=86400, immutable", "X-Content-Type-Options": "nosniff"}
 
 
+# A secret in a URL -> the sessions (hashes) that showed it; an entry goes with the image it came with.
+_SHOWN: dict[str, set[str]] = {}
+
+
+def link(secret: str, session_hash: str, holder: Held) -> str:
+    """Let `secret` name `session_hash`'s session in URLs for as long as `holder` (an image) lives."""
+    hashes = _SHOWN.get(secret)
+    if hashes is None:
+        hashes = _SHOWN[secret] = set()
+        weakref.finalize(holder, _SHOWN.pop, secret, None)
+    hashes.add(session_hash)  # another tab of the same session may show it too
+    return secret
+
+
+def linked_sessions(request: Request, secret: str) -> list[Session]:
+    """The sessions that showed `secret` by URL and still exist; none for an unknown one."""
+    found = (session_of(request, session_hash) for session_hash in list(_SHOWN.get(secret, ())))
+    return [session for session in found if session is not None]
+
+
 def image_url(session_hash: str, candidate: Candidate) -> str:
     """Relative to the page, so it works at a domain's root and under a proxy's path prefix alike."""
-    return PATH.lstrip("/").format(session_hash=session_hash, key=candidate.key)
+    return PATH.lstrip("/").format(key=link(candidate.key, session_hash, candidate.held))
 
 
 def find_image(session: Session, key: str) -> Candidate | None:
@@ -44,9 +68,8 @@ def session_of(request: Request, session_hash: str) -> Session | None:
     return next((value for value in values if isinstance(value, Session)), None)
 
 
-async def serve_image(session_hash: str, key: str, request: Request) -> Response:
-    session = session_of(request, session_hash)
-    image = find_image(session, key) if session is not None else None
+async def serve_image(key: str, request: Request) -> Response:
+    image = next(filter(None, (find_image(session, key) for session in linked_sessions(request, key))), None)
     if image is None:
         return Response(status_code=404)
     if image.released:

@@ -1,28 +1,38 @@
 """Serves a session's decision log (JSON or Markdown) from its `gr.State`, like the image route:
-nothing stored, nothing on disk, 404 for a session that is not there."""
+nothing stored, nothing on disk, 404 for a session that is not there.
+
+The link comes with the approved image and names the log by a secret of its own (derived from the
+image's key with a key this process made up, so neither the session hash nor the image's URL can be
+read from it), valid while that image is held."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from .history import history, markdown
-from .image_route import session_of
+from .image_route import link, linked_sessions
+from .stages import Candidate
 
-PATH = "/gradio_api/hitl/log/{session_hash}/decision-log.{fmt}"
+PATH = "/gradio_api/hitl/log/{secret}/decision-log.{fmt}"
+_KEY = secrets.token_bytes(32)
 FORMATS = {"json": ("application/json", lambda s: json.dumps(history(s), indent=2, ensure_ascii=False)),
            "md": ("text/markdown; charset=utf-8", markdown)}
 
 
-def log_url(session_hash: str, fmt: str) -> str:
+def log_url(session_hash: str, approved: Candidate, fmt: str) -> str:
     """Relative to the page, like the image route's URLs."""
-    return PATH.lstrip("/").format(session_hash=session_hash, fmt=fmt)
+    secret = hmac.new(_KEY, approved.key.encode(), hashlib.sha256).hexdigest()[:32]
+    return PATH.lstrip("/").format(secret=link(secret, session_hash, approved.held), fmt=fmt)
 
 
-async def serve_log(session_hash: str, fmt: str, request: Request) -> Response:
-    session = session_of(request, session_hash)
+async def serve_log(secret: str, fmt: str, request: Request) -> Response:
+    session = next(iter(linked_sessions(request, secret)), None)
     if session is None or fmt not in FORMATS:
         return Response(status_code=404)
     media_type, render = FORMATS[fmt]

@@ -59,7 +59,7 @@ def download_html(session_hash: str, image: Candidate | None) -> str:
     if image is None:
         return ""
     url = html.escape(image_url(session_hash, image))
-    logs = " · ".join(f'<a href="{html.escape(log_url(session_hash, fmt))}" download>{name}</a>'
+    logs = " · ".join(f'<a href="{html.escape(log_url(session_hash, image, fmt))}" download>{name}</a>'
                       for fmt, name in (("md", "Markdown"), ("json", "JSON")))
     return (f'<a class="hitl-download" href="{url}" download="hitl-image.{image.mime.split("/")[-1]}">⬇ Download</a>'
             f'<p class="hitl-log">Decision log: {logs}</p>')

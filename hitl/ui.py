@@ -7,12 +7,12 @@ import asyncio
 from pathlib import Path
 
 import gradio as gr
-from fastapi import Response
-from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
 
 from . import gradio_internals
 from .api import add_endpoints
 from .config import Settings
+from .edge import BodyLimit, closed_routes
 from .events import PageEvents, wire
 from .image_route import image_route
 from .log_route import log_route
@@ -31,19 +31,13 @@ def launch_options(settings: Settings) -> dict:
     run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
     and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
     so it is lifted above the generation pool. The page fetches its images and the decision log
-    from routes that read the session itself; Gradio's deep links, which write to disk, are off."""
+    from routes that read the session itself; Gradio's routes that store or serve files are closed
+    and oversized bodies refused unread (`hitl/edge.py`); Gradio's public monitoring (an event summary
+    at `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1."""
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": settings.max_concurrent + 16,
-            "app_kwargs": {"routes": [image_route(), log_route(), no_deep_links()]}}
-
-
-def no_deep_links() -> APIRoute:
-    """Gradio's deep-link route writes a session's component values (images among them) to a file on
-    disk; this app keeps no such values (`gradio_internals.LeanSessionState`) and offers no deep links."""
-
-    async def refuse() -> Response:
-        return Response(status_code=404)
-
-    return APIRoute("/gradio_api/deep_link", refuse, methods=["GET"], include_in_schema=False)
+            "enable_monitoring": settings.monitoring,
+            "app_kwargs": {"routes": [image_route(), log_route(), *closed_routes()],
+                           "middleware": [Middleware(BodyLimit)]}}
 
 
 def build_demo(settings: Settings) -> gr.Blocks:

@@ -6,7 +6,9 @@ import re
 
 import httpx
 from gradio_client import Client
-from helpers import MESSAGE, TEST_SETTINGS
+from helpers import MESSAGE, TEST_SETTINGS, Page
+
+OPTIONS = ("auto", "auto", "auto", "png", "", 0)
 
 
 def test_history_tells_each_versions_lineage_and_cost(client, fake):
@@ -40,17 +42,21 @@ def test_history_is_read_only(launch, fake_server, fake):
     assert client.predict(api_name="/approve")[MESSAGE] == ""
 
 
-def test_the_decision_log_downloads_as_json_and_markdown_from_the_session(client, app_url, fake):
-    client.predict("a lighthouse", api_name="/generate")
-    client.predict("at dusk", api_name="/refine")
-    client.predict(api_name="/approve")
-    base = f"{app_url}gradio_api/hitl/log/{client.session_hash}/decision-log"
-    as_json = httpx.get(f"{base}.json", timeout=10)
+def test_the_decision_log_downloads_as_json_and_markdown_from_the_session(app_url, fake):
+    page = Page(app_url)
+    page.click("generate", "a lighthouse", 1, *OPTIONS)
+    page.click("refine", "at dusk", *OPTIONS)
+    links = page.result(page.click("approve"), "download")
+    base = re.search(r'href="([^"]+)\.md"', links).group(1)
+    assert page.session_hash not in base  # the log's own secret names it
+    as_json = page.http.get(f"{app_url}{base}.json")
     assert as_json.status_code == 200 and as_json.headers["cache-control"] == "private, no-store"
-    assert as_json.json() == client.predict(api_name="/history")
-    as_md = httpx.get(f"{base}.md", timeout=10)
+    tree = as_json.json()
+    assert tree["prompt"] == "a lighthouse" and [v["approved"] for v in tree["versions"]] == [False, True]
+    as_md = page.http.get(f"{app_url}{base}.md")
     assert as_md.headers["content-type"].startswith("text/markdown")
     assert "## #2: refine of #1 — **approved**" in as_md.text and "- Asked: at dusk" in as_md.text
     assert "Prompt: a lighthouse" in as_md.text and " · approved 20" in as_md.text
-    assert httpx.get(f"{app_url}gradio_api/hitl/log/someone-else/decision-log.json", timeout=10).status_code == 404
-    assert httpx.get(f"{base}.exe", timeout=10).status_code == 404
+    for wrong in (f"gradio_api/hitl/log/{page.session_hash}/decision-log.json",
+                  "gradio_api/hitl/log/x/decision-log.json", f"{base}.exe"):
+        assert httpx.get(f"{app_url}{wrong}", timeout=10).status_code == 404, wrong

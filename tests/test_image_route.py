@@ -4,6 +4,8 @@ its session still holds it."""
 
 from __future__ import annotations
 
+import gc
+import re
 from urllib.parse import urljoin
 
 import httpx
@@ -49,10 +51,11 @@ def test_other_sessions_and_wrong_keys_get_nothing_and_create_nothing(own_app, f
     theirs.click("generate", "theirs", 1, *OPTIONS)
     sessions = len(gradio_internals.sessions(demo))
     key = url.rsplit("/", 1)[1]
-    for wrong in (url.replace(mine.session_hash, theirs.session_hash),  # a real session, not its image
-                  url.replace(mine.session_hash, "f" * len(mine.session_hash)),  # no such session
-                  url.replace(key, key[::-1]),  # the right session, a made-up key
-                  url.replace(key, "")):
+    assert mine.session_hash not in url  # the link names the image, not the session
+    for wrong in (url.replace(key, key[::-1]),  # a made-up key
+                  url.replace(key, ""),
+                  url.replace(key, f"{mine.session_hash}/{key}"),  # the old form, with the session hash
+                  url.replace(key, mine.session_hash)):
         assert fetch(theirs, wrong).status_code == 404, wrong
     assert len(gradio_internals.sessions(demo)) == sessions  # guesses leave no state behind
     assert drawn_for(fetch(mine, url)) == "mine"
@@ -69,6 +72,25 @@ def test_an_image_is_served_while_its_session_holds_it(own_app, fake):
     assert drawn_for(fetch(page, latest)) == "kept a while"  # the approved image, same URL
     page.click("start-over")
     assert fetch(page, latest).status_code == 404  # Start Over lets go of the images
+
+
+def test_a_download_link_gives_nothing_but_its_image(own_app, fake):
+    """The final stage's links (the image, the decision log) carry secrets of their own: neither holds
+    the session hash, which would open the whole session (its events, /history, every candidate)."""
+    demo = own_app()
+    page = Page(demo.local_url)
+    first = linked_image(page, page.click("generate", "first", 1, *OPTIONS))
+    page.click("regenerate", 1, *OPTIONS)
+    links = page.result(page.click("approve"), "download")
+    assert page.session_hash not in links
+    image, markdown_log, json_log = re.findall(r'href="([^"]+)"', links)
+    assert drawn_for(fetch(page, image)) == "first" and image != first  # the approved one, second of two
+    assert image.rsplit("/", 1)[1] not in markdown_log + json_log  # the log's secret is not the image's
+    assert fetch(page, json_log).json()["versions"][1]["approved"]
+    page.click("start-over")
+    page.click("generate", "next", 1, *OPTIONS)  # Start Over's undo is let go: so are the image and its log
+    gc.collect()
+    assert [fetch(page, url).status_code for url in (image, markdown_log, json_log)] == [404] * 3
 
 
 def test_the_gallery_links_the_images_the_page_has_already_fetched(app_url, fake):

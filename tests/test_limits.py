@@ -10,7 +10,8 @@ import time
 import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError
-from helpers import MESSAGE, TEST_SETTINGS, image_b64, image_prompt
+import httpx
+from helpers import MESSAGE, TEST_SETTINGS, Page, image_b64, image_prompt
 
 from hitl.config import load_settings
 from hitl.limits import window_wait
@@ -97,6 +98,25 @@ def test_a_forged_forwarded_entry_does_not_dodge_the_address_limit(launch_limite
         session = Client(url, verbose=False, headers={"X-Forwarded-For": f"{forged}, {real}"})
         refused = session.predict(f"forged {forged}", api_name="/generate")
         assert LIMIT_MESSAGE.match(refused[MESSAGE]), f"{forged} dodged the limit of {real}"
+    assert fake.attempts == 1
+
+
+def test_a_forged_forwarded_line_of_its_own_does_not_dodge_the_address_limit(launch_limited, fake):
+    """The client's own X-Forwarded-For line comes before the one the proxy adds: the lines are one list,
+    so the proxy's entry is still the last (reading the first line alone would take the forged one)."""
+    url = launch_limited(ip_limit=1, proxy_hops=1, limit_window=60)
+    real = "203.0.113.60"
+
+    def generate(*lines: str) -> str:
+        page = Page(url)
+        page.http.headers = httpx.Headers([("X-Forwarded-For", line) for line in lines])
+        messages = page.click("generate", f"lines {lines}", 1, "auto", "auto", "auto", "png", "", 0)
+        return page.result(messages, "status")
+
+    assert not LIMIT_MESSAGE.match(str(generate(real)))
+    for forged in ("1.1.1.1", "2.2.2.2, 3.3.3.3"):
+        refused = generate(forged, real)
+        assert LIMIT_MESSAGE.match(refused.get("value", "")), f"{forged} dodged the limit of {real}: {refused}"
     assert fake.attempts == 1
 
 

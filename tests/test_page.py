@@ -114,10 +114,11 @@ def test_the_progress_line_says_what_is_happening(page):
     assert screen.show(session)[page.progress] == ""  # done: the line goes
 
 
-def test_the_download_link_names_the_approved_image_in_the_session(page):
+def test_the_download_link_names_the_approved_image_not_the_session(page):
     final = Session(stage=Stage.FINAL, candidates=[IMAGE], selected=0, final_result=IMAGE)
-    link = Screen.of(page, Session(), "abc").show(final)[page.download]
-    assert f'href="gradio_api/hitl/image/abc/{IMAGE.key}"' in link and 'download="hitl-image.png"' in link
+    link = Screen.of(page, Session(), "session-hash-xyz").show(final)[page.download]
+    assert f'href="gradio_api/hitl/image/{IMAGE.key}"' in link and 'download="hitl-image.png"' in link
+    assert "session-hash-xyz" not in link  # neither the image's link nor the decision log's
 
 
 def captions(outputs: dict, page) -> list[str]:

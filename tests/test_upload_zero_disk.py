@@ -12,9 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 from gradio_client import Client
 from helpers import MESSAGE, Page, data_url
 from PIL import Image, PngImagePlugin
+
+from hitl.edge import MAX_BODY
 
 
 def marked_png(size: tuple[int, int], marker: str, mask_box: tuple[int, int, int, int] | None = None) -> bytes:
@@ -102,3 +105,54 @@ def test_no_byte_of_an_upload_or_a_mask_reaches_the_disk(client, fake, demo_url,
     assert holding(written, needles) == []
     assert holding(open_files(), needles) == []
     assert [p for p in written if gradio_temp in p.parents] == []  # nothing at all, pictures or not
+
+
+def test_gradio_routes_that_store_or_serve_files_are_closed(app_url, gradio_temp):
+    """Gradio's upload route would store an anonymous file under GRADIO_TEMP_DIR and its file route serve
+    it back to anyone: both answer 404, and nothing lands on disk."""
+    since = time.time() - 1
+    marker = "hitl-anonymous-upload-" + secrets.token_hex(24)
+    files = {"files": ("note.txt", marker.encode() * 1000, "text/plain")}
+    upload = httpx.post(f"{app_url}gradio_api/upload", files=files, timeout=30)
+    assert upload.status_code == 404, upload.text[:200]
+    recording = httpx.post(f"{app_url}gradio_api/process_recording", files={"video": ("v.mp4", b"0" * 1000)},
+                           timeout=30)
+    assert recording.status_code == 404
+    planted = gradio_temp / f"{marker}.txt"  # a file already there, as the upload route would have left it
+    planted.write_text(marker, encoding="utf-8")
+    try:
+        for route in (f"gradio_api/file={planted}", f"gradio_api/file/{planted}", "gradio_api/proxy=https://x.hf.space/a",
+                      "gradio_api/stream/abc/0/1/playlist.m3u8"):
+            assert httpx.get(f"{app_url}{route}", timeout=30).status_code == 404, route
+    finally:
+        planted.unlink()
+    written = files_written_since([gradio_temp, Path(tempfile.gettempdir())], since)
+    assert holding(written, [marker.encode()]) == []
+
+
+def test_public_monitoring_is_off_unless_the_owner_asks(app_url, own_app):
+    assert httpx.get(f"{app_url}monitoring/summary", timeout=30).status_code == 403
+    asked = own_app(monitoring=True)
+    assert httpx.get(f"{asked.local_url}monitoring/summary", timeout=30).status_code == 200
+
+
+def test_a_body_over_the_largest_the_app_accepts_is_refused_unread(app_url, client, fake):
+    """413 from the declared length, before the body is read; a chunked body (no length) once it passes
+    the limit; a body of the largest allowed size still gets through to the app's own checks."""
+    too_big = b'{"data": ["' + b"a" * MAX_BODY + b'"]}'
+    declared = httpx.post(f"{app_url}gradio_api/queue/join", content=too_big,
+                          headers={"content-type": "application/json"}, timeout=60)
+    assert declared.status_code == 413
+
+    def chunks():
+        yield b'{"data": ["'
+        for _ in range(MAX_BODY // (1 << 20) + 1):
+            yield b"a" * (1 << 20)
+        yield b'"]}'
+
+    chunked = httpx.post(f"{app_url}gradio_api/call/generate", content=chunks(),
+                         headers={"content-type": "application/json"}, timeout=60)
+    assert chunked.status_code == 413
+    picture = data_url(b"\x89PNG" + b"0" * (10 * 1024 * 1024 - 100))  # about the largest a visitor may send
+    made = client.predict("large but allowed", "auto", "auto", "auto", "png", "", 1, picture, api_name="/generate")
+    assert "not a PNG, JPEG or WebP" in made[MESSAGE]  # reached the app's own check, which refuses it

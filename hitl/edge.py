@@ -1,0 +1,90 @@
+"""What the server refuses before any of the app's code runs: Gradio's routes that store or serve
+files (this app makes none: every picture travels as a `data:` URL and is served from memory), and
+request bodies larger than the largest the app accepts, refused before they are read whole.
+
+Routes given to FastAPI's constructor (`launch_options`' `app_kwargs`) are matched before the ones
+Gradio adds afterwards, so the paths below answer 404 in place of Gradio's handlers.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Response
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .uploads import MAX_UPLOAD_URL
+
+# Gradio 6.31's routes (gradio/routes.py) that write a request's files to disk or serve files from
+# its temp folder (or a Space's, by proxy), none of which this app uses:
+CLOSED = (
+    ("/gradio_api/upload", ["POST"]),  # stores any file under GRADIO_TEMP_DIR, no event needed
+    ("/gradio_api/process_recording", ["POST"]),  # writes a posted video to a temp file
+    ("/gradio_api/file={path:path}", ["GET", "HEAD"]),  # serves what the upload route stored
+    ("/gradio_api/file/{path:path}", ["GET", "HEAD"]),  # the same, by its older name
+    ("/gradio_api/proxy={path:path}", ["GET", "HEAD"]),  # relays files of other Spaces
+    ("/gradio_api/stream/{path:path}", ["GET", "POST"]),  # streamed inputs and their files (none here)
+    # A session's component values (images among them) written to a file for a deep link; this app
+    # keeps no such values (`gradio_internals.LeanSessionState`) and offers no deep links.
+    ("/gradio_api/deep_link", ["GET"]),
+)
+
+# The largest body a legitimate request sends: Generate with a 10 MB picture as a data: URL, plus
+# the prompt, the recent prompts and the options (JSON, a few hundred KB at most).
+MAX_BODY = MAX_UPLOAD_URL + (2 << 20)
+TOO_LARGE = b"The request is larger than this app accepts (a picture may be at most 10 MB)."
+
+
+async def _refuse() -> Response:
+    return Response(status_code=404)
+
+
+def closed_routes() -> list[APIRoute]:
+    return [APIRoute(path, _refuse, methods=methods, include_in_schema=False) for path, methods in CLOSED]
+
+
+class BodyLimit:
+    """ASGI middleware: a body over `max_bytes` gets 413 before the app reads it. A declared
+    Content-Length is checked before a byte is received (the server never delivers more than it
+    declares); a chunked body is counted as it arrives and refused as soon as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await _too_large(send)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, self._counted(receive), sending)
+        except HTTPException as refusal:  # raised by our receive where no handler turned it into a response
+            if refusal.status_code != 413 or started:
+                raise
+            await _too_large(send)
+
+    def _counted(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise HTTPException(413, TOO_LARGE.decode())  # FastAPI answers it with this status
+            return message
+
+        return counted
+
+
+async def _too_large(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": TOO_LARGE})
