@@ -58,7 +58,7 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> PriceTable:
-        data = json.loads(Path(path or DEFAULT_PRICES).read_text())
+        data = json.loads(Path(path or DEFAULT_PRICES).read_text(encoding="utf-8"))
         tokens = {size: counts for size, counts in data.get("output_tokens_per_image", {}).items() if size != "about"}
         return cls(models=data["models"], output_tokens=tokens)
 

@@ -14,7 +14,7 @@ from hitl.config import load_settings
 from hitl.costs import DEFAULT_PRICES, PriceTable, Usage, money
 from hitl.page import estimate_html
 
-RATES = json.loads(Path(DEFAULT_PRICES).read_text())["models"]
+RATES = json.loads(Path(DEFAULT_PRICES).read_text(encoding="utf-8"))["models"]
 
 
 def reported_cost() -> float:

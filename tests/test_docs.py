@@ -33,7 +33,7 @@ PROBES = ("4243", "1", "0", "images", "responses")
 # -- the README table ---------------------------------------------------------------------
 def readme_table() -> dict[str, str]:
     """`| \\`NAME\\` | default | meaning |` rows of the "## Configuration" section: name -> default."""
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.search(r"^## Configuration\n(.*?)(?=^## |\Z)", text, re.M | re.S)
     assert match, 'README.md has no "## Configuration" section'
     rows: dict[str, str] = {}
@@ -99,7 +99,7 @@ def load_with(monkeypatch, values: dict[str, str] | None = None) -> tuple[config
 def config_reads(monkeypatch) -> set[str]:
     _, recorded = load_with(monkeypatch)
     assert recorded, "load_settings() read no variable through os.environ: update this test's recording"
-    source = (ROOT / "hitl" / "config.py").read_text()
+    source = (ROOT / "hitl" / "config.py").read_text(encoding="utf-8")
     literals = set(re.findall(r"""["']((?:HITL|OPENAI)_[A-Z0-9_]+)["']""", source))
     return recorded | literals
 
@@ -107,7 +107,7 @@ def config_reads(monkeypatch) -> set[str]:
 def app_reads() -> dict[str, object]:
     """HITL_*/OPENAI_* names app.py reads with os.environ.get / os.getenv: name -> default literal."""
     found: dict[str, object] = {}
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
+    for node in ast.walk(ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
             continue
         owner = ast.unparse(node.func.value)
@@ -124,7 +124,7 @@ def app_reads() -> dict[str, object]:
 def file_probe() -> str:
     """A value for variables that name a file: a small, valid price table unlike the shipped one."""
     path = Path(tempfile.mkdtemp(prefix="hitl-docs-")) / "prices.json"
-    path.write_text(json.dumps({"models": {"probe-model": {"input": 1.0}}}))
+    path.write_text(json.dumps({"models": {"probe-model": {"input": 1.0}}}), encoding="utf-8")
     return str(path)
 
 
@@ -215,7 +215,7 @@ def test_the_compose_example_is_wired_consistently():
 
     from hitl.redis_client import Redis
 
-    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))["services"]
     app, proxy, redis = services["app"], services["proxy"], services["redis"]
     env = app["environment"]
     documented = {name for name in env if name.startswith(PREFIXES)}
@@ -229,7 +229,7 @@ def test_the_compose_example_is_wired_consistently():
     mount = next(volume for volume in proxy["volumes"] if volume.startswith("./"))
     source, target = mount.split(":")[:2]
     assert target.startswith("/etc/nginx/conf.d/")
-    conf = (DEPLOY / source).read_text()
+    conf = (DEPLOY / source).read_text(encoding="utf-8")
     (published,) = proxy["ports"]
     assert re.search(rf"^\s*listen\s+{published.split(':')[1]};", conf, re.M)
     assert re.search(rf"^\s*server\s+app:{env['GRADIO_SERVER_PORT']};", conf, re.M)
@@ -238,7 +238,7 @@ def test_the_compose_example_is_wired_consistently():
     assert "$proxy_add_x_forwarded_for" in conf
 
     context = (DEPLOY / app["build"]["context"]).resolve()
-    dockerfile = (context / app["build"]["dockerfile"]).read_text()
+    dockerfile = (context / app["build"]["dockerfile"]).read_text(encoding="utf-8")
     for line in dockerfile.splitlines():
         if line.startswith("COPY "):
             assert (context / line.split()[1]).exists(), line
@@ -247,6 +247,6 @@ def test_the_compose_example_is_wired_consistently():
 
 
 def test_the_readme_links_the_scaling_guide():
-    assert "(docs/scaling.md)" in (ROOT / "README.md").read_text()
-    guide = (ROOT / "docs" / "scaling.md").read_text()
+    assert "(docs/scaling.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
     assert "docs/deploy/" in guide and "When a replica dies" in guide
