@@ -39,5 +39,5 @@ def test_sdk_version_is_the_gradio_requirements_install():
 
 
 def test_runtime_requirements_are_pinned_and_installed():
-    for package in ("gradio", "openai", "pocketflow", "pillow", "backoff"):
+    for package in ("gradio", "openai", "pocketflow", "pillow", "backoff", "redis"):
         assert version(package) == pinned(package), package
