@@ -29,7 +29,7 @@ LOW, HIGH = 3 * MIB // 2, 3 * MIB  # image sizes: OpenAI's 1024² PNGs are 1.5�
 
 def status_kib(field: str) -> int:
     """A field of /proc/self/status in KiB (VmRSS now, VmHWM the peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
@@ -38,7 +38,7 @@ def status_kib(field: str) -> int:
 def reset_peak() -> None:
     """Start VmHWM again from the current RSS (Linux ≥ 4.0), so the peak is the load's, not the imports'."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        Path("/proc/self/clear_refs").write_text("5", encoding="utf-8")
     except OSError:
         pass
 

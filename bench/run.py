@@ -74,13 +74,13 @@ def log(*parts) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    fields = [int(x) for x in Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()[1:]]
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
@@ -92,7 +92,7 @@ def own_seconds() -> float:
 
 def other_load() -> float:
     """Share of the machine (0..1) other processes used in the last minute, roughly: loadavg ÷ cores."""
-    return float(Path("/proc/loadavg").read_text().split()[0]) / (os.cpu_count() or 1)
+    return float(Path("/proc/loadavg").read_text(encoding="utf-8").split()[0]) / (os.cpu_count() or 1)
 
 
 async def wait_quiet(limit: float) -> float:
@@ -498,7 +498,7 @@ def code_state() -> str:
 
     def git(*argv: str) -> str:
         try:
-            return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True, check=False,
+            return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, encoding="utf-8", check=False,
                                   timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
@@ -1089,14 +1089,14 @@ async def run(args) -> None:
                   results["variants"], results["memory"], elapsed, results["capacity"])
     print()
     print(text)
-    Path(args.out).write_text(text)
+    Path(args.out).write_text(text, encoding="utf-8")
     log(f"wrote {args.out}")
     if "budget" in lived(results["capacity"]):
         picture = Path(args.out).parent / CAPACITY_SVG
-        picture.write_text(capacity.svg(results["capacity"]))
+        picture.write_text(capacity.svg(results["capacity"]), encoding="utf-8")
         log(f"wrote {picture}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": m, **results}, indent=1, default=str))
+        Path(args.json).write_text(json.dumps({"machine": m, **results}, indent=1, default=str), encoding="utf-8")
 
 
 def main(argv=None) -> None:

@@ -177,7 +177,7 @@ def _time_analytics() -> None:
 # -- debug endpoint (bench wrapper only) --------------------------------------------------------
 
 def rss_kib(pid: int | str = "self") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return -1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterator
@@ -43,15 +44,43 @@ PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256
 PLACEHOLDER_URL = as_data_url(PLACEHOLDER, PLACEHOLDER_MIME)
 
 
+FALLBACK_MEMORY = 4 << 30  # only where the machine's RAM cannot be read at all
+
+
+def physical_memory() -> int | None:
+    """The machine's RAM in bytes: sysconf on Linux, macOS and the BSDs; GlobalMemoryStatusEx on
+    Windows (which has no sysconf); None if neither answers."""
+    if sys.platform == "win32":
+        return _windows_memory()
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _windows_memory() -> int | None:
+    import ctypes
+
+    class MemoryStatus(ctypes.Structure):  # MEMORYSTATUSEX (sysinfoapi.h)
+        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
+                    *((name, ctypes.c_ulonglong) for name in (
+                        "ullTotalPhys", "ullAvailPhys", "ullTotalPageFile", "ullAvailPageFile",
+                        "ullTotalVirtual", "ullAvailVirtual", "ullAvailExtendedVirtual"))]
+
+    status = MemoryStatus(dwLength=ctypes.sizeof(MemoryStatus))
+    return status.ullTotalPhys if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)) else None
+
+
 def machine_memory(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     """Bytes this process may use: its cgroup's limit (v2 or v1) when lower than the machine's RAM."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
-        total = 4 << 30
+    total = physical_memory()
+    if total is None:
+        log.warning("the machine's memory is unknown: image memory budgeted as if it had %d GiB",
+                    FALLBACK_MEMORY >> 30)
+        total = FALLBACK_MEMORY
     for limit in (cgroup / "memory.max", cgroup / "memory" / "memory.limit_in_bytes"):
         try:
-            text = limit.read_text().strip()
+            text = limit.read_text(encoding="utf-8").strip()
         except OSError:
             continue
         if text.isdigit():

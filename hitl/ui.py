@@ -21,8 +21,8 @@ from .page import TITLE, layout
 from .runner import Runtime
 
 ASSETS = Path(__file__).parent / "assets"
-CSS = (ASSETS / "page.css").read_text()
-HEAD = f"<script>{(ASSETS / 'page.js').read_text()}</script>"
+CSS = (ASSETS / "page.css").read_text(encoding="utf-8")
+HEAD = f"<script>{(ASSETS / 'page.js').read_text(encoding='utf-8')}</script>"
 
 
 def launch_options(settings: Settings) -> dict:

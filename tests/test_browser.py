@@ -464,7 +464,7 @@ def test_the_approved_image_has_a_visible_download_button(page, app_url, fake):
     with page.expect_download() as log:
         page.get_by_role("link", name="Markdown", exact=True).click()
     assert log.value.suggested_filename == "decision-log.md"
-    assert "Prompt: download me" in Path(log.value.path()).read_text()
+    assert "Prompt: download me" in Path(log.value.path()).read_text(encoding="utf-8")
 
 
 def test_phone_review_fits_one_screen_with_44px_targets(phone_page, app_url, fake):

@@ -20,7 +20,7 @@ OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:
 def start(*args: str, **env: str) -> subprocess.Popen:
     environment = {**os.environ, **OFFLINE, **env}
     environment.pop("OPENAI_API_KEY", None)
-    return subprocess.Popen([sys.executable, str(APP), *args], env=environment, text=True,
+    return subprocess.Popen([sys.executable, str(APP), *args], env=environment, encoding="utf-8",
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -42,7 +42,7 @@ def serves(port: int) -> bool:
 
 
 def test_help_lists_the_options():
-    out = subprocess.run([sys.executable, str(APP), "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, str(APP), "--help"], capture_output=True, encoding="utf-8", check=True).stdout
     for option in ("--share", "--host", "--port", "--demo"):
         assert option in out
 

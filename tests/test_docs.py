@@ -34,7 +34,7 @@ PROBES = ("4243", "1", "0", "images", "responses", "debug", "http://127.0.0.1:42
 # -- the README table ---------------------------------------------------------------------
 def readme_table() -> dict[str, str]:
     """`| \\`NAME\\` | default | meaning |` rows of the "## Configuration" section: name -> default."""
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.search(r"^## Configuration\n(.*?)(?=^## |\Z)", text, re.M | re.S)
     assert match, 'README.md has no "## Configuration" section'
     rows: dict[str, str] = {}
@@ -100,7 +100,7 @@ def load_with(monkeypatch, values: dict[str, str] | None = None) -> tuple[config
 def config_reads(monkeypatch) -> set[str]:
     _, recorded = load_with(monkeypatch)
     assert recorded, "load_settings() read no variable through os.environ: update this test's recording"
-    source = (ROOT / "hitl" / "config.py").read_text()
+    source = (ROOT / "hitl" / "config.py").read_text(encoding="utf-8")
     literals = set(re.findall(r"""["']((?:HITL|OPENAI)_[A-Z0-9_]+)["']""", source))
     return recorded | literals
 
@@ -108,7 +108,7 @@ def config_reads(monkeypatch) -> set[str]:
 def app_reads() -> dict[str, object]:
     """HITL_*/OPENAI_* names app.py reads with os.environ.get / os.getenv: name -> default literal."""
     found: dict[str, object] = {}
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
+    for node in ast.walk(ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
             continue
         owner = ast.unparse(node.func.value)
@@ -125,7 +125,8 @@ def app_reads() -> dict[str, object]:
 def file_probe() -> str:
     """A value for variables that name a file: a small, valid price table unlike the shipped one."""
     path = Path(tempfile.mkdtemp(prefix="hitl-docs-")) / "prices.json"
-    path.write_text(json.dumps({"models": {"probe-model": {"input": 1.0, "cached_input": 0.1, "output": 2.0}}}))
+    table = {"models": {"probe-model": {"input": 1.0, "cached_input": 0.1, "output": 2.0}}}
+    path.write_text(json.dumps(table), encoding="utf-8")
     return str(path)
 
 
@@ -216,7 +217,7 @@ def test_the_compose_example_is_wired_consistently():
 
     from hitl.redis_client import Redis
 
-    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))["services"]
     app, proxy, redis = services["app"], services["proxy"], services["redis"]
     env = app["environment"]
     documented = {name for name in env if name.startswith(PREFIXES)}
@@ -230,7 +231,7 @@ def test_the_compose_example_is_wired_consistently():
     mount = next(volume for volume in proxy["volumes"] if volume.startswith("./"))
     source, target = mount.split(":")[:2]
     assert target.startswith("/etc/nginx/conf.d/")
-    conf = (DEPLOY / source).read_text()
+    conf = (DEPLOY / source).read_text(encoding="utf-8")
     (published,) = proxy["ports"]
     assert re.search(rf"^\s*listen\s+{published.split(':')[1]};", conf, re.M)
     assert re.search(rf"^\s*server\s+app:{env['GRADIO_SERVER_PORT']};", conf, re.M)
@@ -239,7 +240,7 @@ def test_the_compose_example_is_wired_consistently():
     assert "$proxy_add_x_forwarded_for" in conf
 
     context = (DEPLOY / app["build"]["context"]).resolve()
-    dockerfile = (context / app["build"]["dockerfile"]).read_text()
+    dockerfile = (context / app["build"]["dockerfile"]).read_text(encoding="utf-8")
     for line in dockerfile.splitlines():
         if line.startswith("COPY "):
             assert (context / line.split()[1]).exists(), line
@@ -248,6 +249,6 @@ def test_the_compose_example_is_wired_consistently():
 
 
 def test_the_readme_links_the_scaling_guide():
-    assert "(docs/scaling.md)" in (ROOT / "README.md").read_text()
-    guide = (ROOT / "docs" / "scaling.md").read_text()
+    assert "(docs/scaling.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
     assert "docs/deploy/" in guide and "When a replica dies" in guide

@@ -17,7 +17,8 @@ from helpers import Page, cancel_the_next
 from hitl.components import gallery_payload
 from hitl.config import load_settings
 from hitl.history import history, markdown
-from hitl.image_memory import FULL, PLACEHOLDER, RELEASED, ImageMemory, budget_bytes, machine_memory, pinned
+from hitl.image_memory import (FULL, PLACEHOLDER, RELEASED, ImageMemory, budget_bytes, machine_memory, physical_memory,
+                               pinned)
 from hitl.runner import Runtime, run_action
 from hitl.stages import Action, Candidate, Session, Stage, from_shared, to_shared
 
@@ -152,14 +153,19 @@ def test_select_pins_at_once_before_the_event_ends():
 def test_the_default_budget_is_a_quarter_of_the_memory_the_process_may_use(tmp_path):
     assert budget_bytes(1.5) == 3 << 19
     assert budget_bytes(0) == machine_memory() // 4 > 0
-    (tmp_path / "memory.max").write_text("max\n")  # cgroup v2 without a limit: the machine's RAM
+    (tmp_path / "memory.max").write_text("max\n", encoding="utf-8")  # cgroup v2 without a limit: the machine's RAM
     assert machine_memory(tmp_path) == machine_memory(tmp_path / "none")
-    (tmp_path / "memory.max").write_text(f"{1 << 30}\n")
+    (tmp_path / "memory.max").write_text(f"{1 << 30}\n", encoding="utf-8")
     assert machine_memory(tmp_path) == 1 << 30
     (tmp_path / "memory.max").unlink()
     (tmp_path / "memory").mkdir()
-    (tmp_path / "memory" / "memory.limit_in_bytes").write_text(f"{2 << 30}\n")  # cgroup v1
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text(f"{2 << 30}\n", encoding="utf-8")  # cgroup v1
     assert machine_memory(tmp_path) == 2 << 30
+
+
+def test_the_machines_memory_is_read_on_this_platform():
+    """Linux, macOS and Windows (CI runs this on all three) each have a way to tell: no guessed 4 GiB."""
+    assert physical_memory() is not None and physical_memory() >= 256 << 20
 
 
 def test_what_is_released_says_so_in_the_gallery_and_the_decision_log():

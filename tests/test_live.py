@@ -1,6 +1,6 @@
 """The whole loop against the real OpenAI API: `python -m pytest -m live` with OPENAI_API_KEY set.
 
-Not part of the default run (pytest.ini deselects the marker); skipped without a key. Five
+Not part of the default run (pyproject.toml deselects the marker); skipped without a key. Five
 images at the cheapest settings (quality low, 1024×1024): see the README for the cost.
 """
 

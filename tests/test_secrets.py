@@ -162,7 +162,7 @@ def app_processes(fake_server, tmp_path_factory):
         deadline = time.monotonic() + 90
         for process, url, output in runs.values():
             while True:
-                assert process.poll() is None, output.read_text()
+                assert process.poll() is None, output.read_text(encoding="utf-8")
                 try:
                     if httpx.get(f"{url}config", timeout=2).status_code == 200:
                         break
@@ -183,7 +183,7 @@ def app_processes(fake_server, tmp_path_factory):
 
 def read_output(output: Path) -> str:
     time.sleep(0.3)  # let the last lines reach the file
-    return output.read_text(errors="replace")
+    return output.read_text(encoding="utf-8", errors="replace")
 
 
 def test_app_output_has_no_prompt_image_or_key(app_processes, fake):

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def front_matter() -> dict[str, str]:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.match(r"---\n(.*?)\n---\n", text, re.S)
     assert match, "README.md must start with --- front matter ---"
     pairs = (line.split(":", 1) for line in match.group(1).splitlines() if ":" in line)
@@ -18,7 +18,7 @@ def front_matter() -> dict[str, str]:
 
 
 def pinned(package: str) -> str:
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
         if line.split("==")[0].strip().lower() == package:
             return line.split("==")[1].strip()
     raise AssertionError(f"{package} is not pinned in requirements.txt")
@@ -39,5 +39,5 @@ def test_sdk_version_is_the_gradio_requirements_install():
 
 
 def test_runtime_requirements_are_pinned_and_installed():
-    for package in ("gradio", "openai", "pocketflow", "pillow", "backoff"):
+    for package in ("gradio", "openai", "pocketflow", "pillow", "backoff", "redis"):
         assert version(package) == pinned(package), package
