@@ -24,7 +24,7 @@ from .images import thumbnail
 from .jobs import Home
 from .runner import BUSY, Preview, Runtime, run_action
 from .screen import Screen
-from .stages import Action, Session, Stage, stages_switched_by
+from .stages import Action, Session
 from .validation import MAX_COUNT
 
 
@@ -105,14 +105,13 @@ class PageEvents:
         self.page, self.runtime = page, runtime
         self.screens: OrderedDict[str, Screen] = OrderedDict()  # by tab, least recently used first
 
-    def outputs(self, action: Action | None = None, every_stage: bool = False) -> list:
-        """What an action's event may change: the stage boxes it can switch, and the rest of the screen."""
+    def outputs(self) -> list:
+        """What any page event may change: every stage box (another tab may have moved the session to any
+        stage) and the rest of the screen."""
         page = self.page
-        stages = list(page.stage_boxes) if every_stage else stages_switched_by(action) if action else []
-        boxes = [page.stage_boxes[stage] for stage in stages]
-        return [page.session, *boxes, page.compare_bar, page.cancel, page.undo, page.progress, page.slider,
-                page.image, page.revised_prompt, page.cost, page.gallery, page.compare, page.your_prompt,
-                page.download, page.message, page.prompt]
+        return [page.session, *page.stage_boxes.values(), page.compare_bar, page.cancel, page.undo, page.progress,
+                page.slider, page.image, page.revised_prompt, page.cost, page.gallery, page.compare,
+                page.your_prompt, page.download, page.message, page.prompt]
 
     def home(self, tab: str, shown: Session) -> Home:
         """The session's home: the one the browser's token named at page load, or one of this tab's own
@@ -203,13 +202,15 @@ class PageEvents:
 
     async def generate(self, prompt, count, size, quality, background, output_format, api_key, budget, history,
                        image, session: Session, request: gr.Request):
+        remembered = {}
         async for outputs in self.run_job(Action.GENERATE, session, request, prompt=prompt, task_input=prompt,
                                           count=count, upload_input=image,
                                           **upstream(size, quality, background, output_format, api_key, budget)):
-            after = outputs[self.page.session]
-            if after.stage is Stage.USER_FEEDBACK and after is not session and not self.home(
-                    request.session_hash, session).busy:  # made: remember it
-                yield {**outputs, **self.remembered(after.input_used_by_process, history)}
+            # Remembered as the job starts, in the browser that asked: a reload mid-generation keeps it too.
+            if not remembered and isinstance(prompt, str) and prompt.strip() and self.home(
+                    request.session_hash, session).job is not None:
+                remembered = self.remembered(prompt.strip()[:self.runtime.settings.max_prompt_chars], history)
+                yield {**outputs, **remembered}
             else:
                 yield outputs
 
@@ -307,39 +308,37 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
     # show_progress hidden: the page's own progress line (Screen) says what is happening, from the click on.
     # No concurrency limit: a page event only starts or shows work; the image calls have their own pool.
     quick = dict(api_visibility="private", postprocess=False, show_progress="hidden", concurrency_limit=None)
-    every = events.outputs(every_stage=True)
+    every = events.outputs()
     demo.load(events.resume, [page.token, page.history, page.session], [page.token, page.recent, *every],
               api_name="page_resume", **quick
               ).then(events.watch, [page.session], every, api_name="page_watch", **quick)
     page.recent.input(None, [page.recent], [page.prompt], js="(picked) => picked ?? ''")  # in the browser only
     page.forget.click(events.forget, None, [page.history, page.recent], api_name="page_forget", **quick)
 
-    def on(triggers, fn, inputs, action, api_name, more=(), sources=None):
-        gr.on(triggers, fn, inputs, [*events.outputs(action), *more], api_name=api_name,
+    def on(triggers, fn, inputs, api_name, more=(), sources=None):
+        gr.on(triggers, fn, inputs, [*events.outputs(), *more], api_name=api_name,
               js=handing_over(inputs, sources) if sources else None, **quick)
 
     seen = {page.seen: "seen"}
     generate_inputs = [page.prompt, page.count, *page.options, page.history, page.upload, page.session]
-    on([page.generate.click, page.prompt.submit], events.generate, generate_inputs, Action.GENERATE,
-       "page_generate", [page.history, page.recent], {page.upload: "upload"})
+    on([page.generate.click, page.prompt.submit], events.generate, generate_inputs, "page_generate",
+       [page.history, page.recent], {page.upload: "upload"})
     on([page.regenerate.click], events.regenerate, [page.regenerate_count, *page.options, page.session],
-       Action.REGENERATE, "page_regenerate")
-    on([page.refine.click, page.feedback.submit], events.refine, [page.feedback, *page.options, page.seen,
-                                                                  page.session], Action.REFINE, "page_refine",
-       sources=seen)
+       "page_regenerate")
+    on([page.refine.click, page.feedback.submit], events.refine,
+       [page.feedback, *page.options, page.seen, page.session], "page_refine", sources=seen)
     on([page.edit_region.click, page.region_instruction.submit], events.edit_region,
-       [page.region_instruction, *page.options, page.mask, page.seen, page.session], Action.EDIT_REGION,
-       "page_edit_region", sources={page.mask: "mask", **seen})
-    on([page.approve.click], events.approve, [page.seen, page.session], Action.APPROVE, "page_approve", sources=seen)
-    on([page.approve_compared.click], events.approve_compared, [page.seen, page.session], Action.APPROVE,
+       [page.region_instruction, *page.options, page.mask, page.seen, page.session], "page_edit_region",
+       sources={page.mask: "mask", **seen})
+    on([page.approve.click], events.approve, [page.seen, page.session], "page_approve", sources=seen)
+    on([page.approve_compared.click], events.approve_compared, [page.seen, page.session],
        "page_approve_compared", sources=seen)
-    on([page.reopen.click], events.reopen, [page.seen, page.session], Action.REOPEN, "page_reopen", sources=seen)
-    on([page.discard.click, page.start_over.click], events.start_over, [page.session], Action.START_OVER,
-       "page_start_over")
-    on([page.undo.click], events.undo_start_over, [page.session], Action.UNDO_START_OVER, "page_undo_start_over")
-    on([page.gallery.select], events.pick, [page.seen, page.session], Action.SELECT, "page_select", sources=seen)
-    on([page.compare.click], events.compare, [page.seen, page.session], Action.COMPARE, "page_compare", sources=seen)
-    on([page.end_compare.click], events.end_compare, [page.session], Action.COMPARE, "page_end_compare")
+    on([page.reopen.click], events.reopen, [page.seen, page.session], "page_reopen", sources=seen)
+    on([page.discard.click, page.start_over.click], events.start_over, [page.session], "page_start_over")
+    on([page.undo.click], events.undo_start_over, [page.session], "page_undo_start_over")
+    on([page.gallery.select], events.pick, [page.seen, page.session], "page_select", sources=seen)
+    on([page.compare.click], events.compare, [page.seen, page.session], "page_compare", sources=seen)
+    on([page.end_compare.click], events.end_compare, [page.session], "page_end_compare")
     gr.on([page.size.change, page.quality.change, page.count.change], events.estimate,
           [page.size, page.quality, page.count], page.estimate,
           api_name="page_estimate", **quick)

@@ -66,14 +66,6 @@ def allowed(stage: Stage, action: Action) -> bool:
     return (stage, action) in TRANSITIONS
 
 
-def stages_switched_by(action: Action) -> list[Stage]:
-    """The stages an action can leave or enter (in Stage order): the only ones whose
-    controls a page must show or hide after it."""
-    switched = {end for (start, act), to in TRANSITIONS.items() if act is action and start is not to
-                for end in ((start, *Stage) if to == RESTORED else (start, to))}
-    return [stage for stage in Stage if stage in switched]
-
-
 def next_stage(stage: Stage, action: Action) -> Stage | str:
     try:
         return TRANSITIONS[(stage, action)]

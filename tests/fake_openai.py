@@ -133,6 +133,7 @@ class FakeOpenAI:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: int = 0
     disconnects: int = 0  # answers the client hung up on (a cancelled generation)
+    answered: int = 0  # answers sent to the end
     stored: set[str] = field(default_factory=set)  # ids of stored responses (kept across reset)
     invalid_requests: list[tuple[str, str]] = field(default_factory=list)  # (param, problem) answered 400
     masks: list[tuple[int, int]] = field(default_factory=list)  # (width, height) of each mask accepted
@@ -159,6 +160,7 @@ class FakeOpenAI:
             self.invalid_requests.clear()
             self.violations.clear()
             self.disconnects = 0
+            self.answered = 0
 
     @property
     def attempts(self) -> int:
@@ -287,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         try:
             self._answer()
+            with self.server_fake._lock:
+                self.server_fake.answered += 1
         except (BrokenPipeError, ConnectionResetError):  # the client hung up first
             with self.server_fake._lock:
                 self.server_fake.disconnects += 1

@@ -118,7 +118,20 @@ class Page:
         self.token = messages[-1]["output"]["data"][0]  # page_resume's first output
         return messages
 
-    def _run(self, fn_index: int, dep: dict, values, named: dict, target) -> list[dict]:
+    def leave_after(self, seconds: float, elem_id: str, *values) -> None:
+        """Click, then close the connection `seconds` later, as a reload or a closed tab does."""
+        target = self.ids[elem_id]
+        fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
+                             if [target, "click"] in [list(t) for t in dep["targets"]])
+        self._join(fn_index, dep, values, {}, target)
+        deadline = time.monotonic() + seconds
+        with httpx.Client(timeout=seconds + 5) as http, http.stream(
+                "GET", f"{self.root}/gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:
+            for _ in stream.iter_lines():
+                if time.monotonic() >= deadline:
+                    return
+
+    def _join(self, fn_index: int, dep: dict, values, named: dict, target) -> None:
         self.outputs = dep["outputs"]
         data = [*values, *[None] * (len(dep["inputs"]) - len(values))]  # browser states and gr.State: unset
         for elem_id, value in named.items():
@@ -127,6 +140,9 @@ class Page:
                 "event_data": None, "trigger_id": target}
         self.http.post(f"{self.root}/gradio_api/queue/join", json=body,
                        headers={"x-gradio-user": "app"}).raise_for_status()
+
+    def _run(self, fn_index: int, dep: dict, values, named: dict, target) -> list[dict]:
+        self._join(fn_index, dep, values, named, target)
         messages = []
         with self.http.stream("GET", f"{self.root}/gradio_api/queue/data",
                               params={"session_hash": self.session_hash}) as stream:

@@ -16,7 +16,6 @@ import re
 import tempfile
 from pathlib import Path
 
-import pytest
 
 from hitl import config
 
@@ -195,15 +194,6 @@ def test_documented_defaults_are_the_settings_defaults(monkeypatch):
         if not ok:
             wrong.append(f"{name}: README says {documented}, Settings.{attribute} is {actual!r}")
     assert not wrong, "README's Configuration table disagrees with load_settings():\n" + "\n".join(wrong)
-
-
-@pytest.mark.parametrize("name", sorted(app_reads()))
-def test_documented_app_defaults_are_app_defaults(name):
-    documented = readme_table().get(name)
-    assert documented is not None, f"app.py reads {name}, README's table does not list it"
-    literal, default = LITERAL.match(documented), app_reads()[name]
-    if literal and default is not None:
-        assert literal.group(1) == str(default), f"{name}: README says {documented}, app.py defaults to {default!r}"
 
 
 # -- the scaling example (docs/deploy): no Docker here, so its wiring is checked as text ------------

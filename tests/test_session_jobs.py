@@ -1,0 +1,86 @@
+"""Tabs of one session over Gradio's own protocol (issue 22): an action acts on what its tab showed, a
+job outlives the event that asked for it, and the session's other tab draws it (the browser side of
+the same: test_browser_jobs.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from helpers import Page, wait_until
+
+from hitl.nodes import STALE
+
+OPTIONS = (1, "auto", "auto", "auto", "png", "", 0)  # count, size, quality, background, format, key, budget
+
+
+def shown(page: Page, messages: list[dict]) -> str:
+    """The URL of the picture a click's result puts on screen."""
+    image = page.result(messages, "image")
+    return (image.get("value") or {} if image.get("__type__") == "update" else image)["url"]
+
+
+def said(page: Page, messages: list[dict]) -> str:
+    status = page.result(messages, "status")
+    return status.get("value") if isinstance(status, dict) else status
+
+
+def seen(stage: str, screen: str | None = None) -> dict:
+    """What the page's script hands an action: the stage and picture its tab had on screen."""
+    return {"seen-data": json.dumps({"stage": stage, "screen": screen})}
+
+
+def test_approve_acts_on_the_picture_its_tab_showed_or_refuses(app_url, fake):
+    one, two = Page(app_url), Page(app_url)
+    one.load()
+    first = shown(one, one.click("generate", "the first of two", *OPTIONS))
+    assert shown(two, two.load(one.token)) == first  # a second tab of the same browser: it shows #1
+    newest = shown(one, one.click("regenerate", *OPTIONS))
+    assert newest != first
+    # Tab 2 had #1 on screen when its user pressed Approve: #1 is approved, not the newer #2.
+    approved = two.click("approve", **seen("user_feedback", first))
+    assert said(two, approved) in ("", None)
+    assert f'href="{first}"' in two.result(approved, "download")  # the Download link is #1's
+    assert fake.attempts == 2
+    # Tab 1 took it back and started over; tab 2 still showed review: refused, and told why.
+    one.click("reopen", **seen("final", first))
+    one.click("start-over")
+    refused = two.click("approve", **seen("user_feedback", first))
+    assert refused[-1]["success"], refused[-1].get("output")
+    assert said(two, refused) == STALE
+    assert not approved_in(one.token, app_url)  # still where tab 1 left it: nothing approved
+
+
+def approved_in(token: str, app_url: str) -> bool:
+    """Whether a fresh page of the session shows the final stage (a download link)."""
+    page = Page(app_url)
+    return bool(page.result(page.load(token), "download"))
+
+
+def test_a_candidate_gone_from_the_session_is_never_swapped_for_another(app_url, fake):
+    one, two = Page(app_url), Page(app_url)
+    one.load()
+    first = shown(one, one.click("generate", "kept or not", *OPTIONS))
+    two.load(one.token)
+    one.click("discard")  # tab 1 threw the candidates away and made a new one
+    one.click("generate", "something else", *OPTIONS)
+    refused = two.click("approve", **seen("user_feedback", first))
+    assert said(two, refused) == STALE
+    assert not approved_in(one.token, app_url)
+
+
+def test_a_job_runs_on_when_the_tab_that_asked_for_it_goes(app_url, fake):
+    """The asking event's connection closes 0.3 s into a 2 s image: OpenAI is not hung up on, and the
+    image lands in the session, where the next page load of the same browser finds it."""
+    one = Page(app_url)
+    one.load()
+    fake.latency = 2.0
+    threading.Thread(target=one.leave_after, args=(0.3, "generate", "outlives its tab", *OPTIONS),
+                     daemon=True).start()
+    wait_until(lambda: fake.answered == 1, limit=15)
+    assert fake.attempts == 1 and fake.disconnects == 0
+    reloaded = Page(app_url)
+    messages = reloaded.load(one.token)
+    assert reloaded.result(messages, "prompt") == "outlives its tab"
+    url = reloaded.result(messages, "image")["url"]
+    assert reloaded.http.get(f"{reloaded.root}/{url}").status_code == 200
