@@ -59,6 +59,7 @@ def test_a_reload_mid_generation_loses_nothing(context, slow_app_url, fake):
     wait_until_idle(page)
     assert image_origin(page, expect_final_image(page))[0] == "a lighthouse that survives a reload"
     assert fake.attempts == 1 and fake.disconnects == 0  # OpenAI was never hung up on
+    button(page, "discard").click()
     page.get_by_label("Recent prompts").click()
     expect(page.get_by_role("option", name="a lighthouse that survives a reload")).to_have_count(1)
 
@@ -116,7 +117,7 @@ def test_cancel_with_several_at_once_keeps_the_images_that_finished(context, slo
     open_app(page, slow_app_url)
     fake.latencies = [0.5, 0.5, 15.0, 15.0]  # two come back at once, two would take long
     prompt_box(page).fill("four kites, two kept")
-    page.get_by_label("Images", exact=True).get_by_text("4", exact=True).click()
+    page.locator("#count").get_by_role("radio", name="4").check()
     generate_button(page).click()
     expect(page.locator(".progress")).to_contain_text("2 of 4 ready")
     button(page, "cancel").click()
