@@ -87,5 +87,8 @@ class SessionVault:
             self._drop(digest)
 
     def _drop(self, digest: str) -> None:
-        for tab in self._kept.pop(digest).tabs:
+        kept = self._kept.pop(digest)
+        for tab in kept.tabs:
             self._tabs.pop(tab, None)
+        if kept.home.job is not None:  # the session is gone: nobody can see what it would make
+            kept.home.job.cancel()

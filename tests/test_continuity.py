@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hitl.continuity import MAX_TABS, SessionVault
-from hitl.stages import Session, Stage
+from hitl.stages import Action, Session, Stage
 
 
 def test_a_reload_with_the_token_gets_the_same_session_back():
@@ -50,3 +52,21 @@ def test_tabs_of_one_token_share_the_latest_session():
     for n in range(MAX_TABS + 2):
         vault.open(token, f"reload-{n}", Session(), now=3)
     assert vault.home("tab-1") is None  # the oldest tabs are forgotten, not kept forever
+
+
+def test_a_job_runs_on_without_a_tab_and_ends_with_its_session():
+    async def scenario():
+        vault = SessionVault(ttl=60)
+        _, home = vault.open(None, "tab-1", Session(), now=0)
+
+        async def forever(stop):
+            yield await asyncio.sleep(3600)
+
+        job = home.start(Action.GENERATE, 1, forever)
+        await asyncio.sleep(0.05)
+        assert home.job is job and not job.task.done()  # nobody watches, it runs on
+        vault.open(None, "someone-else", Session(), now=61)  # the session's time to live has passed
+        await asyncio.sleep(0.05)
+        assert job.task.done() and home.job is None
+
+    asyncio.run(scenario())
