@@ -12,10 +12,10 @@ import os
 import sys
 from dataclasses import replace
 
-from hitl import gradio_internals
-from hitl.config import Settings, SettingError, load_settings, number_setting
-from hitl.memory import freeze_startup, return_freed_images_to_the_os
-from hitl.ui import build_demo, launch_options
+from hitl.serving.config import SettingError, Settings, load_settings, number_setting
+from hitl.serving.memory import freeze_startup, return_freed_images_to_the_os
+from hitl.web import gradio_internals
+from hitl.web.ui import build_demo, launch_options
 
 ON_SPACES = os.environ.get("SYSTEM") == "spaces"
 

@@ -1,7 +1,7 @@
 """Capacity phase (issue 17): thousands of sessions, several realistic-size images each, under a small
 image memory budget; RSS sampled all along.
 
-The app's own runner is driven directly (`hitl.runner.run_action` with a real `Runtime`: its
+The app's own runner is driven directly (`hitl.core.runner.run_action` with a real `Runtime`: its
 `ImageMemory`, `SessionVault` and flows) in a child process of its own: no Gradio, no HTTP, no
 network. What it measures is the image memory policy; Gradio's per-session cost comes on top (the
 memory phase measures it). The backend hands back incompressible images of 1.5–3 MiB (random bytes,
@@ -20,7 +20,7 @@ import multiprocessing as mp
 import random
 import threading
 import time
-from collections import OrderedDict, Counter
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 MIB = 1 << 20
@@ -56,7 +56,7 @@ class RandomImages:
         return self.pool[start:start + size]  # a slice is a copy: every image its own bytes
 
     async def generate(self, request, on_partial):
-        from hitl.stages import Candidate
+        from hitl.core.stages import Candidate
 
         size = self.rng.randint(LOW, HIGH)
         for _ in range(self.partial_images):
@@ -77,8 +77,8 @@ class Visitors:
         self.finished = 0
 
     async def act(self, tab: str, action, **inputs):
-        from hitl.image_memory import FULL
-        from hitl.runner import run_action
+        from hitl.core.runner import run_action
+        from hitl.serving.image_memory import FULL
 
         vault = self.runtime.vault
         session = vault.latest(tab, self.states[tab])
@@ -97,7 +97,7 @@ class Visitors:
                          if image is not None and image.released)
 
     async def visit(self, number: int) -> None:
-        from hitl.stages import Action, Session
+        from hitl.core.stages import Action, Session
 
         tab = f"tab-{number}"
         rng = random.Random(self.rng.random())
@@ -139,9 +139,9 @@ class Sampler(threading.Thread):
 
 async def simulate(sessions: int, window: int, budget_mib: float, concurrency: int, latency: float,
                    seed: int, every: float) -> dict:
-    from hitl.config import load_settings
-    from hitl.memory import return_freed_images_to_the_os
-    from hitl.runner import Runtime
+    from hitl.core.runner import Runtime
+    from hitl.serving.config import load_settings
+    from hitl.serving.memory import return_freed_images_to_the_os
 
     return_freed_images_to_the_os()  # as app.py does
     settings = load_settings(api_key=None, image_memory_mb=budget_mib, session_limit=10**6, ip_limit=10**6,

@@ -42,7 +42,7 @@ import httpx  # noqa: E402 - after the environment is cleaned above
 from bench import capacity, loadgen, servers  # noqa: E402
 
 MIB = 1 << 20
-UI_MODULE = "hitl.ui"  # --ui-module: a module with build_demo and launch_options, to compare a candidate change
+UI_MODULE = "hitl.web.ui"  # --ui-module: a module with build_demo and launch_options, to compare a candidate change
 GOALS = {"overhead": 1.05, "concurrency_vs_floor_64": 1.1, "first_preview": 0.35, "bytes": 1.4}
 
 
@@ -190,7 +190,7 @@ def raw_sdk(fake: Proc, partial_images: int, prompt: str) -> tuple:
 
     from hitl.backends.base import ImageRequest
     from hitl.backends.openai_responses import ResponsesBackend
-    from hitl.config import load_settings
+    from hitl.serving.config import load_settings
 
     settings = load_settings(**app_settings(fake.info["url"], partial_images))
     client = AsyncOpenAI(api_key=servers.BENCH_KEY, base_url=fake.info["url"], max_retries=0, timeout=120)
@@ -425,7 +425,7 @@ def grace_setting(seconds: int) -> dict:
     """A short closed-tab grace for the memory phase, if this version of the app has one."""
     import dataclasses
 
-    from hitl.config import Settings
+    from hitl.serving.config import Settings
     names = {f.name for f in dataclasses.fields(Settings)}
     return {"closed_session_grace": seconds} if "closed_session_grace" in names else {}
 
@@ -848,7 +848,8 @@ def _preamble(args, m: dict, elapsed: float) -> list[str]:
         ("- Load generator: **light async httpx client speaking Gradio's sse_v3 queue protocol** (bench/loadgen.py) "
          "for concurrency, first preview and bytes; overhead_ratio is measured with **gradio_client** "
          "(as the issue asks) and, for comparison, with the light client."),
-        ("" if UI_MODULE == "hitl.ui" else f"- **App built from `{UI_MODULE}`** (a candidate change), not hitl.ui.\n")
+        ("" if UI_MODULE == "hitl.web.ui"
+         else f"- **App built from `{UI_MODULE}`** (a candidate change), not hitl.web.ui.\n")
         + "- Processes: fake OpenAI, app (launched like app.py: "
         "`build_demo(settings).launch(**launch_options(settings))`, both apps with those options), "
         "bare floor app and load generator each in their own process.",
@@ -926,8 +927,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--memory-sessions", type=int, help="sessions in the memory phase (default 64, quick 16)")
     p.add_argument("--memory-grace", type=int, default=5,
                    help="the app's closed_session_grace in the memory phase, seconds (app default 60)")
-    p.add_argument("--ui-module", default="hitl.ui",
-                   help="module providing build_demo and launch_options (default hitl.ui); to measure a candidate "
+    p.add_argument("--ui-module", default="hitl.web.ui",
+                   help="module providing build_demo and launch_options (default hitl.web.ui); to measure a candidate "
                         "change, put a modified copy on PYTHONPATH and name it here")
     p.add_argument("--tracemalloc", action="store_true",
                    help="trace allocations in the memory phase's app (adds its own memory; off by default)")

@@ -108,8 +108,8 @@ def bare_demo(latency: float):
 
 
 def app_main(conn, kind: str, settings: dict, launch: dict, latency: float, trace_memory: bool = False,
-             ui_module: str = "hitl.ui") -> None:
-    """kind "hitl": the real app via hitl.ui.build_demo; kind "bare": the floor app.
+             ui_module: str = "hitl.web.ui") -> None:
+    """kind "hitl": the real app via hitl.web.ui.build_demo; kind "bare": the floor app.
     Extra environment (GRADIO_ANALYTICS_CACHE_FREQUENCY, MALLOC_*) is set by the parent at spawn."""
     _prepare_env()
     sys.path.insert(0, str(ROOT))
@@ -122,11 +122,11 @@ def app_main(conn, kind: str, settings: dict, launch: dict, latency: float, trac
 
     import importlib
 
-    from hitl.config import load_settings
-    from hitl.memory import freeze_startup, return_freed_images_to_the_os
+    from hitl.serving.config import load_settings
+    from hitl.serving.memory import freeze_startup, return_freed_images_to_the_os
 
     return_freed_images_to_the_os()  # as app.py does
-    ui = importlib.import_module(ui_module)  # hitl.ui, or a candidate change to compare (--ui-module)
+    ui = importlib.import_module(ui_module)  # hitl.web.ui, or a candidate change to compare (--ui-module)
     app_settings = load_settings(**settings)
     # Both apps launch with the app's own options (max_threads included), so they queue alike.
     options = {**ui.launch_options(app_settings), **launch}
@@ -207,7 +207,7 @@ def _big_strings(obj, seen: set[int], depth: int = 0) -> int:
 def _stats(demo, collect: bool) -> dict:
     if collect:
         gc.collect()
-    from hitl import gradio_internals
+    from hitl.web import gradio_internals
 
     sessions = gradio_internals.sessions(demo)  # the bench also reads deeper internals, for diagnosis only
     seen: set[int] = set()
@@ -252,7 +252,7 @@ def _expire_closed(demo) -> int:
     """Pretend the time Gradio keeps a closed session's gr.State (STATE_TTL_WHEN_CLOSED: an hour by
     default, or what the app's unload handler set) has passed. Gradio's own once-a-second cleanup
     task then deletes it, exactly as it would once that time is up."""
-    from hitl import gradio_internals
+    from hitl.web import gradio_internals
 
     count = 0
     for session in gradio_internals.sessions(demo):
@@ -315,7 +315,7 @@ def _on_loop(fn, timeout: float = 60.0):
 
 
 def _start_debug_server(demo) -> str:
-    from hitl.memory import trim
+    from hitl.serving.memory import trim
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):

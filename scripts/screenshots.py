@@ -30,14 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
-from PIL.PngImagePlugin import PngInfo  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-
 from chromium import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from fake_openai import FakeOpenAI, prompt_of  # noqa: E402
 from hitl.config import load_settings  # noqa: E402
 from hitl.ui import build_demo, launch_options  # noqa: E402
+from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
+from PIL.PngImagePlugin import PngInfo  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 PROMPT = "Isometric pixel-art lighthouse on a tiny island at sunset"
 VIEWPORT = {"width": 1280, "height": 900}

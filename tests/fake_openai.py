@@ -30,8 +30,10 @@ from openai.types import ImageEditStreamEvent, ImageGenStreamEvent, ImagesRespon
 from openai.types.image_edit_params import ImageEditParamsNonStreaming, ImageEditParamsStreaming
 from openai.types.image_generate_params import ImageGenerateParamsNonStreaming, ImageGenerateParamsStreaming
 from openai.types.responses import Response, ResponseStreamEvent
-from openai.types.responses.response_create_params import (ResponseCreateParamsNonStreaming,
-                                                           ResponseCreateParamsStreaming)
+from openai.types.responses.response_create_params import (
+    ResponseCreateParamsNonStreaming,
+    ResponseCreateParamsStreaming,
+)
 from openai.types.responses.response_error import ResponseError
 from openai_spec import problems
 
@@ -133,7 +135,7 @@ class FakeOpenAI:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: int = 0
     disconnects: int = 0  # answers the client hung up on (a cancelled generation)
-    answered: int = 0  # answers sent to the end
+    answered: list[str] = field(default_factory=list)  # the prompts of answers sent to the end
     stored: set[str] = field(default_factory=set)  # ids of stored responses (kept across reset)
     invalid_requests: list[tuple[str, str]] = field(default_factory=list)  # (param, problem) answered 400
     masks: list[tuple[int, int]] = field(default_factory=list)  # (width, height) of each mask accepted
@@ -160,7 +162,7 @@ class FakeOpenAI:
             self.invalid_requests.clear()
             self.violations.clear()
             self.disconnects = 0
-            self.answered = 0
+            self.answered.clear()
 
     @property
     def attempts(self) -> int:
@@ -288,9 +290,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         try:
+            self.body: dict = {}
             self._answer()
+            prompt = _prompt_from_input(self.body["input"]) if "input" in self.body else self.body.get("prompt", "")
             with self.server_fake._lock:
-                self.server_fake.answered += 1
+                self.server_fake.answered.append(str(prompt))
         except (BrokenPipeError, ConnectionResetError):  # the client hung up first
             with self.server_fake._lock:
                 self.server_fake.disconnects += 1
@@ -298,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
-        body = _parse_body(raw, self.headers.get("content-type", ""))
+        body = self.body = _parse_body(raw, self.headers.get("content-type", ""))
         fault, serial = self.server_fake._take(self.path, body, {k.lower(): v for k, v in self.headers.items()})
         self.route = next((r for r in ROUTES if self.path.endswith(r)), None)
         if self.route is None:

@@ -51,8 +51,8 @@ def free_port() -> int:
 def start_app(launch: dict | None = None, **overrides):
     """The real app, launched on a free loopback port as app.py launches it (plus `launch`);
     returns its Blocks."""
-    from hitl.config import load_settings
-    from hitl.ui import build_demo, launch_options
+    from hitl.serving.config import load_settings
+    from hitl.web.ui import build_demo, launch_options
 
     settings = load_settings(**overrides)
     demo = build_demo(settings)

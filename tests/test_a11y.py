@@ -19,9 +19,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
-
 from chromium import launched
+from playwright.sync_api import Browser, Locator, Page, expect
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_AXE = ROOT / ".ci/node/node_modules/axe-core/axe.min.js"

@@ -8,7 +8,6 @@ from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, REVISED, image_b64, image_prompt, image_serial
 
 
-
 def test_generate_regenerate_approve_start_over(client, fake):
     first = client.predict("a lighthouse at dawn", api_name="/generate")
     assert image_prompt(first) == "a lighthouse at dawn"

@@ -144,7 +144,7 @@ def empty_inputs() -> dict:
 CASES = {"full": full_inputs, "sparse": sparse_inputs, "empty": empty_inputs}
 
 
-def build(case: str, ui_module: str = "hitl.ui") -> str:
+def build(case: str, ui_module: str = "hitl.web.ui") -> str:
     saved, bench.UI_MODULE = bench.UI_MODULE, ui_module
     try:
         return bench.report(**CASES[case]())
@@ -256,7 +256,7 @@ def test_sparse_report():
     assert any("**hitl/ changed during the run** (at the end: abc1234, hitl/*.py sha256 000000000000)" in line
                for line in lines)
     assert "- Command: `python -m bench.run --quick` (quick run, 2.2 min)" in lines
-    assert "- **App built from `candidate.ui`** (a candidate change), not hitl.ui." in lines
+    assert "- **App built from `candidate.ui`** (a candidate change), not hitl.web.ui." in lines
     assert "first_preview_ratio" not in text.split("## Details")[0].replace("first_preview_ratio n/a", "")
     assert any(line.endswith("first_preview_ratio n/a |") for line in lines)
     assert "partial images off" not in text
@@ -273,7 +273,7 @@ def test_empty_report_has_the_header_and_no_rows():
     text = build("empty")
     assert table_rows(text) == []
     assert text.endswith("| metric | value | goal | status | how / notes |\n|---|---|---|---|---|\n\n## Details\n\n")
-    assert build("empty", ui_module="hitl.ui").count("App built from") == 0
+    assert build("empty", ui_module="hitl.web.ui").count("App built from") == 0
 
 
 def test_the_capacity_phase_says_whether_rss_stayed_within_the_bound_and_nothing_was_lost():

@@ -12,14 +12,31 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
-
-from browser import (FINAL_SRC, PREVIEW_SRC, button, expect_decoded, expect_final_image, expect_fits_width,
-                     expect_no_horizontal_overflow, expect_no_injection, expect_stage, generate, generate_button,
-                     image_bytes, image_origin, main_image, message, new_page, open_app, prompt_box, thumbnails,
-                     wait_until_idle)
+from browser import (
+    FINAL_SRC,
+    PREVIEW_SRC,
+    button,
+    expect_decoded,
+    expect_final_image,
+    expect_fits_width,
+    expect_no_horizontal_overflow,
+    expect_no_injection,
+    expect_stage,
+    generate,
+    generate_button,
+    image_bytes,
+    image_origin,
+    main_image,
+    message,
+    new_page,
+    open_app,
+    prompt_box,
+    thumbnails,
+    wait_until_idle,
+)
 from chromium import launched
 from helpers import TEST_SETTINGS, start_app, wait_until
+from playwright.sync_api import Page, expect
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}

@@ -7,12 +7,21 @@ from __future__ import annotations
 import io
 
 import pytest
+from browser import (
+    button,
+    expect_decoded,
+    expect_final_image,
+    generate,
+    image_bytes,
+    main_image,
+    new_page,
+    open_app,
+    thumbnails,
+    wait_until_idle,
+)
+from chromium import launched
 from PIL import Image
 from playwright.sync_api import expect
-
-from chromium import launched
-from browser import (button, expect_decoded, expect_final_image, generate, image_bytes, main_image, new_page,
-                     open_app, thumbnails, wait_until_idle)
 
 expect.set_options(timeout=15_000)
 

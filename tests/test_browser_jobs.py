@@ -9,16 +9,32 @@ the pause is part of the scenario, never a stand-in for an assertion.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
-
-from browser import (PREVIEW_SRC, button, expect_final_image, generate, generate_button, image_origin, main_image,
-                     message, open_app, prompt_box, thumbnails, wait_until_idle)
+from browser import (
+    PREVIEW_SRC,
+    button,
+    expect_final_image,
+    generate,
+    generate_button,
+    image_origin,
+    main_image,
+    message,
+    open_app,
+    prompt_box,
+    thumbnails,
+    wait_until_idle,
+)
 from chromium import launched
 from helpers import TEST_SETTINGS, wait_until
+from playwright.sync_api import expect
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 expect.set_options(timeout=20_000)
+
+
+def calls_for(fake, prompt: str) -> int:
+    """Upstream calls for this prompt (a job another test left running may call the shared fake too)."""
+    return sum(prompt in str(request.body) for request in fake.requests)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +74,7 @@ def test_a_reload_mid_generation_loses_nothing(context, slow_app_url, fake):
     expect(button(page, "approve")).to_be_in_viewport()
     wait_until_idle(page)
     assert image_origin(page, expect_final_image(page))[0] == "a lighthouse that survives a reload"
-    assert fake.attempts == 1 and fake.disconnects == 0  # OpenAI was never hung up on
+    assert calls_for(fake, "a lighthouse that survives a reload") == 1 and fake.disconnects == 0  # never hung up on
     button(page, "discard").click()
     page.get_by_label("Recent prompts").click()
     expect(page.get_by_role("option", name="a lighthouse that survives a reload")).to_have_count(1)
@@ -72,15 +88,15 @@ def test_a_phone_closed_during_a_generation_finds_its_image_when_reopened(browse
         fake.latency = 5.0
         prompt_box(page).fill("made while the phone sleeps")
         generate_button(page).click()
-        wait_until(lambda: fake.attempts == 1)
+        wait_until(lambda: fake.attempts >= 1)
         page.wait_for_timeout(1_500)  # the story: 1.5 s in, the tab is closed (the phone locks)…
         page.close()
-        wait_until(lambda: fake.answered == 1, limit=20)
+        wait_until(lambda: "made while the phone sleeps" in fake.answered, limit=20)
         again = phone.new_page()  # …and opened again once the image is done
         open_app(again, slow_app_url)
         expect(button(again, "approve")).to_be_in_viewport()
         assert image_origin(again, expect_final_image(again))[0] == "made while the phone sleeps"
-        assert fake.attempts == 1 and fake.disconnects == 0
+        assert calls_for(fake, "made while the phone sleeps") == 1 and fake.disconnects == 0
     finally:
         phone.close()
 

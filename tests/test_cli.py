@@ -74,7 +74,7 @@ def test_share_is_ignored_on_a_space():
 
 def test_what_startup_built_is_frozen_out_of_the_garbage_collectors_way(monkeypatch):
     """app.py freezes what is alive once the app is up (Gradio, the page, the server), so the cyclic
-    collector's full passes no longer walk it again and again under load (hitl.memory.freeze_startup)."""
+    collector's full passes no longer walk it again and again under load (hitl.serving.memory.freeze_startup)."""
     import gc
     import logging
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from hitl.continuity import MAX_TABS, SessionVault
-from hitl.stages import Action, Session, Stage
+from hitl.core.continuity import MAX_TABS, SessionVault
+from hitl.core.stages import Action, Session, Stage
 
 
 def test_a_reload_with_the_token_gets_the_same_session_back():

@@ -15,9 +15,9 @@ from openai.types import ImageModel
 from openai.types.responses import ResponseUsage
 from openai.types.responses.response import ToolUsage, ToolUsageImageGen
 
-from hitl.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
-from hitl.costs import DEFAULT_PRICES, PriceTable, Usage, money
-from hitl.page import estimate_html
+from hitl.serving.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
+from hitl.serving.costs import DEFAULT_PRICES, PriceTable, Usage, money
+from hitl.web.page import estimate_html
 
 PRICES = json.loads(Path(DEFAULT_PRICES).read_text(encoding="utf-8"))
 RATES = PRICES["models"]

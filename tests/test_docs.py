@@ -1,7 +1,7 @@
 """README's "Configuration" table agrees with the code: every variable the app reads is listed,
 every listed variable is read, and the documented defaults are the real ones.
 
-Which variables `load_settings()` reads is recorded (hitl.config gets a stand-in `os` whose
+Which variables `load_settings()` reads is recorded (hitl.serving.config gets a stand-in `os` whose
 environ logs every lookup), and which Settings attribute each one sets is found by setting it
 and looking at what changed: nothing here repeats the code's list of names or defaults.
 """
@@ -16,8 +16,7 @@ import re
 import tempfile
 from pathlib import Path
 
-
-from hitl import config
+from hitl.serving import config
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIXES = ("HITL_", "OPENAI_")
@@ -75,7 +74,7 @@ class RecordingEnviron(dict):
 
 
 class FakeOs:
-    """`os` for hitl.config, with `environ` (and `getenv`) replaced; everything else is real."""
+    """`os` for hitl.serving.config, with `environ` (and `getenv`) replaced; everything else is real."""
 
     def __init__(self, environ: RecordingEnviron):
         self.environ = environ
@@ -99,7 +98,7 @@ def load_with(monkeypatch, values: dict[str, str] | None = None) -> tuple[config
 def config_reads(monkeypatch) -> set[str]:
     _, recorded = load_with(monkeypatch)
     assert recorded, "load_settings() read no variable through os.environ: update this test's recording"
-    source = (ROOT / "hitl" / "config.py").read_text(encoding="utf-8")
+    source = (ROOT / "hitl" / "serving" / "config.py").read_text(encoding="utf-8")
     literals = set(re.findall(r"""["']((?:HITL|OPENAI)_[A-Z0-9_]+)["']""", source))
     return recorded | literals
 
@@ -167,7 +166,7 @@ def test_every_variable_the_app_reads_is_documented(monkeypatch):
 def test_every_documented_variable_is_read(monkeypatch):
     read = config_reads(monkeypatch) | set(app_reads())
     unread = sorted(name for name in readme_table() if name.startswith(PREFIXES) and name not in read)
-    assert not unread, f"in README's Configuration table but read by neither hitl/config.py nor app.py: {unread}"
+    assert not unread, f"in README's Configuration table but read by neither config.py nor app.py: {unread}"
 
 
 def test_documented_defaults_are_the_settings_defaults(monkeypatch):
@@ -205,7 +204,7 @@ def test_the_compose_example_is_wired_consistently():
 
     import yaml
 
-    from hitl.redis_client import Redis
+    from hitl.serving.redis_client import Redis
 
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))["services"]
     app, proxy, redis = services["app"], services["proxy"], services["redis"]

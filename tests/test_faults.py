@@ -19,8 +19,8 @@ from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, REVISED, TEST_SETTINGS, Page, image_b64, image_prompt, urls
 
 from hitl.backends.base import UNSTREAMED
-from hitl.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
-from hitl.errors import is_retryable
+from hitl.backends.errors import is_retryable
+from hitl.serving.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
 
 MAX_ATTEMPTS = TEST_SETTINGS["max_attempts"]
 # A safety bound, not a performance target: the budget plus slack for a loaded machine.

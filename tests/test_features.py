@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
-from gradio_client import Client
 from fake_openai import prompt_of
+from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, TEST_KEY, TEST_SETTINGS, Page, image_b64, image_prompt, urls, wait_until
-
-
 
 
 def test_refine_sends_the_candidate_and_the_feedback(client, fake):

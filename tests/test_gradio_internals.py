@@ -1,4 +1,4 @@
-"""Every Gradio internal the app relies on (`hitl/gradio_internals.py`), checked against the
+"""Every Gradio internal the app relies on (`hitl/web/gradio_internals.py`), checked against the
 installed Gradio: when an upgrade moves one, this file says which, before users find out."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import inspect
 import sys
 import time
 
-import httpx
 import gradio as gr
+import httpx
 import pytest
 from gradio import networking, utils
 from gradio_client import Client
 from helpers import IMAGE, MESSAGE
 
-from hitl import gradio_internals
-from hitl.stages import Session, Stage
+from hitl.core.stages import Session, Stage
+from hitl.web import gradio_internals
 
 
 def wait_for(condition, timeout: float = 10.0) -> bool:

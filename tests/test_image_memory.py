@@ -1,4 +1,4 @@
-"""The server's image memory budget (hitl/image_memory.py): the ledger on its own, the runner with it,
+"""The server's image memory budget (hitl/serving/image_memory.py): the ledger on its own, the runner with it,
 and the real app launched with a budget of a few images."""
 
 from __future__ import annotations
@@ -14,13 +14,21 @@ import pytest
 from fake_openai import prompt_of
 from helpers import Page, cancel_the_next
 
-from hitl.components import gallery_payload
-from hitl.config import load_settings
-from hitl.history import history, markdown
-from hitl.image_memory import (FULL, PLACEHOLDER, RELEASED, ImageMemory, budget_bytes, machine_memory, physical_memory,
-                               pinned)
-from hitl.runner import Runtime, run_action
-from hitl.stages import Action, Candidate, Session, Stage, from_shared, to_shared
+from hitl.core.history import history, markdown
+from hitl.core.runner import Runtime, run_action
+from hitl.core.stages import Action, Candidate, Session, Stage, from_shared, to_shared
+from hitl.serving.config import load_settings
+from hitl.serving.image_memory import (
+    FULL,
+    PLACEHOLDER,
+    RELEASED,
+    ImageMemory,
+    budget_bytes,
+    machine_memory,
+    physical_memory,
+    pinned,
+)
+from hitl.web.components import gallery_payload
 
 SIZE = 100  # bytes per image in the ledger's own tests
 
@@ -138,7 +146,7 @@ def test_images_nobody_holds_are_forgotten_and_so_are_their_sessions_pins():
 
 
 def test_select_pins_at_once_before_the_event_ends():
-    from hitl.flows import FLOWS
+    from hitl.core.flows import FLOWS
 
     memory = ImageMemory(budget=2 * SIZE)
     a, b = image("a"), image("b")

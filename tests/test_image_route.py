@@ -1,4 +1,4 @@
-"""The page's final images come by URL from the session that made them (hitl.image_route):
+"""The page's final images come by URL from the session that made them (hitl.web.image_route):
 the owner gets the exact bytes, nobody else gets anything, and an image is served only while
 its session still holds it."""
 
@@ -12,8 +12,8 @@ import httpx
 from fake_openai import prompt_of
 from helpers import Page, urls
 
-from hitl import gradio_internals
-from hitl.image_route import PATH
+from hitl.web import gradio_internals
+from hitl.web.image_route import PATH
 
 LINKED = PATH.lstrip("/").split("{")[0]  # "gradio_api/hitl/image/"
 OPTIONS = ("auto", "auto", "auto", "png", "", 0)

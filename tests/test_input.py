@@ -7,8 +7,8 @@ import httpx
 import pytest
 from helpers import MESSAGE, REVISED, image_b64, image_prompt
 
-from hitl.config import MAX_PROMPT_CHARS, load_settings
-from hitl.validation import InputError, check_prompt, clean_text
+from hitl.core.validation import InputError, check_prompt, clean_text
+from hitl.serving.config import MAX_PROMPT_CHARS, load_settings
 
 EMPTY = "The prompt is empty: describe the image you want."
 
@@ -130,7 +130,7 @@ def test_texts_from_users_and_models_are_shown_only_in_text_components(app_url):
     for elem in ("prompt", "feedback", "revised", "status"):
         assert by_elem[elem]["type"] == "textbox", elem
     # The only HTML the events write is built from the app's own words, numbers and escaped URLs
-    # (hitl/screen.py: progress, download link, cost): never from a prompt, feedback or the model's text.
+    # (hitl/web/screen.py: progress, download link, cost): never from a prompt, feedback or the model's text.
     own_words = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in OWN_HTML}
     for dep in config["dependencies"]:
         markup = {o for o in dep["outputs"] if kinds.get(o) in {"markdown", "html", "chatbot"}}

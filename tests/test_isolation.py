@@ -9,7 +9,6 @@ from fake_openai import prompt_of
 from gradio_client import Client
 from helpers import CANDIDATES, IMAGE, MESSAGE, REVISED, TEST_KEY, image_b64, image_prompt
 
-
 SESSIONS = 32
 
 

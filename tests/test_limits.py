@@ -7,17 +7,17 @@ import re
 import threading
 import time
 
+import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError
-import httpx
 from helpers import MESSAGE, TEST_SETTINGS, Page, image_b64, image_prompt
 
-from hitl.config import load_settings
-from hitl.limits import window_wait
-from hitl.nodes import STOP, CheckLimits
-from hitl.shared_counters import MemoryCounters
-from hitl.ui import launch_options
+from hitl.core.nodes import STOP, CheckLimits
+from hitl.serving.config import load_settings
+from hitl.serving.limits import window_wait
+from hitl.serving.shared_counters import MemoryCounters
+from hitl.web.ui import launch_options
 
 LIMIT_MESSAGE = re.compile(r"^Generation limit reached\. Try again in (\d+) s\.$")
 

@@ -9,11 +9,11 @@ import openai
 from helpers import cancel_the_next
 
 from hitl.backends.demo import DemoBackend
-from hitl.config import load_settings
-from hitl.flows import FLOWS
-from hitl.runner import Preview, Runtime, Started, run_action
-from hitl.shared_counters import MemoryCounters
-from hitl.stages import Action, Candidate, Session, Stage, to_shared
+from hitl.core.flows import FLOWS
+from hitl.core.runner import Preview, Runtime, Started, run_action
+from hitl.core.stages import Action, Candidate, Session, Stage, to_shared
+from hitl.serving.config import load_settings
+from hitl.serving.shared_counters import MemoryCounters
 
 SETTINGS = load_settings(api_key=None, session_limit=100, ip_limit=100)
 TODAY = date(2026, 11, 27)

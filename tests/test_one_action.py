@@ -6,12 +6,10 @@ a message and change nothing; Cancel is the one way out. An approved image never
 
 from __future__ import annotations
 
-
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, image_b64, image_prompt, wait_until
 
-from hitl.runner import BUSY
-
+from hitl.core.runner import BUSY
 
 
 def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_screen(client, fake):

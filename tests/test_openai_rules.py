@@ -7,22 +7,23 @@ let the product be wrong while every test passes.
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 from fake_openai import FAILED_CODES, prompt_of
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_b64, image_prompt, image_serial, urls, wait_until
 from openai import AsyncOpenAI
-from openai.types.responses.response_create_params import (ResponseCreateParamsNonStreaming,
-                                                           ResponseCreateParamsStreaming)
+from openai.types.responses.response_create_params import (
+    ResponseCreateParamsNonStreaming,
+    ResponseCreateParamsStreaming,
+)
 from openai_spec import problems
 
 from hitl.backends import ImageOptions, ImageRequest
+from hitl.backends.errors import UpstreamFailure, describe
 from hitl.backends.openai_responses import ResponsesBackend
-from hitl.config import load_settings
-from hitl.errors import UpstreamFailure, describe
-from hitl.stages import Candidate
+from hitl.core.stages import Candidate
+from hitl.serving.config import load_settings
 
 
 def sent_image(body: dict) -> tuple[str, int]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from hitl.components import Linked, gallery_payload, image_payload, slider_payload
-from hitl.config import load_settings
-from hitl.page import CANCEL, layout
-from hitl.jobs import Job
-from hitl.progress import Preview
-from hitl.screen import Screen
-from hitl.stages import Action, Candidate, Session, Stage
+from hitl.core.jobs import Job
+from hitl.core.progress import Preview
+from hitl.core.stages import Action, Candidate, Session, Stage
+from hitl.serving.config import load_settings
+from hitl.web.components import Linked, gallery_payload, image_payload, slider_payload
+from hitl.web.page import CANCEL, layout
+from hitl.web.screen import Screen
 
 IMAGE = Candidate.from_b64("QUJD", prompt="a kite", revised_prompt="a red kite")
 

@@ -10,7 +10,7 @@ from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, Page, data_url, decode, image_b64, image_prompt, mask_png, wait_until
 from PIL import Image
 
-from hitl.runner import BUSY
+from hitl.core.runner import BUSY
 
 
 def mask_url(size: tuple[int, int], box: tuple[int, int, int, int] | None) -> str:

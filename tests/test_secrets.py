@@ -23,9 +23,9 @@ import pytest
 from gradio_client import Client
 from helpers import MESSAGE, TEST_KEY, TEST_SETTINGS, free_port, image_b64
 
-from hitl.config import load_settings
-from hitl.errors import NoImageError, describe
-from hitl.ui import build_demo, launch_options
+from hitl.backends.errors import NoImageError, describe
+from hitl.serving.config import load_settings
+from hitl.web.ui import build_demo, launch_options
 
 ROOT = Path(__file__).resolve().parent.parent
 USER_KEY = "sk-proj-UserOwnKey0987654321zyxwvutsrqponmlkjihTAILpiece"

@@ -9,7 +9,7 @@ import threading
 
 from helpers import Page, wait_until
 
-from hitl.nodes import STALE
+from hitl.core.nodes import STALE
 
 OPTIONS = (1, "auto", "auto", "auto", "png", "", 0)  # count, size, quality, background, format, key, budget
 
@@ -77,7 +77,7 @@ def test_a_job_runs_on_when_the_tab_that_asked_for_it_goes(app_url, fake):
     fake.latency = 2.0
     threading.Thread(target=one.leave_after, args=(0.3, "generate", "outlives its tab", *OPTIONS),
                      daemon=True).start()
-    wait_until(lambda: fake.answered == 1, limit=15)
+    wait_until(lambda: "outlives its tab" in fake.answered, limit=15)
     assert fake.attempts == 1 and fake.disconnects == 0
     reloaded = Page(app_url)
     messages = reloaded.load(one.token)

@@ -10,10 +10,10 @@ from fake_openai import prompt_of
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, image_prompt, image_serial
 
-from hitl import gradio_internals
 from hitl.backends import ImageService
-from hitl.config import load_settings
-from hitl.stages import Session
+from hitl.core.stages import Session
+from hitl.serving.config import load_settings
+from hitl.web import gradio_internals
 
 
 def held(demo) -> dict:

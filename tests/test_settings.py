@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hitl import config
-from hitl.config import SettingError, load_settings
+from hitl.serving import config
+from hitl.serving.config import SettingError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # variable -> (a bad value, words of the message that say what is allowed)
@@ -38,7 +38,7 @@ BAD = {
     "HITL_MONITORING": ("perhaps", "one of 1, true, yes, on, 0, false, no, off"),
     "HITL_REDIS_URL": ("rediss://cache:6380", "redis://[:password@]host[:port][/db]"),
     "OPENAI_BASE_URL": ("api.openai.com/v1", "https://host/v1"),
-    "HITL_PRICES_FILE": ("/nonexistent/prices.json", "a JSON price table shaped like hitl/prices.json"),
+    "HITL_PRICES_FILE": ("/nonexistent/prices.json", "a JSON price table shaped like hitl/serving/prices.json"),
     "HITL_LOG_LEVEL": ("LOUD", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
 }
 # Free text, any value is a value: a gateway may name its models as it likes.
@@ -46,7 +46,8 @@ FREE = {"HITL_IMAGE_MODEL", "HITL_RESPONSES_MODEL"}
 
 
 def test_every_setting_read_at_start_up_has_a_check_here():
-    read = set(re.findall(r'"((?:HITL|OPENAI)_[A-Z_]+)"', (ROOT / "hitl/config.py").read_text(encoding="utf-8")))
+    config = (ROOT / "hitl/serving/config.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'"((?:HITL|OPENAI)_[A-Z_]+)"', config))
     assert read - {"OPENAI_API_KEY"} == set(BAD) | FREE
 
 

@@ -8,7 +8,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from helpers import CANDIDATES, IMAGE, MESSAGE, TEST_SETTINGS, Page, image_b64, urls, wait_until
 
-from hitl.validation import InputError, check_count
+from hitl.core.validation import InputError, check_count
 
 OPTIONS = ("auto", "auto", "auto", "png", "")  # size, quality, background, output format, own key
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from helpers import MESSAGE, TEST_SETTINGS, free_port, image_prompt, start_app, wait_until
 
-from hitl.redis_client import Redis, RedisError
-from hitl.shared_counters import KEEP_DAY, UNAVAILABLE, CountersUnavailable, MemoryCounters, RedisCounters
+from hitl.serving.redis_client import Redis, RedisError
+from hitl.serving.shared_counters import KEEP_DAY, UNAVAILABLE, CountersUnavailable, MemoryCounters, RedisCounters
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "redis-test-password-0123456789"
@@ -257,7 +257,7 @@ def test_a_server_that_never_answers_times_out_for_everyone_at_once():
 def test_unreachable_counters_refuse_and_log_once_without_the_password(caplog):
     port = free_port()
     counters = RedisCounters(Redis(RedisServer(port).url(), timeout=0.5), 2, 60.0)
-    caplog.set_level(logging.INFO, logger="hitl.shared_counters")
+    caplog.set_level(logging.INFO, logger="hitl.serving.shared_counters")
 
     async def attempts():
         for _ in range(3):

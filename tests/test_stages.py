@@ -6,8 +6,19 @@ import itertools
 
 import pytest
 
-from hitl.stages import (TRANSITIONS, Action, Candidate, Session, Stage, StageError, add_candidate, allowed,
-                         from_shared, next_stage, to_shared)
+from hitl.core.stages import (
+    TRANSITIONS,
+    Action,
+    Candidate,
+    Session,
+    Stage,
+    StageError,
+    add_candidate,
+    allowed,
+    from_shared,
+    next_stage,
+    to_shared,
+)
 
 
 def test_the_seed_workflow_is_legal():
@@ -85,7 +96,7 @@ def test_a_candidate_repr_leaves_the_image_bytes_out():
 def test_a_session_runs_one_action_at_a_time_and_copies_share_the_claim():
     from dataclasses import replace
 
-    from hitl.stages import Busy
+    from hitl.core.stages import Busy
 
     session = Session()
     copy = replace(session, error_message="a copy made by another event")

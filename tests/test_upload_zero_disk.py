@@ -17,7 +17,7 @@ from gradio_client import Client
 from helpers import MESSAGE, Page, data_url
 from PIL import Image, PngImagePlugin
 
-from hitl.edge import MAX_BODY
+from hitl.web.edge import MAX_BODY
 
 
 def marked_png(size: tuple[int, int], marker: str, mask_box: tuple[int, int, int, int] | None = None) -> bytes:

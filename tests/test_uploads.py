@@ -1,4 +1,4 @@
-"""Checking the pictures users send (hitl/uploads.py), the demo's region edit, and what the OpenAI
+"""Checking the pictures users send (hitl/core/uploads.py), the demo's region edit, and what the OpenAI
 backends send with a mask. All in memory: every picture here is made in a BytesIO."""
 
 from __future__ import annotations
@@ -17,10 +17,17 @@ from hitl.backends.base import ImageOptions, ImageRequest
 from hitl.backends.demo import DemoBackend
 from hitl.backends.openai_images import ImagesBackend
 from hitl.backends.openai_responses import ResponsesBackend
-from hitl.config import load_settings
-from hitl.stages import Candidate
-from hitl.uploads import (MAX_MASK_URL, MAX_SIDE, MAX_UPLOAD_URL, PictureError, check_mask, check_upload,
-                          decode_data_url)
+from hitl.core.stages import Candidate
+from hitl.core.uploads import (
+    MAX_MASK_URL,
+    MAX_SIDE,
+    MAX_UPLOAD_URL,
+    PictureError,
+    check_mask,
+    check_upload,
+    decode_data_url,
+)
+from hitl.serving.config import load_settings
 
 
 def encoded(image: Image.Image, fmt: str = "PNG") -> bytes:

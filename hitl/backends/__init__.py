@@ -11,11 +11,11 @@ from collections import OrderedDict
 
 from openai import AsyncOpenAI
 
-from ..config import Settings
-from .base import Backend, ImageOptions, ImageRequest, OnPartial
-from .demo import DemoBackend
-from .openai_images import ImagesBackend
-from .openai_responses import ResponsesBackend
+from hitl.backends.base import Backend, ImageOptions, ImageRequest, OnPartial
+from hitl.backends.demo import DemoBackend
+from hitl.backends.openai_images import ImagesBackend
+from hitl.backends.openai_responses import ResponsesBackend
+from hitl.serving.config import Settings
 
 _MAX_CLIENTS = 64
 
@@ -44,7 +44,7 @@ class ImageService:
                 api_key=key,
                 base_url=self.settings.base_url,
                 timeout=self.settings.request_timeout,
-                max_retries=0,  # hitl.retry is the only retry layer
+                max_retries=0,  # hitl.backends.retry is the only retry layer
             )
             self._clients[digest] = client
             if len(self._clients) > _MAX_CLIENTS:

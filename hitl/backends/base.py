@@ -11,11 +11,11 @@ from typing import Protocol
 import openai
 from openai import AsyncOpenAI
 
-from ..config import Settings
-from ..costs import Usage
-from ..errors import TRANSPORT_ERRORS, InterruptedGeneration, MalformedResponseError, streaming_refused
-from ..retry import with_retries
-from ..stages import Candidate
+from hitl.backends.errors import TRANSPORT_ERRORS, InterruptedGeneration, MalformedResponseError, streaming_refused
+from hitl.backends.retry import with_retries
+from hitl.core.stages import Candidate
+from hitl.serving.config import Settings
+from hitl.serving.costs import Usage
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ..config import Settings
-from ..stages import Candidate
-from .base import ImageRequest, OnPartial
+from hitl.backends.base import ImageRequest, OnPartial
+from hitl.core.stages import Candidate
+from hitl.serving.config import Settings
 
 _SIDE = 512  # demo pictures are small: they only stand in for real ones
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from contextlib import aclosing
 from dataclasses import asdict
 
-from ..costs import Usage
-from ..errors import MalformedResponseError, NoImageError
-from ..stages import Candidate
-from .base import ImageRequest, OnPartial, OpenAIBackend
+from hitl.backends.base import ImageRequest, OnPartial, OpenAIBackend
+from hitl.backends.errors import MalformedResponseError, NoImageError
+from hitl.core.stages import Candidate
+from hitl.serving.costs import Usage
 
 
 class ImagesBackend(OpenAIBackend):

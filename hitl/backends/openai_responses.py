@@ -17,10 +17,10 @@ import logging
 from contextlib import aclosing
 from dataclasses import asdict, replace
 
-from ..costs import Usage
-from ..errors import IncompleteResponse, MalformedResponseError, NoImageError, UpstreamFailure, error_code
-from ..stages import Candidate, as_data_url
-from .base import ImageRequest, OnPartial, OpenAIBackend
+from hitl.backends.base import ImageRequest, OnPartial, OpenAIBackend
+from hitl.backends.errors import IncompleteResponse, MalformedResponseError, NoImageError, UpstreamFailure, error_code
+from hitl.core.stages import Candidate, as_data_url
+from hitl.serving.costs import Usage
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from pocketflow import AsyncFlow
 
-from .nodes import (STOP, Approve, CheckBudget, CheckLimits, CheckSeen, CheckStage, CompareCandidate, GenerateImage,
-                    Halt, MakeRoom, Reopen, SelectCandidate, StartOver, UndoStartOver, ValidateMask, ValidateRequest,
-                    ValidateUpload)
-from .stages import Action
+from hitl.core.nodes import (
+    STOP,
+    Approve,
+    CheckBudget,
+    CheckLimits,
+    CheckSeen,
+    CheckStage,
+    CompareCandidate,
+    GenerateImage,
+    Halt,
+    MakeRoom,
+    Reopen,
+    SelectCandidate,
+    StartOver,
+    UndoStartOver,
+    ValidateMask,
+    ValidateRequest,
+    ValidateUpload,
+)
+from hitl.core.stages import Action
 
 
 def _chain(*nodes) -> AsyncFlow:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .components import Marked
-from .events import last, run, upstream
-from .history import history
-from .page import Page
-from .runner import Runtime
-from .stages import Action, Session, allowed
+from hitl.core.history import history
+from hitl.core.runner import Runtime
+from hitl.core.stages import Action, Session, allowed
+from hitl.web.components import Marked
+from hitl.web.events import last, run, upstream
+from hitl.web.page import Page
 
 
 class Endpoints:

@@ -15,11 +15,11 @@ from gradio.components.gallery import GalleryData, GalleryImage
 from gradio.components.imageslider import SliderData
 from gradio.data_classes import ImageData
 
-from .costs import money
-from .history import came_from
-from .image_memory import PLACEHOLDER_MIME, PLACEHOLDER_URL, RELEASED
-from .image_route import image_url
-from .stages import Candidate
+from hitl.core.history import came_from
+from hitl.core.stages import Candidate
+from hitl.serving.costs import money
+from hitl.serving.image_memory import PLACEHOLDER_MIME, PLACEHOLDER_URL, RELEASED
+from hitl.web.image_route import image_url
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The page's own events: each button runs its action and streams what changes on screen.
 
-These events are private (the named API is `hitl/api.py`). Generating actions stream: Cancel
+These events are private (the named API is `hitl/web/api.py`). Generating actions stream: Cancel
 as soon as the image call starts, previews inline as they arrive, then the new session, whose
 images the page fetches by URL. Every handler only turns a click into `run_action` and the
 results into a `Screen`'s outputs.
@@ -18,14 +18,14 @@ from dataclasses import replace
 
 import gradio as gr
 
-from .config import Settings
-from .page import HISTORY, Page, estimate_html
-from .images import thumbnail
-from .jobs import Home
-from .runner import BUSY, Preview, Runtime, run_action
-from .screen import Screen
-from .stages import Action, Session
-from .validation import MAX_COUNT
+from hitl.core.images import thumbnail
+from hitl.core.jobs import Home
+from hitl.core.runner import BUSY, Preview, Runtime, run_action
+from hitl.core.stages import Action, Session
+from hitl.core.validation import MAX_COUNT
+from hitl.serving.config import Settings
+from hitl.web.page import HISTORY, Page, estimate_html
+from hitl.web.screen import Screen
 
 
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
@@ -303,7 +303,7 @@ def handing_over(inputs: list, sources: dict) -> str:
 
 def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> PageEvents:
     """Connect the page's controls to their handlers, inside the current `gr.Blocks`. The events are
-    private; their `page_` names keep the public names for `hitl/api.py`."""
+    private; their `page_` names keep the public names for `hitl/web/api.py`."""
     events = PageEvents(page, runtime)
     # show_progress hidden: the page's own progress line (Screen) says what is happening, from the click on.
     # No concurrency limit: a page event only starts or shows work; the image calls have their own pool.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .backends import ImageOptions
+from hitl.backends import ImageOptions
 
 
 class InputError(ValueError):

@@ -3,7 +3,7 @@
 The browser keeps only an unguessable token (`gr.BrowserState`); the session itself stays in this
 server's memory, never on disk, for its time to live after it was last used. A reloaded tab that
 presents the token gets the same session back; a wrong or expired token gets a fresh one, never
-someone else's. Tabs presenting the same token share one `Home` (`hitl/jobs.py`): the session, the
+someone else's. Tabs presenting the same token share one `Home` (`hitl/core/jobs.py`): the session, the
 job under way and a version every tab watches, so each tab shows the latest state any of them left,
 a job runs on whether or not a tab is open, and the one-action-at-a-time claim covers them all.
 """
@@ -15,9 +15,8 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .jobs import Home
-from .stages import Session
-
+from hitl.core.jobs import Home
+from hitl.core.stages import Session
 
 MAX_TABS = 8
 

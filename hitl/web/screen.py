@@ -16,13 +16,14 @@ from typing import Any
 
 import gradio as gr
 
-from .components import Linked, gallery_payload, image_payload, slider_payload
-from .costs import money
-from .image_route import image_url
-from .log_route import log_url
-from .page import CANCEL, COMPARE, UNDO, Page
-from .jobs import Job
-from .stages import Candidate, Session, Stage
+from hitl.core.jobs import Job
+from hitl.core.stages import Candidate, Session, Stage
+from hitl.serving.costs import money
+from hitl.web.components import Linked, gallery_payload, image_payload, slider_payload
+from hitl.web.image_route import image_url
+from hitl.web.log_route import log_url
+from hitl.web.page import CANCEL, COMPARE, UNDO, Page
+
 
 def visible(session: Session, running: bool = False, drawing: int = 0) -> dict:
     """What the page shows for a session: each stage's controls and the parts that come and go.

@@ -1,7 +1,7 @@
 """The page's layout: every component, named, top to bottom as it appears. Nothing else.
 
-Events are wired in `hitl/events.py` (the page) and `hitl/api.py` (named endpoints); what is
-on screen after an event is `hitl/screen.py`'s business.
+Events are wired in `hitl/web/events.py` (the page) and `hitl/web/api.py` (named endpoints); what is
+on screen after an event is `hitl/web/screen.py`'s business.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
-from .components import MemoryGallery, MemoryImage, MemoryImageSlider
-from .config import Settings
-from .costs import money
-from .stages import Session, Stage
-from .uploads import MAX_SIDE, MAX_UPLOAD_BYTES
-from .validation import MAX_COUNT
+from hitl.backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
+from hitl.core.stages import Session, Stage
+from hitl.core.uploads import MAX_SIDE, MAX_UPLOAD_BYTES
+from hitl.core.validation import MAX_COUNT
+from hitl.serving.config import Settings
+from hitl.serving.costs import money
+from hitl.web.components import MemoryGallery, MemoryImage, MemoryImageSlider
 
 TITLE = "HITL Image Studio"
 TAGLINE = "Describe an image, review what comes back, regenerate until you love it, approve."

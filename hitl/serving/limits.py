@@ -1,5 +1,5 @@
 """Sliding-window arithmetic, for the per-session window (kept in the session) and the per-address one
-(hitl/shared_counters.py)."""
+(hitl/serving/shared_counters.py)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from fastapi import HTTPException, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .uploads import MAX_UPLOAD_URL
+from hitl.core.uploads import MAX_UPLOAD_URL
 
 # Gradio 6.31's routes (gradio/routes.py) that write a request's files to disk or serve files from
 # its temp folder (or a Space's, by proxy), none of which this app uses:

@@ -12,18 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
-from .backends import ImageService
-from .config import Settings
-from .flows import FLOWS
-from .continuity import SessionVault
-from .image_memory import ImageMemory, budget_bytes
-from .progress import Preview, Started
-from .shared_counters import SharedCounters, counters_for
-from .stages import Action, Session, from_shared, to_shared
+from hitl.backends import ImageService
+from hitl.core.continuity import SessionVault
+from hitl.core.flows import FLOWS
+from hitl.core.progress import Preview, Started
+from hitl.core.stages import Action, Session, from_shared, to_shared
+from hitl.serving.config import Settings
+from hitl.serving.image_memory import ImageMemory, budget_bytes
+from hitl.serving.shared_counters import SharedCounters, counters_for
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What an image costs: the usage OpenAI reports, priced from one data file (`hitl/prices.json`).
+"""What an image costs: the usage OpenAI reports, priced from one data file (`hitl/serving/prices.json`).
 
 Money is counted from what the API reported once a call completes, each kind of token at its own
 rate: fresh and cached input, image and text output. Estimates (before a call, and in demo mode,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .stages import Candidate
+from hitl.core.stages import Candidate
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,21 @@ import asyncio
 import contextlib
 import logging
 import math
-from datetime import datetime, timezone
 from dataclasses import asdict, replace
+from datetime import datetime, timezone
 
 from pocketflow import AsyncNode
 
-from .backends import ImageRequest
-from .costs import money
-from .errors import describe
-from .image_memory import FULL
-from .images import thumbnail
-from .limits import window_wait
-from .shared_counters import CountersUnavailable
-from .stages import Action, Candidate, StageError, add_candidate, next_stage
-from .uploads import PictureError, check_mask, check_upload, picture_size
-from .validation import InputError, check_count, check_options, check_prompt
+from hitl.backends import ImageRequest
+from hitl.backends.errors import describe
+from hitl.core.images import thumbnail
+from hitl.core.stages import Action, Candidate, StageError, add_candidate, next_stage
+from hitl.core.uploads import PictureError, check_mask, check_upload, picture_size
+from hitl.core.validation import InputError, check_count, check_options, check_prompt
+from hitl.serving.costs import money
+from hitl.serving.image_memory import FULL
+from hitl.serving.limits import window_wait
+from hitl.serving.shared_counters import CountersUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class ValidateRequest(AsyncNode):
 
 # -- pictures sent by the user (Generate from your own image, Edit region) ---------------------------------
 class _PictureCheck(AsyncNode):
-    """A check of a picture the user sent (`hitl/uploads.py`): run off the event loop (decoding is
+    """A check of a picture the user sent (`hitl/core/uploads.py`): run off the event loop (decoding is
     work); post puts what it made into `shared[into]`, or stops with what is wrong with the picture."""
 
     into = ""
@@ -147,7 +147,7 @@ class CheckLimits(AsyncNode):
     """Per-session and per-address sliding windows, so nobody drains the server's key. They fit who
     pays: the owner on their own machine (`settings.limited` off) and a visitor on their own key
     (`own_key`) are not counted against the server key's limits. The address's window is shared by
-    every app process (hitl/shared_counters.py): one atomic take, counted only if the session's allows."""
+    every app process (hitl/serving/shared_counters.py): one atomic take, counted only if the session's allows."""
 
     async def prep_async(self, shared):
         if not shared["settings"].limited or shared.get("own_key"):
@@ -222,7 +222,7 @@ class GenerateImage(AsyncNode):
     even when others fail; the message then says how many failed and why. Cancel stops them all."""
 
     def __init__(self, *, action: Action):
-        super().__init__()  # one attempt here: hitl.retry is the only retry layer
+        super().__init__()  # one attempt here: hitl.backends.retry is the only retry layer
         self.action = action
 
     async def prep_async(self, shared):

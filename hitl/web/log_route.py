@@ -15,9 +15,9 @@ import secrets
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from .history import history, markdown
-from .image_route import link, linked_sessions
-from .stages import Candidate
+from hitl.core.history import history, markdown
+from hitl.core.stages import Candidate
+from hitl.web.image_route import link, linked_sessions
 
 PATH = "/gradio_api/hitl/log/{secret}/decision-log.{fmt}"
 _KEY = secrets.token_bytes(32)

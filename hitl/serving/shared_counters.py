@@ -3,7 +3,7 @@ address (a sliding window) and what the server's key spent per UTC day.
 
 In memory by default: one process, as before. In Redis when `HITL_REDIS_URL` is set, so N replicas
 share one count. Times are wall-clock seconds (`time.time()`): monotonic clocks differ per process.
-Per-session windows stay in the session (a session lives in one process); see hitl/limits.py.
+Per-session windows stay in the session (a session lives in one process); see hitl/serving/limits.py.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections import OrderedDict
 from datetime import date
 from typing import Protocol
 
-from .config import Settings
-from .limits import window_wait
-from .redis_client import Redis, RedisError
+from hitl.serving.config import Settings
+from hitl.serving.limits import window_wait
+from hitl.serving.redis_client import Redis, RedisError
 
 log = logging.getLogger(__name__)
 

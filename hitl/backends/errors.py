@@ -13,7 +13,7 @@ import time
 import httpx2  # the HTTP stack of openai 3.x; raised raw when a stream breaks mid-way
 import openai
 
-from .config import Settings
+from hitl.serving.config import Settings
 
 # Statuses that may succeed if asked again (the SDK's own list: 408, 409, 429, 5xx).
 _RETRYABLE_STATUS = {408, 409, 429}

@@ -9,16 +9,16 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from . import gradio_internals
-from .api import add_endpoints
-from .config import Settings
-from .edge import BodyLimit, closed_routes
-from .events import PageEvents, wire
-from .image_route import image_route
-from .log_route import log_route
-from .memory import trim
-from .page import TITLE, layout
-from .runner import Runtime
+from hitl.core.runner import Runtime
+from hitl.serving.config import Settings
+from hitl.serving.memory import trim
+from hitl.web import gradio_internals
+from hitl.web.api import add_endpoints
+from hitl.web.edge import BodyLimit, closed_routes
+from hitl.web.events import PageEvents, wire
+from hitl.web.image_route import image_route
+from hitl.web.log_route import log_route
+from hitl.web.page import TITLE, layout
 
 ASSETS = Path(__file__).parent / "assets"
 CSS = (ASSETS / "page.css").read_text(encoding="utf-8")
@@ -27,12 +27,12 @@ HEAD = f"<script>{(ASSETS / 'page.js').read_text(encoding='utf-8')}</script>"
 
 def launch_options(settings: Settings) -> dict:
     """launch() arguments for every entry point (app.py, tests, bench). Gradio 6 takes css and head here
-    (the page's look and script: hitl/assets);
+    (the page's look and script: hitl/web/assets);
     run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
     and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
     so it is lifted above the generation pool. The page fetches its images and the decision log
     from routes that read the session itself; Gradio's routes that store or serve files are closed
-    and oversized bodies refused unread (`hitl/edge.py`); Gradio's public monitoring (an event summary
+    and oversized bodies refused unread (`hitl/web/edge.py`); Gradio's public monitoring (an event summary
     at `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1."""
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": settings.max_concurrent + 16,
             "enable_monitoring": settings.monitoring,

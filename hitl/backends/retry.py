@@ -15,8 +15,8 @@ from typing import TypeVar
 
 import backoff
 
-from .config import Settings
-from .errors import is_retryable, retry_after
+from hitl.backends.errors import is_retryable, retry_after
+from hitl.serving.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

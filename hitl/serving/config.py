@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .costs import DEFAULT_PRICES, PriceTable
+from hitl.serving.costs import DEFAULT_PRICES, PriceTable
 
 # Current GPT image model per the installed SDK (`gpt-image-1` was shut down 2026-10-23).
 DEFAULT_IMAGE_MODEL = "gpt-image-2.6-sunburst"
@@ -84,7 +84,7 @@ def _prices() -> PriceTable:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise SettingError(f"HITL_PRICES_FILE={path or DEFAULT_PRICES} cannot be used ({reason}): it must be a "
-                           "JSON price table shaped like hitl/prices.json.") from None
+                           "JSON price table shaped like hitl/serving/prices.json.") from None
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Settings:
     total_timeout: float  # all attempts and waits together, seconds
     max_attempts: int
     max_prompt_chars: int
-    prices: PriceTable  # USD per token kind per model (hitl/prices.json, or HITL_PRICES_FILE)
+    prices: PriceTable  # USD per token kind per model (hitl/serving/prices.json, or HITL_PRICES_FILE)
     daily_budget_usd: float  # what the server's key may spend per UTC day (0: no budget)
     session_limit: int  # generations per session per window
     ip_limit: int  # generations per client address per window

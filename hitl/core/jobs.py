@@ -16,8 +16,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 
-from .progress import Preview, Started
-from .stages import Action, Session
+from hitl.core.progress import Preview, Started
+from hitl.core.stages import Action, Session
 
 log = logging.getLogger(__name__)
 

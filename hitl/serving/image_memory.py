@@ -25,7 +25,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from .stages import Busy, Candidate, Held, Session, as_data_url
+from hitl.core.stages import Busy, Candidate, Held, Session, as_data_url
 
 log = logging.getLogger(__name__)
 

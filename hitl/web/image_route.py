@@ -22,9 +22,9 @@ import weakref
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from . import gradio_internals
-from .image_memory import PLACEHOLDER, PLACEHOLDER_MIME
-from .stages import Candidate, Held, Session
+from hitl.core.stages import Candidate, Held, Session
+from hitl.serving.image_memory import PLACEHOLDER, PLACEHOLDER_MIME
+from hitl.web import gradio_internals
 
 # Under /gradio_api so that Gradio's Node server (SSR mode) passes it to Python, like its own API.
 PATH = "/gradio_api/hitl/image/{key}"

@@ -3,10 +3,9 @@ asked, what came back, what it cost, and which one is on screen or approved (`/h
 
 from __future__ import annotations
 
-from .costs import money
-from .image_memory import RELEASED
-from .stages import Candidate, Session
-
+from hitl.core.stages import Candidate, Session
+from hitl.serving.costs import money
+from hitl.serving.image_memory import RELEASED
 
 # How a version came to be, in words: the decision log and the gallery captions say it alike.
 _OF = {"generate": "from", "regenerate": "regenerate of", "refine": "refine of", "edit_region": "region edit of"}
