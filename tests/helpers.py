@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import socket
+import threading
 import time
 import uuid
 
@@ -89,9 +90,9 @@ class Page:
     """One browser tab, speaking Gradio's queue protocol as the page does (sse_v3), so the
     page's own private events can be checked without a browser: every message is kept."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, headers: dict | None = None):
         self.root = url.rstrip("/")
-        self.http = httpx.Client(timeout=30)
+        self.http = httpx.Client(timeout=30, headers=headers)  # headers: as a proxy would add (X-Forwarded-For)
         self.session_hash = uuid.uuid4().hex[:12]
         config = self.http.get(f"{self.root}/config").json()
         self.config = config
@@ -117,6 +118,14 @@ class Page:
         messages = self._run(fn_index, dep, [token], {}, None)
         self.token = messages[-1]["output"]["data"][0]  # page_resume's first output
         return messages
+
+    def watch(self) -> Watch:
+        """What the page does once loaded: watch the session (page_watch), its messages read in the
+        background until `close()`, as an open tab does until it goes."""
+        fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
+                             if dep.get("api_name") == "page_watch")
+        self._join(fn_index, dep, [], {}, None)
+        return Watch(self)
 
     def leave_after(self, seconds: float, elem_id: str, *values) -> None:
         """Click, then close the connection `seconds` later, as a reload or a closed tab does."""
@@ -156,6 +165,37 @@ class Page:
     def result(self, messages: list[dict], elem_id: str):
         """What the last click's result message holds for the component with `elem_id`."""
         return messages[-1]["output"]["data"][self.outputs.index(self.ids[elem_id])]
+
+
+class Watch:
+    """A tab's open watch: the messages its stream brought so far (`msgs`), and `close()` to go."""
+
+    def __init__(self, page: Page):
+        self.messages: list[dict] = []
+        self._http = httpx.Client(timeout=None)
+        self._response = self._http.send(self._http.build_request(
+            "GET", f"{page.root}/gradio_api/queue/data", params={"session_hash": page.session_hash}), stream=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._response.iter_lines():
+                if line.startswith("data:"):
+                    self.messages.append(json.loads(line[5:]))
+        except httpx.HTTPError:  # closed
+            pass
+
+    @property
+    def msgs(self) -> list[str]:
+        return [m["msg"] for m in self.messages]
+
+    @property
+    def ended(self) -> bool:
+        return "process_completed" in self.msgs
+
+    def close(self) -> None:
+        self._response.close()
+        self._http.close()
 
 
 def urls(messages: list[dict], prefix: str = "data:image/") -> list[str]:

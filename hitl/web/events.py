@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -104,6 +104,7 @@ class PageEvents:
     def __init__(self, page: Page, runtime: Runtime):
         self.page, self.runtime = page, runtime
         self.screens: OrderedDict[str, Screen] = OrderedDict()  # by tab, least recently used first
+        self.watching: Counter[str] = Counter()  # open watches by address
 
     def outputs(self) -> list:
         """What any page event may change: every stage box (another tab may have moved the session to any
@@ -181,14 +182,24 @@ class PageEvents:
     async def watch(self, shown: Session, request: gr.Request):
         """Every open tab watches its session's home from page load on, and draws whatever another tab
         or a job changed there: a streaming event that waits, so an idle tab costs next to nothing."""
-        tab = request.session_hash
+        tab, address = request.session_hash, client_address(request, self.runtime.settings.proxy_hops)
         home = self.runtime.vault.home(tab)
-        if home is None:
+        if home is None or self.watching.total() >= MAX_WATCHES or self.watching[address] >= WATCHES_PER_ADDRESS:
             return
         screen = self.screen(tab, shown)
-        while True:
-            await home.changed(screen.version)
-            yield self.render(screen, home)
+        self.watching[address] += 1
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(home.changed(screen.version), WATCH_PING)
+                except TimeoutError:
+                    yield gr.skip()  # nothing new; Gradio ends the event here if the tab has gone
+                    continue
+                yield self.render(screen, home)
+        finally:  # Gradio closes the watch when its tab goes
+            self.watching[address] -= 1
+            if not self.watching[address]:
+                del self.watching[address]
 
     def resume(self, token: str, history: list, session: Session, request: gr.Request):
         """Page load: the session this browser's token names (a reload loses nothing), or a new token;
@@ -289,6 +300,12 @@ class PageEvents:
 
 
 MAX_SCREENS = 20_000  # tabs whose screen is remembered (each a few hundred bytes)
+# Each open tab's watch is one of Gradio's running events, and Gradio runs at most `max_threads` events at
+# once (an idle watch among them). `launch_options` adds these to the slots the work needs, so watching
+# tabs can never crowd out a click; a tab past a cap still works by its clicks, it just is not redrawn live.
+MAX_WATCHES = 1_000  # all tabs together
+WATCHES_PER_ADDRESS = 100  # one address's tabs (a whole office behind one NAT), so one visitor cannot take them all
+WATCH_PING = 15.0  # s: an idle watch yields nothing this often, so Gradio notices a closed tab and frees its slot
 
 
 def handing_over(inputs: list, sources: dict) -> str:

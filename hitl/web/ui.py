@@ -15,6 +15,7 @@ from hitl.serving.memory import trim
 from hitl.web import gradio_internals
 from hitl.web.api import add_endpoints
 from hitl.web.edge import BodyLimit, closed_routes
+from hitl.web import events as page_events
 from hitl.web.events import PageEvents, wire
 from hitl.web.image_route import image_route
 from hitl.web.log_route import log_route
@@ -27,14 +28,15 @@ HEAD = f"<script>{(ASSETS / 'page.js').read_text(encoding='utf-8')}</script>"
 
 def launch_options(settings: Settings) -> dict:
     """launch() arguments for every entry point (app.py, tests, bench). Gradio 6 takes css and head here
-    (the page's look and script: hitl/web/assets);
-    run history stays off so nobody's prompts or images are kept in the footer's "Runs" panel;
-    and Gradio runs at most `max_threads` events at once whatever the concurrency limits say,
-    so it is lifted above the generation pool. The page fetches its images and the decision log
-    from routes that read the session itself; Gradio's routes that store or serve files are closed
-    and oversized bodies refused unread (`hitl/web/edge.py`); Gradio's public monitoring (an event summary
-    at `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1."""
-    return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": settings.max_concurrent + 16,
+    (the page's look and script: hitl/web/assets); run history stays off so nobody's prompts or images
+    are kept in the footer's "Runs" panel; and Gradio runs at most `max_threads` events at once whatever
+    the concurrency limits say (an open tab's watch among them), so it is lifted above the generation
+    pool and the watching tabs. The page fetches its images and the decision log from routes that read
+    the session itself; Gradio's routes that store or serve files are closed and oversized bodies
+    refused unread (`hitl/web/edge.py`); Gradio's public monitoring (an event summary at
+    `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1."""
+    slots = settings.max_concurrent + 16 + page_events.MAX_WATCHES
+    return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": slots,
             "enable_monitoring": settings.monitoring,
             "app_kwargs": {"routes": [image_route(), log_route(), *closed_routes()],
                            "middleware": [Middleware(BodyLimit)]}}

@@ -1,0 +1,73 @@
+"""Open tabs watch their session, and each watch is one of Gradio's running events: tabs left open, or
+closed without a word, must never leave a click waiting for a slot (hitl/web/events.py, MAX_WATCHES)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from helpers import Page, Watch, wait_until
+
+from hitl.web import events
+
+OPTIONS = (1, "auto", "auto", "auto", "png", "", 0)  # count, size, quality, background, format, key, budget
+
+
+def watching(url: str, token: str = "", address: str | None = None) -> tuple[Page, Watch]:
+    page = Page(url, headers={"X-Forwarded-For": address} if address else None)
+    page.load(token)
+    return page, page.watch()
+
+
+def test_open_tabs_never_crowd_out_a_click(own_app, fake, monkeypatch):
+    """Twice as many open tabs as the old slot count (the generation pool + 16): a new visitor's
+    Generate is still served, because watches past MAX_WATCHES end and the slots count them."""
+    monkeypatch.setattr(events, "MAX_WATCHES", 4)
+    url = own_app(max_concurrent=1).local_url
+    tabs = [watching(url) for _ in range(2 * (1 + 16))]
+    wait_until(lambda: sum(not w.ended for _, w in tabs) == 4)  # the rest ended at once
+    done: list = []
+    visitor = Page(url)
+    visitor.load()
+    threading.Thread(target=lambda: done.append(visitor.click("generate", "served", *OPTIONS)), daemon=True).start()
+    wait_until(lambda: done, limit=30)
+    assert visitor.result(done[0], "image")["url"]
+    for _, watch in tabs:
+        watch.close()
+
+
+def test_one_address_cannot_take_every_watch(own_app, fake, monkeypatch):
+    monkeypatch.setattr(events, "WATCHES_PER_ADDRESS", 3)
+    url = own_app(proxy_hops=1).local_url
+    flood = [watching(url, address="203.0.113.9") for _ in range(4)]
+    wait_until(lambda: flood[-1][1].ended)
+    bystander, watch = watching(url, address="198.51.100.7")
+    clicker = Page(url, headers={"X-Forwarded-For": "198.51.100.7"})
+    clicker.load(bystander.token)
+    clicker.click("generate", "seen live", *OPTIONS)
+    wait_until(lambda: "process_generating" in watch.msgs)  # the bystander's other tab is redrawn live
+    assert not any(w.ended for _, w in flood[:3])
+    for _, w in [*flood, (bystander, watch)]:
+        w.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_closed_tab_gives_its_watch_back(own_app, fake, monkeypatch):
+    """A tab that goes without a word (a closed laptop, a dead network): its idle watch pings, Gradio
+    notices the tab is gone, and the slot is another tab's again, with nothing changing in between."""
+    monkeypatch.setattr(events, "WATCHES_PER_ADDRESS", 1)
+    monkeypatch.setattr(events, "WATCH_PING", 0.5)
+    url = own_app().local_url
+    _, watch = watching(url)
+    watch.close()
+    wait_until(lambda: watches_live(url), limit=60)
+
+
+def watches_live(url: str) -> bool:
+    """Whether a new tab's watch runs (its pings arrive) rather than being ended at once by the cap."""
+    _, watch = watching(url)
+    try:
+        wait_until(lambda: "process_generating" in watch.msgs or watch.ended)
+        return not watch.ended
+    finally:
+        watch.close()
