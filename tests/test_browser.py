@@ -477,7 +477,7 @@ def test_the_approved_image_has_a_visible_download_button(page, app_url, fake):
     with page.expect_download() as saved:
         download.click()
     assert image_origin(page, expect_final_image(page))[0] == "download me"
-    assert saved.value.suggested_filename == "hitl-image.png"
+    assert saved.value.suggested_filename == "download-me-1.png"
     with page.expect_download() as log:
         page.get_by_role("link", name="Markdown", exact=True).click()
     assert log.value.suggested_filename == "decision-log.md"

@@ -117,8 +117,16 @@ def test_the_progress_line_says_what_is_happening(page):
 def test_the_download_link_names_the_approved_image_not_the_session(page):
     final = Session(stage=Stage.FINAL, candidates=[IMAGE], selected=0, final_result=IMAGE)
     link = Screen.of(page, Session(), "session-hash-xyz").show(final)[page.download]
-    assert f'href="gradio_api/hitl/image/{IMAGE.key}"' in link and 'download="hitl-image.png"' in link
+    assert f'href="gradio_api/hitl/image/{IMAGE.key}"' in link and 'download="hitl-image-1.png"' in link
     assert "session-hash-xyz" not in link  # neither the image's link nor the decision log's
+
+
+def test_a_download_is_named_after_the_prompt_and_the_image_number(page):
+    other = Candidate.from_b64("T1RIRVI=")
+    final = Session(stage=Stage.FINAL, candidates=[other, IMAGE], selected=1, final_result=IMAGE,
+                    input_used_by_process='A glass lighthouse, at dawn! <"/\\:*?|> ' + "very long " * 9)
+    link = Screen.of(page, Session(), "abc").show(final)[page.download]
+    assert 'download="a-glass-lighthouse-at-dawn-very-long-very-long-2.png"' in link
 
 
 def captions(outputs: dict, page) -> list[str]:

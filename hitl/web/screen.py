@@ -11,6 +11,7 @@ out as the page receives them.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,14 +56,32 @@ def progress_html(text: str, since: float = 0.0) -> str:
             f'data-since="{int(since * 1000)}"></span></div>')
 
 
-def download_html(session_hash: str, image: Candidate | None) -> str:
+def download_name(session: Session, image: Candidate) -> str:
+    """What a download is saved as: the prompt's first words and the image's number ("glass-lighthouse-3.png"),
+    so a folder of approved images says what each is. Word characters only: safe on every OS."""
+    words = ""
+    for word in re.findall(r"[^\W_]+", session.input_used_by_process.lower()):
+        if len(words) + len(word) >= DOWNLOAD_CHARS:
+            break
+        words = f"{words}-{word}" if words else word
+    number = next((n for n, candidate in enumerate(session.candidates, 1) if candidate.key == image.key), None)
+    stem = "-".join(str(part) for part in (words or "hitl-image", number) if part)
+    return f"{stem}.{image.mime.split('/')[-1]}"
+
+
+DOWNLOAD_CHARS = 48  # of the prompt, in a download's name
+
+
+def download_html(session_hash: str, session: Session) -> str:
     """Plain links to the approved image's bytes and the decision log (served from the session)."""
+    image = session.final_result
     if image is None:
         return ""
     url = html.escape(image_url(session_hash, image))
     logs = " · ".join(f'<a href="{html.escape(log_url(session_hash, image, fmt))}" download>{name}</a>'
                       for fmt, name in (("md", "Markdown"), ("json", "JSON")))
-    return (f'<a class="hitl-download" href="{url}" download="hitl-image.{image.mime.split("/")[-1]}">⬇ Download</a>'
+    name = html.escape(download_name(session, image))
+    return (f'<a class="hitl-download" href="{url}" download="{name}">⬇ Download</a>'
             f'<p class="hitl-log">Decision log: {logs}</p>')
 
 
@@ -152,7 +171,7 @@ class Screen:
             page.progress: progress_html(self._progress(job), job.since if job else 0.0),
             page.your_prompt: session.input_used_by_process,
             page.cost: cost_html(session, reviewed),
-            page.download: download_html(self.session_hash, session.final_result),
+            page.download: download_html(self.session_hash, session),
             # Always set: a note or a refusal may show whatever the session says. A note stays while
             # what it is about does (the job it refused to interrupt, the session it refused to change).
             page.message: gr.update(visible=bool(text) and (held or not running), value=text),
