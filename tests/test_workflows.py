@@ -53,3 +53,5 @@ def test_the_space_sync_workflow_pushes_main_with_a_secret_token():
     script = workflow["jobs"]["sync"]["steps"][-1]
     assert "secrets.HF_TOKEN" in script["env"]["HF_TOKEN"]
     assert "huggingface.co/spaces/" in script["run"]
+    # One commit without binary files (tests/test_space.py), never the history, which holds the screenshots.
+    assert "scripts/space_tree.py" in script["run"] and "HEAD:main" not in script["run"]
