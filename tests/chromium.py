@@ -2,7 +2,7 @@
 
 In order: `$HITL_CHROMIUM` if set; a system chromium (Debian's /usr/bin/chromium, or
 `chromium` / `chromium-browser` on PATH); else None, meaning Playwright's own browser
-(`python -m playwright install chromium`).
+(`python -m playwright install chromium`). None of them there: see system_tools.missing.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from system_tools import missing
 
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -49,10 +50,13 @@ def launch_kwargs() -> dict:
 @contextmanager
 def launched() -> Iterator[Browser]:
     """A chromium for one test module (module scope, not session: while sync Playwright runs it owns
-    the thread's event loop, and `asyncio.run` in a later test file would fail). Fails the test with
-    how to install one when none starts."""
+    the thread's event loop, and `asyncio.run` in a later test file would fail). Without a chromium,
+    skips the test (fails it in CI) with how to install one; fails it when the one there does not start."""
     kwargs = launch_kwargs()
     with sync_playwright() as playwright:
+        path = kwargs.get("executable_path") or playwright.chromium.executable_path
+        if not os.path.exists(path):
+            missing(f"{INSTALL_HINT} (no {path})")
         try:
             browser = playwright.chromium.launch(**kwargs)
         except PlaywrightError as exc:

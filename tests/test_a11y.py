@@ -8,8 +8,8 @@ a desktop and a phone viewport. Any "serious" or "critical" violation fails the 
 failure lists every stage's findings, the moderate and minor ones included.
 
 axe-core comes from npm, pinned in .ci/run (`npm install --no-save --prefix .ci/node
-axe-core@...`); `HITL_AXE_JS` may point at another axe.min.js. A missing axe fails the test
-with that hint: it is never skipped.
+axe-core@...`); `HITL_AXE_JS` may point at another axe.min.js. A missing axe skips the test with
+that hint, and fails it in CI (system_tools.missing).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from chromium import launched
 from playwright.sync_api import Browser, Locator, Page, expect
+from system_tools import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_AXE = ROOT / ".ci/node/node_modules/axe-core/axe.min.js"
@@ -47,11 +48,11 @@ expect.set_options(timeout=15_000)
 
 # -- fixtures -------------------------------------------------------------------------------
 def axe_script() -> Path:
-    """axe.min.js; called from the test itself, so a missing one is a failure (not a setup error)."""
+    """axe.min.js; called from the test itself, so a missing one is the test's skip or failure (not a setup error)."""
     configured = os.environ.get("HITL_AXE_JS")
     path = Path(configured) if configured else BUNDLED_AXE
     if not path.is_file():
-        pytest.fail(f"{AXE_HINT}\n(looked for {path})", pytrace=False)
+        missing(f"{AXE_HINT}\n(looked for {path})")
     return path
 
 

@@ -8,6 +8,7 @@ counters polls with a deadline. No sleep stands in for an assertion.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from browser import (
 from chromium import launched
 from helpers import TEST_SETTINGS, start_app, wait_until
 from playwright.sync_api import Page, expect
+from system_tools import which
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
@@ -69,6 +71,8 @@ def no_preview_app_url(fake_server, launch) -> str:
 @pytest.fixture(scope="module")
 def ssr_app_url(fake_server):
     """The app as a Space may serve it: Gradio's Node server in front (SSR mode), Python behind."""
+    if not os.environ.get("GRADIO_NODE_PATH"):  # which Gradio prefers to node on PATH
+        which("node", "install Node.js (Gradio's SSR server runs on it) or set GRADIO_NODE_PATH")
     demo = start_app(launch={"ssr_mode": True}, **TEST_SETTINGS, base_url=fake_server.url)
     node = demo.node_process
     assert node is not None and node.poll() is None, "Gradio did not start its Node server"

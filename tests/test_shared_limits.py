@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from helpers import MESSAGE, TEST_SETTINGS, free_port, image_prompt, start_app, wait_until
+from system_tools import which
 
 from hitl.serving.redis_client import Redis, RedisError
 from hitl.serving.shared_counters import KEEP_DAY, UNAVAILABLE, CountersUnavailable, MemoryCounters, RedisCounters
@@ -27,6 +28,7 @@ from hitl.serving.shared_counters import KEEP_DAY, UNAVAILABLE, CountersUnavaila
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "redis-test-password-0123456789"
 DAY = date(2026, 11, 27)
+REDIS_HINT = "`apt-get install -y redis-server` (or `brew install redis`)"
 
 
 def run(coro):
@@ -55,8 +57,8 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--requirepass", PASSWORD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [which("redis-server", REDIS_HINT), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--requirepass", PASSWORD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.answers, 10)
         return self
 
@@ -85,7 +87,7 @@ def redis_url(redis_server) -> str:
     return redis_server.url()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def handle(request):
     """Factory of handles on one store of counters, as each app process holds one. In memory the
     store is one process, so every handle is the same object; in Redis each has its own connection."""
@@ -215,6 +217,7 @@ def test_the_url_chooses_password_and_database(redis_server):
         Redis("rediss://secure:6380/0")
 
 
+@pytest.mark.redis
 def test_the_client_reconnects_after_redis_restarts():
     server = RedisServer().start()
     redis = Redis(server.url(), timeout=1.0)
@@ -254,6 +257,7 @@ def test_a_server_that_never_answers_times_out_for_everyone_at_once():
 
 
 # -- Redis gone: the server's key waits, visitors' own keys do not --------------------------------
+@pytest.mark.redis
 def test_unreachable_counters_refuse_and_log_once_without_the_password(caplog):
     port = free_port()
     counters = RedisCounters(Redis(RedisServer(port).url(), timeout=0.5), 2, 60.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -30,9 +31,27 @@ def test_the_test_workflow_is_valid_and_runs_ci_on_push_and_pull_request():
     assert any(step.get("run") == "bash .ci/run" for step in steps)
 
 
+def test_ci_covers_every_supported_python_and_other_systems():
+    jobs = yaml.safe_load((ROOT / ".github/workflows/tests.yml").read_text(encoding="utf-8"))["jobs"]
+    classifiers = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["classifiers"]
+    supported = [c.rsplit(" :: ", 1)[1] for c in classifiers
+                 if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    assert jobs["test"]["strategy"]["matrix"]["python"] == supported
+    other = jobs["other-os"]
+    assert set(other["strategy"]["matrix"]["os"]) == {"macos-latest", "windows-latest"}
+    assert set(other["strategy"]["matrix"]["python"]) <= set(supported)
+    runs = [step["run"] for step in other["steps"] if "run" in step]
+    # Only redis-server is missing there (its tests deselected); the live tests stay off as in addopts.
+    assert runs[-1] == 'python -m pytest -m "not live and not redis"'
+    axe = re.search(r"axe-core@[\d.]+", (ROOT / ".ci/run").read_text(encoding="utf-8")).group()
+    assert any(axe in run for run in runs), "axe-core is pinned differently than in .ci/run"
+
+
 def test_the_space_sync_workflow_pushes_main_with_a_secret_token():
     workflow = yaml.safe_load((ROOT / ".github/workflows/sync-space.yml").read_text(encoding="utf-8"))
     assert workflow[True]["push"]["branches"] == ["main"]
     script = workflow["jobs"]["sync"]["steps"][-1]
     assert "secrets.HF_TOKEN" in script["env"]["HF_TOKEN"]
     assert "huggingface.co/spaces/" in script["run"]
+    # One commit without binary files (tests/test_space.py), never the history, which holds the screenshots.
+    assert "scripts/space_tree.py" in script["run"] and "HEAD:main" not in script["run"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import openai
 from openai import AsyncOpenAI
@@ -103,7 +103,7 @@ class OpenAIBackend:
         raise NotImplementedError
 
     @staticmethod
-    async def events(stream) -> AsyncIterator:
+    async def events(stream) -> AsyncGenerator[Any, None]:
         """A stream's events. Once one has arrived OpenAI has begun the image, so a stream that breaks
         or ends without it from then on raises InterruptedGeneration (never retried: a second call could
         bill twice); a 200 that sends no event at all is an answer that could not be read."""

@@ -14,7 +14,7 @@ import textwrap
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from hitl.backends.base import ImageRequest, OnPartial
-from hitl.core.stages import Candidate
+from hitl.core.stages import Candidate, Held
 from hitl.serving.config import Settings
 
 _SIDE = 512  # demo pictures are small: they only stand in for real ones
@@ -65,33 +65,33 @@ def _open(data: bytes) -> Image.Image:
         return image.convert("RGBA")
 
 
-def starting_from(request: ImageRequest, drawn: Image.Image) -> Image.Image:
+def starting_from(previous: bytes, drawn: Image.Image) -> Image.Image:
     """The demo's answer to a picture of the user's own: the drawing over a faded copy of it."""
-    own = _open(request.previous.image).convert("RGB").resize(drawn.size)
+    own = _open(previous).convert("RGB").resize(drawn.size)
     return Image.blend(own, drawn.convert("RGB"), 0.5)
 
 
-def repainted(request: ImageRequest, drawn: Image.Image) -> Image.Image:
+def repainted(previous: bytes, mask: bytes, drawn: Image.Image) -> Image.Image:
     """Edit region offline: the new drawing only where the mask is transparent (alpha 0), every
     other pixel of the picture painted on kept as it was."""
-    old = _open(request.previous.image)
-    painted = _open(request.mask).getchannel("A").point(lambda a: 255 if a == 0 else 0)
+    old = _open(previous)
+    painted = _open(mask).getchannel("A").point(lambda a: 255 if a == 0 else 0)
     return Image.composite(drawn.convert("RGBA").resize(old.size), old, painted)
 
 
 def _picture(request: ImageRequest) -> Image.Image:
-    drawn = render(request)
-    if request.previous is not None and request.mask is not None:
-        return repainted(request, drawn)
-    if request.previous is not None and not request.feedback:
-        return starting_from(request, drawn)
+    drawn, previous = render(request), request.previous
+    if previous is not None and request.mask is not None:
+        return repainted(previous.image, request.mask, drawn)
+    if previous is not None and not request.feedback:
+        return starting_from(previous.image, drawn)
     return drawn
 
 
 def _render_both(request: ImageRequest) -> tuple[bytes, bytes]:
     image = _picture(request)
     fmt = request.options.output_format
-    preview = image.resize((image.width // 16, image.height // 16)).resize(image.size, Image.NEAREST)
+    preview = image.resize((image.width // 16, image.height // 16)).resize(image.size, Image.Resampling.NEAREST)
     return encode(preview.filter(ImageFilter.BLUR), fmt), encode(image, fmt)
 
 
@@ -105,7 +105,7 @@ class DemoBackend:
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         preview, final = await asyncio.to_thread(_render_both, request)
         mime = request.options.mime
-        on_partial(Candidate(preview, mime, request.prompt))  # drawn here as bytes: no base64 to decode
+        on_partial(Candidate(Held(preview), mime, request.prompt))  # drawn here as bytes: no base64 to decode
         would_cost = self.settings.prices.estimate(request.options.size, request.options.quality,
                                                    self.settings.image_model, request.prompt)
-        return Candidate(final, mime, request.prompt, revised_prompt="", cost=would_cost, estimated=True)
+        return Candidate(Held(final), mime, request.prompt, revised_prompt="", cost=would_cost, estimated=True)

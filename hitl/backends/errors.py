@@ -98,7 +98,7 @@ def _server_says_retry(exc: BaseException) -> bool | None:
     """OpenAI's `x-should-retry` header: true or false when the server says, None when it does not.
     The SDK obeys it before its own rules (`_should_retry` in openai/_base_client.py); so do we."""
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    return {"true": True, "false": False}.get(headers.get("x-should-retry"))
+    return {"true": True, "false": False}.get(headers.get("x-should-retry", ""))
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -154,7 +154,7 @@ def describe(exc: BaseException, settings: Settings) -> str:
     if isinstance(exc, NoImageError):
         return _no_image(exc, settings)
     if isinstance(exc, IncompleteResponse):
-        return _INCOMPLETE.get(exc.reason, "The model stopped before the image was finished. Try again.")
+        return _INCOMPLETE.get(exc.reason or "", "The model stopped before the image was finished. Try again.")
     return _by_code(exc) or _by_kind(exc, settings) or "Something went wrong while generating the image. Try again."
 
 

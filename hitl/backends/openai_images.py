@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import asdict
+from typing import Any
 
 from hitl.backends.base import ImageRequest, OnPartial, OpenAIBackend
 from hitl.backends.errors import MalformedResponseError, NoImageError
@@ -14,6 +16,7 @@ from hitl.serving.costs import Usage
 class ImagesBackend(OpenAIBackend):
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
         arguments = {"model": self.settings.image_model, **asdict(request.options)}
+        call: Callable[..., Awaitable[Any]]  # images.edit or images.generate, called with the same arguments
         if request.previous:
             arguments["prompt"] = request.instruction
             previous = request.previous
@@ -37,6 +40,7 @@ class ImagesBackend(OpenAIBackend):
                 elif kind.endswith("completed"):
                     cost = self.cost_of(Usage.of_images(getattr(event, "usage", None)))
                     return Candidate.from_b64(event.b64_json, mime, request.prompt, cost=cost)
+        raise AssertionError("unreachable: events() raises when a stream ends without the image")
 
 
 def _candidate_from(data, request: ImageRequest, mime: str, cost: float | None) -> Candidate:

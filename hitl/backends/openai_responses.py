@@ -74,6 +74,7 @@ class ResponsesBackend(OpenAIBackend):
                     return self._candidate_from(event.response, request)
                 elif kind == "error":
                     raise UpstreamFailure(getattr(event, "code", None), getattr(event, "message", ""))
+        raise AssertionError("unreachable: events() raises when a stream ends without the image")
 
     def _candidate_from(self, response, request: ImageRequest) -> Candidate:
         """The image in a finished response, or the failure it reports (streamed or not alike)."""

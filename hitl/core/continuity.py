@@ -45,7 +45,7 @@ class SessionVault:
         self._expire(now)
         digest = _digest(token) if isinstance(token, str) and token else ""
         kept = self._kept.get(digest)
-        if kept is None:
+        if kept is None or not isinstance(token, str):  # a kept home is only ever found by its token
             token = secrets.token_urlsafe(32)
             digest = _digest(token)
             kept = self._kept[digest] = _Kept(Home(session, now))
@@ -69,7 +69,7 @@ class SessionVault:
     def keep(self, tab: str, session: Session, now: float) -> None:
         """After an event: the tab's session as it now is, kept for its time to live from now."""
         self._expire(now)
-        digest = self._tabs.get(tab)
+        digest = self._tabs.get(tab, "")
         kept = self._kept.get(digest) if digest else None
         if kept is not None:
             kept.home.set(session, now)

@@ -103,12 +103,13 @@ class Candidate:
     base64 OpenAI sends is decoded once, where the image arrives (`from_b64`); it is encoded
     again only where a consumer needs text: API answers (`components`), the page's inline
     previews, and Refine's `input_image`. The page's final images are links that `image_route`
-    answers with these very bytes. Made with the bytes (`Candidate(data, ...)`); they are kept in
-    a `Held` that the server's image budget (`image_memory`) may release: then `released` is true,
-    `image` is empty, and the candidate keeps everything else (its thumbnail included).
+    answers with these very bytes. Made with the bytes in a `Held` (`Candidate(Held(data), ...)`;
+    plain bytes are wrapped in one too), which the server's image budget (`image_memory`) may
+    release: then `released` is true, `image` is empty, and the candidate keeps everything else
+    (its thumbnail included).
     """
 
-    held: Held = field(repr=False)  # given as bytes (see __post_init__); equal only to itself
+    held: Held = field(repr=False)  # or given as bytes (see __post_init__); equal only to itself
     mime: str = "image/png"
     prompt: str = ""
     revised_prompt: str = ""
@@ -141,7 +142,7 @@ class Candidate:
     def from_b64(cls, b64: str, mime: str = "image/png", prompt: str = "", revised_prompt: str = "",
                  response_id: str | None = None, cost: float | None = None, estimated: bool = False) -> Candidate:
         """A candidate from the base64 an API sent, decoded here, once."""
-        return cls(base64.b64decode(b64), mime, prompt, revised_prompt, response_id,
+        return cls(Held(base64.b64decode(b64)), mime, prompt, revised_prompt, response_id,
                    cost=cost, estimated=estimated)
 
     @property

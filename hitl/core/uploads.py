@@ -100,7 +100,7 @@ def check_upload(url: str) -> Picture:
     """A starting image: PNG, JPEG or WebP, bounded in bytes and pixels, fully decodable."""
     data = decode_data_url(url, MAX_UPLOAD_URL, "image")
     image = _decoded(open_picture(data, MAX_UPLOAD_BYTES, "image"), "image")
-    return Picture(data, MIMES[image.format], *image.size)
+    return Picture(data, MIMES[image.format or ""], *image.size)  # Image.open always names the format
 
 
 def check_mask(url: str, size: tuple[int, int]) -> bytes:

@@ -59,6 +59,8 @@ def physical_memory() -> int | None:
 
 
 def _windows_memory() -> int | None:
+    if sys.platform != "win32":  # where ctypes.windll exists (mypy checks the rest only for Windows)
+        return None
     import ctypes
 
     class MemoryStatus(ctypes.Structure):  # MEMORYSTATUSEX (sysinfoapi.h)
@@ -170,9 +172,8 @@ class ImageMemory:
         self.reserved -= size
 
     def _hold(self, image: Candidate) -> None:
-        size = len(image.image)
-        self._lru[image.key] = (weakref.ref(image.held, lambda _, key=image.key, gone=self._gone: gone.append(key)),
-                                size)
+        size, key, gone = len(image.image), image.key, self._gone  # the callback holds these, not self
+        self._lru[key] = (weakref.ref(image.held, lambda _: gone.append(key)), size)
         self._held += size
 
     def _make_room(self, room: int, partly: bool) -> bool:

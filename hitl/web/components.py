@@ -8,10 +8,11 @@ fullscreen buttons included) by keeping its block name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gradio as gr
-from gradio.components.gallery import GalleryData, GalleryImage
+from gradio.components.gallery import GalleryData, GalleryImage, GalleryVideo
 from gradio.components.imageslider import SliderData
 from gradio.data_classes import ImageData
 
@@ -43,7 +44,7 @@ def _image(value: Candidate | Linked | None) -> ImageData | None:
         return _image_data(value.url, value.candidate.mime, "hitl-image")
     if value is not None and value.released:
         return _image_data(PLACEHOLDER_URL, PLACEHOLDER_MIME, "hitl-image")
-    return value and _image_data(value.data_url, value.mime, "hitl-image")  # encoded here, for this answer
+    return None if value is None else _image_data(value.data_url, value.mime, "hitl-image")  # encoded per answer
 
 
 def _listed(item: Candidate | Linked, stem: str) -> ImageData:
@@ -76,15 +77,16 @@ def _caption(number: int, candidate: Candidate, numbers: dict[str, int], mark: s
     return " · ".join(part for part in [*parts, mark, RELEASED * candidate.released] if part)
 
 
-def _gallery(items: list[Candidate | Linked] | None, current: int = -1, compared: int = -1,
-             drawing: list[tuple[Candidate, str]] = ()) -> GalleryData:
+def _gallery(items: Sequence[Candidate | Linked] | None, current: int = -1, compared: int = -1,
+             drawing: Sequence[tuple[Candidate, str]] = ()) -> GalleryData:
     """The candidates, captioned, then the images still being made (inline thumbnails, with what they are at)."""
-    candidates = [getattr(item, "candidate", item) for item in items or []]
+    candidates = [item.candidate if isinstance(item, Linked) else item for item in items or []]
     numbers = {candidate.key: i + 1 for i, candidate in enumerate(candidates)}
     marks = {current: ON_SCREEN, compared: BESIDE}
-    tiles = [GalleryImage(image=_listed(item, f"candidate-{i + 1}"),
-                          caption=_caption(i + 1, candidate, numbers, marks.get(i, "")))
-             for i, (item, candidate) in enumerate(zip(items or [], candidates, strict=True))]
+    tiles: list[GalleryImage | GalleryVideo] = [  # GalleryData's item type (only images here)
+        GalleryImage(image=_listed(item, f"candidate-{i + 1}"),
+                     caption=_caption(i + 1, candidate, numbers, marks.get(i, "")))
+        for i, (item, candidate) in enumerate(zip(items or [], candidates, strict=True))]
     tiles += [GalleryImage(image=_listed(preview, f"new-{i + 1}"), caption=f"new {i + 1} · {state}")
               for i, (preview, state) in enumerate(drawing)]
     return GalleryData(root=tiles)
@@ -94,20 +96,20 @@ def _gallery(items: list[Candidate | Linked] | None, current: int = -1, compared
 # each streamed step in a worker thread).
 def image_payload(value: Candidate | Linked | None) -> dict | None:
     image = _image(value)
-    return image and image.model_dump()
+    return None if image is None else image.model_dump()
 
 
-def gallery_payload(items: list[Candidate | Linked], current: int = -1, compared: int = -1,
-                    drawing: list[tuple[Candidate, str]] = ()) -> list[dict]:
+def gallery_payload(items: Sequence[Candidate | Linked], current: int = -1, compared: int = -1,
+                    drawing: Sequence[tuple[Candidate, str]] = ()) -> list[dict]:
     return _gallery(items, current, compared, drawing).model_dump()
 
 
-def slider_payload(pair: tuple[Linked, Linked] | None) -> list[dict] | None:
+def slider_payload(pair: tuple[Linked | None, Linked | None] | None) -> list[dict] | None:
     slider = _slider(pair)
-    return slider and slider.model_dump()
+    return None if slider is None else slider.model_dump()
 
 
-def _slider(pair: tuple[Linked, Linked] | None) -> SliderData | None:
+def _slider(pair: tuple[Linked | None, Linked | None] | None) -> SliderData | None:
     return pair and SliderData(root=(_image(pair[0]), _image(pair[1])))
 
 
@@ -117,7 +119,8 @@ class MemoryImage(gr.Image):
     def get_block_name(self) -> str:
         return "image"
 
-    def postprocess(self, value: Candidate | Linked | None) -> ImageData | None:
+    # Narrower than gr.Image's: output-only, it is given only what this app's handlers return.
+    def postprocess(self, value: Candidate | Linked | None) -> ImageData | None:  # type: ignore[override]
         return _image(value)
 
 
@@ -137,7 +140,8 @@ class MemoryGallery(gr.Gallery):
     def get_block_name(self) -> str:
         return "gallery"
 
-    def postprocess(self, value: Marked | list[Candidate | Linked] | None) -> GalleryData:
+    # Narrower than gr.Gallery's: output-only, it is given only what this app's handlers return.
+    def postprocess(self, value: Marked | list[Candidate | Linked] | None) -> GalleryData:  # type: ignore[override]
         if isinstance(value, Marked):
             return _gallery(value.candidates, value.current, value.compared)
         return _gallery(value)
@@ -149,5 +153,6 @@ class MemoryImageSlider(gr.ImageSlider):
     def get_block_name(self) -> str:
         return "imageslider"
 
-    def postprocess(self, value: tuple[Linked, Linked] | None) -> SliderData | None:
+    # Narrower than gr.ImageSlider's: output-only, it is given only what this app's handlers return.
+    def postprocess(self, value: tuple[Linked, Linked] | None) -> SliderData | None:  # type: ignore[override]
         return _slider(value)

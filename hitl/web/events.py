@@ -15,6 +15,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import gradio as gr
 
@@ -42,6 +43,13 @@ def client_address(request: gr.Request | None, proxy_hops: int) -> str:
     if proxy_hops and hops:
         return hops[-min(proxy_hops, len(hops))]
     return request.client.host if request.client else "unknown"
+
+
+def tab_of(request: gr.Request) -> str:
+    """The tab an event came from: its session hash, which Gradio's queue gives every event it runs."""
+    tab = request.session_hash
+    assert tab is not None, "Gradio ran an event without a session hash"
+    return tab
 
 
 def upstream(size, quality, background, output_format, api_key, budget) -> dict:
@@ -141,7 +149,7 @@ class PageEvents:
         """Start `action` as the session's job and show it on this tab until it ends. The job is the
         session's: if this tab goes (a reload, a closed tab, a lost connection) it runs on, and every
         page of the session watches it."""
-        tab = request.session_hash
+        tab = tab_of(request)
         home, screen = self.home(tab, shown), self.screen(tab, shown)
         count = inputs.get("count", 1)
         count = count if isinstance(count, int) and 1 <= count <= MAX_COUNT else 1
@@ -168,7 +176,7 @@ class PageEvents:
     async def act(self, action: Action, shown: Session, request: gr.Request, **inputs) -> dict:
         """A quick action (pick, compare, approve, start over…) on the session's home, shown on this tab
         (and by their watch on its other tabs). A refusal is this tab's message alone."""
-        tab = request.session_hash
+        tab = tab_of(request)
         home, screen = self.home(tab, shown), self.screen(tab, shown)
         if home.busy:
             return self.render(screen, home, BUSY)
@@ -182,7 +190,7 @@ class PageEvents:
     async def watch(self, shown: Session, request: gr.Request):
         """Every open tab watches its session's home from page load on, and draws whatever another tab
         or a job changed there: a streaming event that waits, so an idle tab costs next to nothing."""
-        tab, address = request.session_hash, client_address(request, self.runtime.settings.proxy_hops)
+        tab, address = tab_of(request), client_address(request, self.runtime.settings.proxy_hops)
         home = self.runtime.vault.home(tab)
         if home is None or self.watching.total() >= MAX_WATCHES or self.watching[address] >= WATCHES_PER_ADDRESS:
             return
@@ -204,7 +212,7 @@ class PageEvents:
     def resume(self, token: str, history: list, session: Session, request: gr.Request):
         """Page load: the session this browser's token names (a reload loses nothing), or a new token;
         and the visitor's recent prompts in the picker."""
-        tab = request.session_hash
+        tab = tab_of(request)
         token, home = self.runtime.vault.open(token, tab, session, time.monotonic())
         self.forget_tab(tab)
         outputs = self.render(self.screen(tab, session), home) if home.session is not session else {}
@@ -213,13 +221,13 @@ class PageEvents:
 
     async def generate(self, prompt, count, size, quality, background, output_format, api_key, budget, history,
                        image, session: Session, request: gr.Request):
-        remembered = {}
+        remembered: dict = {}
         async for outputs in self.run_job(Action.GENERATE, session, request, prompt=prompt, task_input=prompt,
                                           count=count, upload_input=image,
                                           **upstream(size, quality, background, output_format, api_key, budget)):
             # Remembered as the job starts, in the browser that asked: a reload mid-generation keeps it too.
             if not remembered and isinstance(prompt, str) and prompt.strip() and self.home(
-                    request.session_hash, session).job is not None:
+                    tab_of(request), session).job is not None:
                 remembered = self.remembered(prompt.strip()[:self.runtime.settings.max_prompt_chars], history)
                 yield {**outputs, **remembered}
             else:
@@ -257,7 +265,7 @@ class PageEvents:
 
     async def approve_compared(self, seen, session: Session, request: gr.Request):
         return await self.act(Action.APPROVE, session, request, seen=seen_of(seen),
-                              approve_index=self.home(request.session_hash, session).session.compared)
+                              approve_index=self.home(tab_of(request), session).session.compared)
 
     async def reopen(self, seen, session: Session, request: gr.Request):
         return await self.act(Action.REOPEN, session, request, seen=seen_of(seen))
@@ -271,14 +279,14 @@ class PageEvents:
     async def pick(self, seen, session: Session, event: gr.SelectData, request: gr.Request):
         """A thumbnail clicked: on screen, or beside the one on screen while comparing two."""
         seen = seen_of(seen, picked_url(event))
-        if self.home(request.session_hash, session).session.compared_image is not None:
+        if self.home(tab_of(request), session).session.compared_image is not None:
             return await self.act(Action.COMPARE, session, request, compare_index=event.index, seen=seen)
         return await self.act(Action.SELECT, session, request, select_index=event.index, seen=seen)
 
     async def compare(self, seen, session: Session, request: gr.Request):
         """Side by side: the one on screen and the newest other one (a thumbnail click changes it)."""
         seen = seen_of(seen)
-        current = self.home(request.session_hash, session).session
+        current = self.home(tab_of(request), session).session
         keys = [c.key for c in current.candidates]
         on_screen = keys.index(seen["screen"]) if seen and seen.get("screen") in keys else current.selected
         newest = len(current.candidates) - 1
@@ -294,7 +302,7 @@ class PageEvents:
     def cancel(self, session: Session, request: gr.Request) -> None:
         """Cancel, from any tab of the session: its job stops, keeping the images that had finished; every
         tab shows the outcome when the job lands."""
-        home = self.runtime.vault.home(request.session_hash)
+        home = self.runtime.vault.home(tab_of(request))
         if home is not None and home.job is not None:
             home.job.cancel()
 
@@ -324,7 +332,8 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
     events = PageEvents(page, runtime)
     # show_progress hidden: the page's own progress line (Screen) says what is happening, from the click on.
     # No concurrency limit: a page event only starts or shows work; the image calls have their own pool.
-    quick = dict(api_visibility="private", postprocess=False, show_progress="hidden", concurrency_limit=None)
+    quick: dict[str, Any] = dict(api_visibility="private", postprocess=False, show_progress="hidden",
+                                 concurrency_limit=None)
     every = events.outputs()
     demo.load(events.resume, [page.token, page.history, page.session], [page.token, page.recent, *every],
               api_name="page_resume", **quick

@@ -213,13 +213,13 @@ def skip_absent_matplotlib() -> None:
     backend). Without matplotlib installed each step searched `sys.path` twice again; Python's own
     marker for an absent module (`None` in `sys.modules`) makes that import fail at once."""
     if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
-        sys.modules["matplotlib"] = None
+        sys.modules["matplotlib"] = None  # type: ignore[assignment]  # typeshed omits this documented None
 
 
 def lean_sessions() -> None:
     """Every new Gradio session in this process gets a `LeanSessionState` (Gradio's StateHolder makes
     them by this module-level name; this app is the only Gradio app in its process)."""
-    state_holder.SessionState = LeanSessionState
+    setattr(state_holder, "SessionState", LeanSessionState)  # not `=`: mypy refuses assigning to a class name
 
 
 def open_tunnel(blocks) -> str:

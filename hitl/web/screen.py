@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from gradio.blocks import Block
 
 from hitl.core.jobs import Job
 from hitl.core.stages import Candidate, Session, Stage
@@ -141,12 +142,12 @@ class Screen:
         page, was = self.page, self.shown
         running = job is not None and job.started
         drawing = self._drawing(job)
-        first = job.previews.get(0) if running else None
+        first = job.previews.get(0) if job is not None and running else None
         shown_preview = first.candidate if first is not None and not first.ready else None
         now = visible(session, running, len(drawing))
         picture = shown_preview or (self.picture if running else session.shown_image)
-        outputs = {page.session: session}
-        boxes = {**page.stage_boxes, "comparing": page.compare_bar}
+        outputs: dict[Block, Any] = {page.session: session}
+        boxes: dict[Any, Block] = {**page.stage_boxes, "comparing": page.compare_bar}  # keyed by Stage or str
         outputs |= {box: gr.update(visible=now[key]) for key, box in boxes.items() if now[key] != was[key]}
 
         def part(key: str, value):
@@ -183,9 +184,9 @@ class Screen:
         candidates = [Linked(candidate, self.session_hash) for candidate in session.candidates]
         return gallery_payload(candidates, session.selected, session.compared, drawing)
 
-    def _pair(self, session: Session) -> tuple[Linked, Linked] | None:
+    def _pair(self, session: Session) -> tuple[Linked | None, Linked | None] | None:
         beside = session.compared_image
-        return beside and (self._linked(session.shown_image), self._linked(beside))
+        return None if beside is None else (self._linked(session.shown_image), self._linked(beside))
 
     def _linked(self, picture: Candidate | None) -> Linked | None:
-        return picture and Linked(picture, self.session_hash)
+        return None if picture is None else Linked(picture, self.session_hash)

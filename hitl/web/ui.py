@@ -16,7 +16,7 @@ from hitl.web import gradio_internals
 from hitl.web.api import add_endpoints
 from hitl.web.edge import BodyLimit, closed_routes
 from hitl.web import events as page_events
-from hitl.web.events import PageEvents, wire
+from hitl.web.events import PageEvents, tab_of, wire
 from hitl.web.image_route import image_route
 from hitl.web.log_route import log_route
 from hitl.web.page import TITLE, layout
@@ -63,9 +63,10 @@ def release_closed(demo: gr.Blocks, events: PageEvents, grace: float):
         """Drop a closed tab's state after a short grace; Gradio alone keeps it an hour. The session
         itself, and any job of it, live on in its home for the reload that comes back to it."""
         await asyncio.sleep(grace)
-        if gradio_internals.is_closed(demo, request.session_hash):  # not reconnected meanwhile
-            gradio_internals.release(demo, request.session_hash)
-            events.forget_tab(request.session_hash)
+        tab = tab_of(request)
+        if gradio_internals.is_closed(demo, tab):  # not reconnected meanwhile
+            gradio_internals.release(demo, tab)
+            events.forget_tab(tab)
             await asyncio.to_thread(trim)  # its images' memory goes back to the OS
 
     return release
