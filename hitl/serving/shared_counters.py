@@ -105,9 +105,9 @@ def connect(url: str, timeout: float = TIMEOUT) -> Redis:
     """A client for a `redis://` or `rediss://` (TLS) URL, with its password and database; it connects
     on its first command, one pooled connection per command in flight."""
     # One more try, at once, after a broken connection (a kept one can be stale: Redis restarted); none
-    # after a timeout, so a frozen Redis holds a visitor for one timeout. redis-py's default (10 retries,
-    # with backoff) would hold every visitor for many while Redis is down. A command the old server ran
-    # after all is counted twice, which errs on the safe side for limits and budgets.
+    # after a timeout, so a frozen Redis holds a visitor for one timeout. redis-py's default (10 retries
+    # with backoff, redis/_defaults.py in 8.1.0) would hold every visitor for many while Redis is down. A
+    # command the old server ran after all is counted twice, which errs on the safe side for limits and budgets.
     retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
     return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=retry)
 
