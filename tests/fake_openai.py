@@ -1,8 +1,8 @@
 """A fake OpenAI server on 127.0.0.1: the Responses API (JSON and SSE) and the Images API.
 
 Tests point the real SDK at it with OPENAI_BASE_URL / base_url. It draws a deterministic
-PNG per request that carries the prompt in a tEXt chunk, so a test can tell which prompt
-an image was made from. Faults are queued with `fail_next(...)` and used one per request.
+PNG per request (with Pillow) that carries the prompt in an iTXt chunk, so a test can tell which
+prompt an image was made from. Faults are queued with `fail_next(...)` and used one per request.
 
 It is as strict as OpenAI where that matters, with the installed SDK as the spec
 (`openai_spec`): a request body that breaks the SDK's request types gets OpenAI's 400
@@ -18,10 +18,8 @@ import base64
 import hashlib
 import io
 import json
-import struct
 import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import get_args
@@ -36,6 +34,8 @@ from openai.types.responses.response_create_params import (
 )
 from openai.types.responses.response_error import ResponseError
 from openai_spec import problems
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 FAULTS = {
     # name: (status, error code, message, extra headers)
@@ -83,35 +83,30 @@ BLOCKED_CATEGORIES = ["violence"]
 
 
 def png_for(prompt: str, serial: int, pad_to: int = 0) -> bytes:
-    """A small PNG whose colour comes from the prompt and which names it in a tEXt chunk."""
-    digest = hashlib.sha256(f"{prompt}\x00{serial}".encode()).digest()
-    width = height = 32
-    raw = b"".join(b"\x00" + bytes(digest[:3]) * width for _ in range(height))
+    """A 32×32 PNG whose colour comes from the prompt and serial, and which names both in iTXt chunks
+    (UTF-8: prompts are any text); padded to `pad_to` bytes when that is larger."""
+    colour = tuple(hashlib.sha256(f"{prompt}\x00{serial}".encode()).digest()[:3])
+    info = PngInfo()
+    info.add_itxt("prompt", prompt)
+    info.add_itxt("serial", str(serial))
+    png = _encode(colour, info)
+    if pad_to > len(png) + 12:  # a filler chunk (12 bytes of framing) makes benchmark images as large as asked
+        info.add(b"faKe", bytes(pad_to - len(png) - 12))
+        png = _encode(colour, info)
+    return png
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    text = chunk(b"tEXt", b"prompt\x00" + prompt.encode("utf-8", "replace"))
-    serial_chunk = chunk(b"tEXt", b"serial\x00" + str(serial).encode())
-    body = [chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
-            text, serial_chunk, chunk(b"IDAT", zlib.compress(raw))]
-    size = 8 + sum(map(len, body)) + 12
-    if pad_to > size + 12:  # a filler chunk makes benchmark images as large as asked
-        body.append(chunk(b"faKe", b"\x00" * (pad_to - size - 12)))
-    return b"\x89PNG\r\n\x1a\n" + b"".join(body) + chunk(b"IEND", b"")
+def _encode(colour: tuple[int, ...], info: PngInfo) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), colour).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
 
 
 def prompt_of(png: str | bytes) -> tuple[str, int]:
     """Read back (prompt, serial) from an image made by `png_for`: its base64 text or its bytes."""
-    data = png if isinstance(png, bytes) else base64.b64decode(png)
-    found, pos = {}, 8
-    while pos < len(data):
-        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        if kind == b"tEXt":
-            key, _, value = data[pos + 8:pos + 8 + length].partition(b"\x00")
-            found[key.decode()] = value.decode("utf-8")
-        pos += 12 + length
-    return found["prompt"], int(found["serial"])
+    with Image.open(io.BytesIO(png if isinstance(png, bytes) else base64.b64decode(png))) as image:
+        text = image.text
+    return text["prompt"], int(text["serial"])
 
 
 @dataclass
@@ -203,8 +198,6 @@ MASK_LIMIT = 4 * 1024 * 1024
 
 def _picture(data: bytes):
     """(format, size, has_alpha) of image bytes, or None when they are no picture."""
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.format, image.size, "A" in image.getbands() or "transparency" in image.info

@@ -200,18 +200,16 @@ DEPLOY = ROOT / "docs" / "deploy"
 
 
 def test_the_compose_example_is_wired_consistently():
-    from urllib.parse import urlsplit
-
     import yaml
 
-    from hitl.serving.redis_client import Redis
+    from hitl.serving.shared_counters import RedisCounters, connect
 
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))["services"]
     app, proxy, redis = services["app"], services["proxy"], services["redis"]
     env = app["environment"]
     documented = {name for name in env if name.startswith(PREFIXES)}
     assert documented <= set(readme_table()), f"not in README's table: {documented - set(readme_table())}"
-    assert urlsplit(env["HITL_REDIS_URL"]).hostname == "redis" and Redis(env["HITL_REDIS_URL"]).port == 6379
+    assert RedisCounters(connect(env["HITL_REDIS_URL"]), 1, 60.0).where == "redis:6379"
     assert env["HITL_PROXY_HOPS"] == "1"  # nginx, and only nginx, in front
     assert env["GRADIO_SERVER_NAME"] == "0.0.0.0"  # reachable by nginx, and so limited (app.py)
     assert app["deploy"]["replicas"] >= 2 and "redis" in app["depends_on"] and "app" in proxy["depends_on"]

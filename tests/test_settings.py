@@ -36,7 +36,7 @@ BAD = {
     "HITL_API_STYLE": ("chat", "one of responses, images"),
     "HITL_STORE_RESPONSES": ("maybe", "one of 1, true, yes, on, 0, false, no, off"),
     "HITL_MONITORING": ("perhaps", "one of 1, true, yes, on, 0, false, no, off"),
-    "HITL_REDIS_URL": ("rediss://cache:6380", "redis://[:password@]host[:port][/db]"),
+    "HITL_REDIS_URL": ("http://cache:6379", "redis://[:password@]host[:port][/db] (rediss:// for TLS)"),
     "OPENAI_BASE_URL": ("api.openai.com/v1", "https://host/v1"),
     "HITL_PRICES_FILE": ("/nonexistent/prices.json", "a JSON price table shaped like hitl/serving/prices.json"),
     "HITL_LOG_LEVEL": ("LOUD", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),

@@ -1,6 +1,6 @@
 """Limits and budgets shared past one process: the counters' contract (in memory and in a real
-redis-server), the small Redis client, what happens when Redis is gone, and two app processes
-that count together.
+redis-server), how they reach Redis (URL, TLS, scripts, restarts, a frozen server), what happens when
+Redis is gone, and two app processes that count together.
 
 Run as a script, this file is one app process of the two-process test (see `app_process`).
 """
@@ -15,6 +15,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -22,8 +23,20 @@ import pytest
 from helpers import MESSAGE, TEST_SETTINGS, free_port, image_prompt, start_app, wait_until
 from system_tools import which
 
-from hitl.serving.redis_client import Redis, RedisError
-from hitl.serving.shared_counters import KEEP_DAY, UNAVAILABLE, CountersUnavailable, MemoryCounters, RedisCounters
+from redis.asyncio.connection import SSLConnection
+from redis.exceptions import RedisError
+
+from hitl.serving.config import load_settings
+from hitl.serving.shared_counters import (
+    KEEP_DAY,
+    TIMEOUT,
+    UNAVAILABLE,
+    CountersUnavailable,
+    MemoryCounters,
+    RedisCounters,
+    connect,
+    counters_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "redis-test-password-0123456789"
@@ -33,6 +46,18 @@ REDIS_HINT = "`apt-get install -y redis-server` (or `brew install redis`)"
 
 def run(coro):
     return asyncio.run(coro)
+
+
+def command(url: str, *args, timeout: float = TIMEOUT):
+    """One command on a fresh client, closed after it (each `run` is an event loop of its own)."""
+    async def once():
+        redis = connect(url, timeout)
+        try:
+            return await redis.execute_command(*args)
+        finally:
+            await redis.aclose()
+
+    return run(once())
 
 
 def stop(process: subprocess.Popen, patience: float) -> None:
@@ -65,8 +90,8 @@ class RedisServer:
     def answers(self) -> bool:
         assert self.process.poll() is None, "redis-server exited"
         try:
-            return run(Redis(self.url(), timeout=0.5).execute("PING")) == "PONG"
-        except (OSError, EOFError, TimeoutError):
+            return command(self.url(), "PING", timeout=0.5) is True
+        except RedisError:
             return False
 
     def stop(self) -> None:
@@ -83,7 +108,7 @@ def redis_server():
 @pytest.fixture
 def redis_url(redis_server) -> str:
     """The module's redis-server, emptied for this test."""
-    run(Redis(redis_server.url()).execute("FLUSHDB"))
+    command(redis_server.url(), "FLUSHDB")
     return redis_server.url()
 
 
@@ -95,7 +120,7 @@ def handle(request):
         store: dict[tuple, MemoryCounters] = {}
         return lambda limit, window: store.setdefault((limit, window), MemoryCounters(limit, window))
     url = request.getfixturevalue("redis_url")
-    return lambda limit, window: RedisCounters(Redis(url), limit, window)
+    return lambda limit, window: RedisCounters(connect(url), limit, window)
 
 
 # -- the contract, in memory and in Redis ------------------------------------------------------
@@ -153,13 +178,13 @@ def test_the_daily_spend_adds_up_per_utc_day(handle):
 
 
 def test_redis_keys_expire_and_hold_no_addresses(redis_url):
-    counters, redis = RedisCounters(Redis(redis_url), 3, 60.0), Redis(redis_url)
+    counters = RedisCounters(connect(redis_url), 3, 60.0)
 
     async def scenario():
         await counters.take("203.0.113.7", 1000.0)
         await counters.add_spend(0.1, DAY)
-        keys = sorted(key.decode() for key in await redis.execute("KEYS", "*"))
-        return keys, [await redis.execute("PTTL", key) for key in keys]
+        keys = sorted(key.decode() for key in await counters.redis.keys("*"))
+        return keys, [await counters.redis.pttl(key) for key in keys]
 
     keys, ttls = run(scenario())
     assert keys == sorted([counters.address_key("203.0.113.7"), counters.day_key(DAY)])
@@ -169,98 +194,126 @@ def test_redis_keys_expire_and_hold_no_addresses(redis_url):
     assert 0 < address_ttl <= 60_000 and KEEP_DAY * 1000 - 60_000 < day_ttl <= KEEP_DAY * 1000
 
 
-# -- the small Redis client ------------------------------------------------------------------------
-def test_the_client_reads_every_resp2_reply_kind(redis_url):
-    redis = Redis(redis_url)
+# -- how the counters reach Redis ------------------------------------------------------------------
+def test_a_rediss_url_speaks_tls_with_the_usual_timeouts(monkeypatch):
+    """`rediss://` builds a TLS client (no connection until the first command), and that first
+    command opens with a TLS handshake: a plain server on loopback sees a ClientHello."""
+    monkeypatch.setenv("HITL_REDIS_URL", "rediss://:secret@cache.internal:6380/2")
+    counters = counters_for(load_settings())
+    assert isinstance(counters, RedisCounters) and counters.where == "cache.internal:6380"
+    pool = counters.redis.connection_pool
+    assert pool.connection_class is SSLConnection and pool.connection_kwargs["db"] == 2
+    assert pool.connection_kwargs["socket_timeout"] == pool.connection_kwargs["socket_connect_timeout"] == TIMEOUT
+    assert connect("redis://cache:6379").connection_pool.connection_class is not SSLConnection
+
+    async def first_bytes():
+        heard = asyncio.get_running_loop().create_future()
+
+        async def listen(reader, writer):
+            heard.set_result(await reader.read(3))
+            writer.close()
+
+        server = await asyncio.start_server(listen, "127.0.0.1", 0)
+        counters = RedisCounters(connect(f"rediss://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", 1.0), 2, 60.0)
+        try:
+            with pytest.raises(CountersUnavailable):
+                await counters.take("203.0.113.7", 1000.0)
+            return await heard
+        finally:
+            server.close()
+
+    assert run(first_bytes())[:2] == b"\x16\x03"  # a TLS handshake record
+
+
+def test_the_url_chooses_password_and_database(redis_server):
+    with pytest.raises(CountersUnavailable):
+        run(RedisCounters(connect(redis_server.url(password="not-it")), 1, 60.0).take("203.0.113.7", 1000.0))
+    assert run(RedisCounters(connect(redis_server.url(db=2)), 1, 60.0).take("203.0.113.7", 1000.0)) == 0.0
+    assert run(RedisCounters(connect(redis_server.url(db=3)), 1, 60.0).take("203.0.113.7", 1000.0)) == 0.0
+    assert run(RedisCounters(connect(redis_server.url(db=2)), 1, 60.0).take("203.0.113.7", 1001.0)) > 0
+
+
+def test_the_scripts_run_again_after_redis_forgets_them(redis_url):
+    """Scripts go by their SHA (EVALSHA); a Redis that restarted or flushed its script cache gets them again."""
+    counters = RedisCounters(connect(redis_url), 2, 60.0)
 
     async def scenario():
-        binary = b"line\r\nbreak \x00\xff"
-        return [await redis.execute("PING"), await redis.execute("SET", "k", binary), await redis.execute("GET", "k"),
-                await redis.execute("GET", "missing"), await redis.execute("INCRBY", "n", 41),
-                await redis.execute("EVAL", "return {1, {'a', false}, 'b'}", 0)]
+        first = await counters.take("203.0.113.7", 1000.0)
+        await counters.redis.script_flush()
+        await counters.add_spend(0.5, DAY)
+        return first, await counters.take("203.0.113.7", 1001.0), await counters.take("203.0.113.7", 1002.0), \
+            await counters.spent(DAY)
 
-    assert run(scenario()) == ["PONG", "OK", b"line\r\nbreak \x00\xff", None, 41, [1, [b"a", None], b"b"]]
-
-
-def test_an_error_reply_is_raised_and_the_connection_stays_usable(redis_url):
-    redis = Redis(redis_url)
-
-    async def scenario():
-        with pytest.raises(RedisError, match="ERR"):
-            await redis.execute("NOSUCHCOMMAND")
-        return await redis.execute("PING")
-
-    assert run(scenario()) == "PONG"
+    assert run(scenario()) == (0.0, 0.0, pytest.approx(58.0), pytest.approx(0.5))
 
 
 def test_a_cancelled_command_does_not_answer_the_next_one(redis_url):
     """A visitor's Cancel can land while a command waits for its reply: that reply must not be read
-    as the next command's."""
-    redis = Redis(redis_url)
+    as the next command's on the counters' pooled connections."""
+    counters = RedisCounters(connect(redis_url), 2, 60.0)
 
     async def scenario():
+        await counters.add_spend(0.25, DAY)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(redis.execute("BLPOP", "nothing-here", 0.5), 0.1)
+            await asyncio.wait_for(counters.redis.blpop(["nothing-here"], 0.5), 0.1)
         await asyncio.sleep(0.6)  # the blocked command's reply (nil) has arrived by now
-        return await redis.execute("PING")
+        return await counters.spent(DAY), await counters.take("203.0.113.7", 1000.0)
 
-    assert run(scenario()) == "PONG"
-
-
-def test_the_url_chooses_password_and_database(redis_server):
-    with pytest.raises(RedisError, match="WRONGPASS"):
-        run(Redis(redis_server.url(password="not-it")).execute("PING"))
-    run(Redis(redis_server.url(db=2)).execute("SET", "where", "two"))
-    assert run(Redis(redis_server.url(db=3)).execute("GET", "where")) is None
-    assert run(Redis(redis_server.url(db=2)).execute("GET", "where")) == b"two"
-    with pytest.raises(ValueError, match="redis://"):
-        Redis("rediss://secure:6380/0")
+    assert run(scenario()) == (pytest.approx(0.25), 0.0)
 
 
 @pytest.mark.redis
-def test_the_client_reconnects_after_redis_restarts():
+def test_the_counters_say_at_once_when_redis_is_down_and_carry_on_after_restarts():
     server = RedisServer().start()
-    redis = Redis(server.url(), timeout=1.0)
-    loop = asyncio.new_event_loop()
+    counters = RedisCounters(connect(server.url(), timeout=1.0), 5, 60.0)
+    loop = asyncio.new_event_loop()  # one loop throughout, as in the app: its pooled connections go stale
+
+    def take(at: float) -> float:
+        return loop.run_until_complete(counters.take("203.0.113.7", at))
+
     try:
-        assert loop.run_until_complete(redis.execute("SET", "k", "v")) == "OK"
+        assert take(1000.0) == 0.0
         server.stop()
-        with pytest.raises((OSError, EOFError)):
-            loop.run_until_complete(redis.execute("PING"))  # down: said at once, not hidden
+        began = time.monotonic()
+        with pytest.raises(CountersUnavailable):
+            take(1001.0)
+        assert time.monotonic() - began < 0.5  # refused, not retried with backoff
         server.start()
-        assert loop.run_until_complete(redis.execute("PING")) == "PONG"
+        assert take(1002.0) == 0.0
         server.stop()
-        server.start()  # the kept connection is now stale: the command goes through on a fresh one
-        assert loop.run_until_complete(redis.execute("GET", "k")) is None  # a new, empty server
+        server.start()  # the kept connection is now stale: a fresh one takes its place, nobody is refused
+        assert take(1003.0) == 0.0
     finally:
         loop.close()
         server.stop()
 
 
-def test_a_server_that_never_answers_times_out_for_everyone_at_once():
-    """Ten callers behind a hung Redis each fail within their own deadline (0.2 s), not one after
-    another (2 s): the wait for the connection counts against it."""
+def test_a_frozen_redis_refuses_everyone_within_the_timeout():
+    """Ten visitors behind a Redis that accepts but never answers are each refused within their own
+    timeout (1 s), together: not one after another, and not after a retry."""
     async def scenario():
         async def silent(reader, writer):
-            await reader.read()  # reads the command, never replies
+            await reader.read()  # reads the commands, never replies
 
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
-        redis = Redis(f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", timeout=0.2)
+        counters = RedisCounters(connect(f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", 1.0), 2, 60.0)
+        began = time.monotonic()
         try:
-            calls = asyncio.gather(*(redis.execute("PING") for _ in range(10)), return_exceptions=True)
-            return await asyncio.wait_for(calls, 1.5)
+            takes = asyncio.gather(*(counters.take("203.0.113.7", 1000.0) for _ in range(10)), return_exceptions=True)
+            return await asyncio.wait_for(takes, 3.0), time.monotonic() - began
         finally:
             server.close()
 
-    outcomes = run(scenario())
-    assert len(outcomes) == 10 and all(isinstance(outcome, TimeoutError) for outcome in outcomes)
+    outcomes, took = run(scenario())
+    assert len(outcomes) == 10 and all(isinstance(outcome, CountersUnavailable) for outcome in outcomes)
+    assert took < 1.8  # two timeouts would be 2 s: a margin for a busy machine, none for a retry
 
 
 # -- Redis gone: the server's key waits, visitors' own keys do not --------------------------------
 @pytest.mark.redis
 def test_unreachable_counters_refuse_and_log_once_without_the_password(caplog):
     port = free_port()
-    counters = RedisCounters(Redis(RedisServer(port).url(), timeout=0.5), 2, 60.0)
+    counters = RedisCounters(connect(RedisServer(port).url(), timeout=0.5), 2, 60.0)
     caplog.set_level(logging.INFO, logger="hitl.serving.shared_counters")
 
     async def attempts():

@@ -2,7 +2,8 @@
 address (a sliding window) and what the server's key spent per UTC day.
 
 In memory by default: one process, as before. In Redis when `HITL_REDIS_URL` is set, so N replicas
-share one count. Times are wall-clock seconds (`time.time()`): monotonic clocks differ per process.
+share one count (through the `redis` package's asyncio client; `rediss://` for TLS). Times are wall-clock
+seconds (`time.time()`): monotonic clocks differ per process.
 Per-session windows stay in the session (a session lives in one process); see hitl/serving/limits.py.
 """
 
@@ -12,12 +13,18 @@ import hashlib
 import logging
 import secrets
 from collections import OrderedDict
+from collections.abc import Awaitable
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from hitl.serving.config import Settings
 from hitl.serving.limits import window_wait
-from hitl.serving.redis_client import Redis, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,18 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return total
 """
 KEEP_DAY = 2 * 86_400  # a day's total outlives its UTC day a little, then goes
+TIMEOUT = 2.0  # seconds to connect, and to wait for each reply
+
+
+def connect(url: str, timeout: float = TIMEOUT) -> Redis:
+    """A client for a `redis://` or `rediss://` (TLS) URL, with its password and database; it connects
+    on its first command, one pooled connection per command in flight."""
+    # One more try, at once, after a broken connection (a kept one can be stale: Redis restarted); none
+    # after a timeout, so a frozen Redis holds a visitor for one timeout. redis-py's default (10 retries
+    # with backoff, redis/_defaults.py in 8.1.0) would hold every visitor for many while Redis is down. A
+    # command the old server ran after all is counted twice, which errs on the safe side for limits and budgets.
+    retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=retry)
 
 
 class RedisCounters:
@@ -98,6 +117,9 @@ class RedisCounters:
 
     def __init__(self, redis: Redis, limit: int, window: float):
         self.redis, self.limit, self.window = redis, limit, window
+        self._take, self._add = redis.register_script(_TAKE), redis.register_script(_ADD)  # EVALSHA, else load
+        where = redis.connection_pool.connection_kwargs
+        self.where = f"{where.get('host', 'localhost')}:{where.get('port', 6379)}"  # for logs: never the password
         self._reachable = True
 
     def address_key(self, address: str) -> str:
@@ -109,33 +131,33 @@ class RedisCounters:
     async def take(self, address: str, now: float, n: int = 1) -> float:
         member = f"{now!r}:{secrets.token_hex(4)}"  # unique, though two processes may take at the same instant
         key = self.address_key(address)
-        return float(await self._call("EVAL", _TAKE, 1, key, repr(now), self.window, self.limit, n, member))
+        return float(await self._call(self._take([key], [repr(now), self.window, self.limit, n, member])))
 
     async def spent(self, day: date) -> float:
-        return float(await self._call("GET", self.day_key(day)) or 0)
+        return float(await self._call(self.redis.get(self.day_key(day))) or 0)
 
     async def add_spend(self, usd: float, day: date) -> None:
         try:
-            await self._call("EVAL", _ADD, 1, self.day_key(day), repr(usd), KEEP_DAY)
+            await self._call(self._add([self.day_key(day)], [repr(usd), KEEP_DAY]))
         except CountersUnavailable:
             log.warning("the cost of an image made on the server's key (%.4f USD) was not counted", usd)
 
-    async def _call(self, *command) -> object:
+    async def _call(self, command: Awaitable[Any]) -> Any:
         try:
-            reply = await self.redis.execute(*command)
-        except (OSError, EOFError, TimeoutError, RedisError) as exc:
+            reply = await command
+        except RedisError as exc:  # redis-py raises its own errors for sockets, timeouts and error replies
             if self._reachable:  # once per outage, not once per visitor
-                log.warning("shared counters at %s:%d unreachable (%s: %s): no generations on the server's key "
-                            "until they are back", self.redis.host, self.redis.port, type(exc).__name__, exc)
+                log.warning("shared counters at %s unreachable (%s: %s): no generations on the server's key "
+                            "until they are back", self.where, type(exc).__name__, exc)
             self._reachable = False
             raise CountersUnavailable(UNAVAILABLE) from None
         if not self._reachable:
-            log.warning("shared counters at %s:%d reachable again", self.redis.host, self.redis.port)
+            log.warning("shared counters at %s reachable again", self.where)
             self._reachable = True
         return reply
 
 
 def counters_for(settings: Settings) -> SharedCounters:
     if settings.redis_url:
-        return RedisCounters(Redis(settings.redis_url), settings.ip_limit, settings.limit_window)
+        return RedisCounters(connect(settings.redis_url), settings.ip_limit, settings.limit_window)
     return MemoryCounters(settings.ip_limit, settings.limit_window)
