@@ -7,8 +7,8 @@ letting a raw REST call leave out trailing parameters without its values reachin
 per-session state without deep-link copies of every block's config, and opening a share tunnel
 ourselves. Each docstring says what the user gains and what upstream change would retire it. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
-Patches that only saved a few ms of CPU per generation were removed (bench/results.md, 2026-12-07):
-at real latency no user feels them and every Gradio upgrade would have risked them.
+Patches that only saved app CPU were removed (about 16 ms per generation with 64 at once, against
+25 s of image latency: bench/results.md, 2026-12-07), since each made every Gradio upgrade a risk.
 (The image components' `get_block_name` override is Gradio's documented way for a subclass to
 reuse a stock frontend, so it stays in components.py.)
 """
