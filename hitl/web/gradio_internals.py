@@ -1,29 +1,26 @@
-"""Every use of Gradio's private internals, in one place (Gradio 6.31).
+"""Every use of Gradio's private internals, in one place (Gradio 6.31), each kept only for what a
+user gains from it.
 
-Gradio has no public API for these: reading a session's state outside an event (the image
-route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
-letting a raw REST call leave out trailing parameters, a leaner per-session state (no deep-link
-copies of every block's config), show/hide updates without building a component each, plain
-inputs checked without a thread hop each, an import Gradio retries on every step, and opening a
-share tunnel ourselves. Each
+Gradio has no public API for these: reading a session's state outside an event (the image route),
+releasing a closed tab's state sooner than Gradio's hour, listing sessions (tests and the bench),
+letting a raw REST call leave out trailing parameters without its values reaching the log, a
+per-session state without deep-link copies of every block's config, and opening a share tunnel
+ourselves. Each docstring says what the user gains and what upstream change would retire it. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
+Patches that only saved app CPU were removed (about 16 ms per generation with 64 at once, against
+25 s of image latency: bench/results.md, 2026-12-07), since each made every Gradio upgrade a risk.
 (The image components' `get_block_name` override is Gradio's documented way for a subclass to
 reuse a stock frontend, so it stays in components.py.)
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
-import importlib.util
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-from gradio import networking, processing_utils, state_holder
-from gradio.blocks import Block
+from gradio import networking, state_holder
 from gradio.components import State
-from gradio.exceptions import ComponentProcessingError, Error
 
 
 def _store(app_or_blocks):
@@ -32,23 +29,38 @@ def _store(app_or_blocks):
 
 
 def session_values(app_or_blocks, session_hash: str) -> Iterator[Any]:
-    """The `gr.State` values of one session, read without creating anything for unknown hashes."""
+    """The `gr.State` values of one session, read without creating anything for unknown hashes.
+
+    Gain: the image route serves each final image from the session that holds it, once, as bytes:
+    no copy in Gradio's file cache on disk and no base64 (privacy, bandwidth, memory); an unknown
+    or guessed hash leaves no state behind. Retired by a public way for a custom route to look up
+    a session's `gr.State` by its hash (Gradio hands it only to event handlers, as inputs)."""
     entry = _store(app_or_blocks).session_data.get(session_hash)
     return iter(entry.state_data.values()) if entry is not None else iter(())
 
 
 def sessions(app_or_blocks) -> list:
-    """Every session Gradio holds now (each has `.is_closed` and `.state_data`)."""
+    """Every session Gradio holds now (each has `.is_closed` and `.state_data`).
+
+    Used by tests and the bench only, to show that closed tabs' state is really gone (the memory
+    claims below). Retired by a public count or list of live sessions."""
     return list(_store(app_or_blocks).session_data.values())
 
 
 def is_closed(app_or_blocks, session_hash: str) -> bool:
+    """Whether Gradio saw this session's tab close (its heartbeat stream ended); see `release`."""
     entry = _store(app_or_blocks).session_data.get(session_hash)
     return entry is not None and entry.is_closed
 
 
 def release(app_or_blocks, session_hash: str) -> None:
-    """Drop a session's state and its entry (what Gradio does an hour after a tab closes)."""
+    """Drop a session's state and its entry (what Gradio does an hour after a tab closes).
+
+    Gain: memory. A closed tab's images are freed after the app's grace (a minute) instead of
+    Gradio's hour, so a busy server holds the pictures of open tabs, not of tabs closed long ago.
+    Gradio's hour came with automatic state deletion (gradio-app/gradio#7829) and is hard-coded
+    (`SessionState.STATE_TTL_WHEN_CLOSED`, 3600 s unless GRADIO_IS_E2E_TEST is set). Retired by a
+    configurable closed-session TTL, or a public way for the `unload` event to drop its session."""
     holder = _store(app_or_blocks)
     holder.delete_state(session_hash)
     with holder.lock:
@@ -57,8 +69,13 @@ def release(app_or_blocks, session_hash: str) -> None:
 
 def fill_left_out_inputs(blocks) -> None:
     """Let a call leave out trailing parameters, as gradio_client lets it: they take their components'
-    defaults. Gradio would refuse a raw REST call with too few values and print every value it did
-    get to the server's log, a visitor's own OpenAI key included."""
+    defaults.
+
+    Gain: privacy and compatibility. Gradio's `validate_inputs` refuses a raw REST call with too few
+    values, with an error that lists every value it did get, and the queue prints that traceback to
+    the server's log: a visitor's own OpenAI key included. Parameters added later go last, so older
+    callers keep working. Retired when Gradio's error names only the count and types of what it
+    received, and its REST routes give left-out trailing parameters their defaults."""
     validate = blocks.validate_inputs
 
     def filled(block_fn, inputs: list) -> None:
@@ -77,10 +94,15 @@ class _NoBlocks:
 
 class LeanSessionState(state_holder.SessionState):
     """Gradio's per-session state without `config_values`, the copy of every block's config (with
-    each output's last value) that Gradio keeps for deep links only, which this app does not offer
-    (`/gradio_api/deep_link` answers 404, see ui.py). Gradio builds it for every block of the page
-    for each new session (the most CPU a new session costs), again for a block on each update, and
-    it kept the last image sent to an API caller there as a `data:` URL."""
+    each output's last value) that Gradio keeps for deep links only (`gr.DeepLinkButton`,
+    gradio-app/gradio#10834), which this app does not offer (`/gradio_api/deep_link` answers 404,
+    see edge.py).
+
+    Gain: privacy and memory. That copy kept the last image sent to an API caller as a `data:` URL
+    for as long as the session lived, and the deep-link route writes those values to a file on
+    disk. It also cost 6 ms of CPU per new session with this page, the most a new session cost.
+    Retired by a Gradio option (or a default) that keeps no per-session config copy when an app
+    has no deep-link button."""
 
     def __init__(self, blocks):
         super().__init__(_NoBlocks(blocks))
@@ -102,126 +124,20 @@ class LeanSessionState(state_holder.SessionState):
         """Nothing to keep: no deep links."""
 
 
-_LEFT_OUT = object()
-_SHOW_HIDE = {"__type__", "visible", "value"}  # the only keys of an update `light_updates` answers itself
-
-
-class _Seen:
-    """An event's BlockFunction with some attributes seen otherwise, for Gradio's own pre/postprocess."""
-
-    def __init__(self, block_fn, **overrides):
-        self._block_fn = block_fn
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name: str):
-        return getattr(self._block_fn, name)
-
-
-def light_updates(blocks) -> None:
-    """Answer an event's left-out outputs and its show/hide updates without building a component for
-    each. For every update dict, `gr.skip()` and each output a handler leaves out of its dict included,
-    Gradio constructs a new component (signature inspection, upload-folder lookup and all): about 36
-    per generation on this page, 3 ms of CPU per generation with 64 at once (bench/results.md). The page
-    receives the same payload; the session's copy of a block shown or hidden is a shallow copy with
-    `visible` set and the constructor arguments Gradio's rebuilt copy would have (its config copies
-    are gone: `LeanSessionState`). Only for events that skip Gradio's postprocess and return a dict
-    keyed by their outputs; anything else, and every other kind of update, is Gradio's own business."""
-    postprocess = blocks.postprocess_data
-
-    async def lighter(block_fn, predictions, state):
-        if not _answerable(block_fn, predictions, state):
-            return await postprocess(block_fn, predictions, state)
-        answered, rest = [], {}
-        for block in block_fn.outputs:
-            value = predictions.get(block, _LEFT_OUT)
-            if value is _LEFT_OUT:
-                answered.append(None if block.stateful else {"__type__": "update"})  # what gr.skip() sends
-            elif not block.stateful and _show_hide(value):
-                answered.append(await _shown_or_hidden(block, value, state))
-            else:
-                answered.append(_LEFT_OUT)
-                rest[block] = value
-        if rest:
-            done = iter(await postprocess(_Seen(block_fn, outputs=list(rest)), rest, state))
-            answered = [next(done) if value is _LEFT_OUT else value for value in answered]
-        return answered
-
-    blocks.postprocess_data = lighter
-
-
-def _answerable(block_fn, predictions, state) -> bool:
-    if block_fn.postprocess or block_fn.batch or state is None or not isinstance(predictions, dict):
-        return False
-    outputs = {id(block) for block in block_fn.outputs}
-    return len(outputs) == len(block_fn.outputs) and all(
-        isinstance(key, Block) and id(key) in outputs for key in predictions)
-
-
-def _show_hide(value) -> bool:
-    return isinstance(value, dict) and value.get("__type__") == "update" and value.keys() <= _SHOW_HIDE
-
-
-async def _shown_or_hidden(block, update: dict, state) -> dict:
-    """What Gradio sends for a visibility and/or value update, and the session's copy of the block."""
-    answer = {"__type__": "update"}
-    if update.get("visible") is not None:
-        base = state.get(block._id, block)
-        shown = copy.copy(base)
-        shown.visible = update["visible"]
-        # what the next update rebuilds the block from, as Gradio's rebuilt block would have them
-        # (one dict per class of its MRO, the block's own first)
-        args = {**base.constructor_args, "visible": shown.visible, "render": False}
-        args.pop("value", None)
-        shown._constructor_args = [args, *base._constructor_args[1:]]
-        state[block._id] = shown
-        answer["visible"] = shown.visible
-    if "value" in update:
-        answer["value"] = update["value"]
-    return await processing_utils.async_move_files_to_cache(answer, block, postprocess=True)
-
-
-def inline_preprocess(blocks) -> None:
-    """Preprocess plain inputs (text, numbers, choices: no files) in the event loop. Gradio hands each
-    input of each event to a worker thread for its `preprocess` (a check that a choice is one of the
-    choices, a number within its bounds), ten thread hops for one Generate, each costing more than the
-    check. Errors are raised as Gradio raises them."""
-    preprocess = blocks.preprocess_data
-
-    async def inline(block_fn, inputs, state, explicit_call=False):
-        if not block_fn.preprocess or block_fn.component_prop_inputs or state is None or any(
-                getattr(block, "data_model", None) for block in block_fn.inputs):
-            return await preprocess(block_fn, inputs, state, explicit_call)
-        values = await preprocess(_Seen(block_fn, preprocess=False), inputs, state, explicit_call)
-        return [value if block.stateful else _preprocessed(blocks, block_fn, i, state.get(block._id, block), value)
-                for i, (block, value) in enumerate(zip(block_fn.inputs, values, strict=True))]
-
-    blocks.preprocess_data = inline
-
-
-def _preprocessed(blocks, block_fn, i: int, block, value):
-    try:
-        return block.preprocess(value)
-    except Error:
-        raise
-    except Exception as err:
-        raise ComponentProcessingError(blocks._format_processing_error(
-            block_fn, i, block, value, is_input=True, original_error=err)) from err
-
-
-def skip_absent_matplotlib() -> None:
-    """Gradio wraps every step of every event in a context that imports matplotlib (to switch its
-    backend). Without matplotlib installed each step searched `sys.path` twice again; Python's own
-    marker for an absent module (`None` in `sys.modules`) makes that import fail at once."""
-    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
-        sys.modules["matplotlib"] = None  # type: ignore[assignment]  # typeshed omits this documented None
-
-
 def lean_sessions() -> None:
     """Every new Gradio session in this process gets a `LeanSessionState` (Gradio's StateHolder makes
-    them by this module-level name; this app is the only Gradio app in its process)."""
+    them by this module-level name; this app is the only Gradio app in its process). Retired with
+    `LeanSessionState`."""
     setattr(state_holder, "SessionState", LeanSessionState)  # not `=`: mypy refuses assigning to a class name
 
 
 def open_tunnel(blocks) -> str:
-    """Open Gradio's share tunnel for a launched app; returns the public URL or raises."""
+    """Open Gradio's share tunnel for a launched app; returns the public URL or raises.
+
+    Gain: a true message. With `launch(share=True)` a failure only prints Gradio's text, which
+    offline, before the tunnel binary was ever fetched, tells the owner to download it by hand and
+    suspects their antivirus; app.py
+    says plainly that there is no share link, that the app still serves locally, and that anyone
+    with a link generates on the owner's key. Retired by a public way to open the tunnel after
+    launch, or a `launch(share=True)` that reports a failure to the caller instead of printing."""
     return networking.setup_tunnel(blocks.server_name, blocks.server_port, blocks.share_token, None, None)

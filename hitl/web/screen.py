@@ -3,9 +3,8 @@
 An update dict is what changes a component's visibility, and an unchanged plain value adds
 nothing to the stream. So a `Screen` sends an update only where something is shown or hidden,
 plain values elsewhere, and leaves the image and the stage boxes out (skipped) when they did not
-change; `gradio_internals.light_updates` answers those updates and skips without the component
-Gradio would build for each. Page events skip Gradio's postprocess, so the image and gallery go
-out as the page receives them.
+change. Page events skip Gradio's postprocess, so the image and gallery go out as the page
+receives them.
 """
 
 from __future__ import annotations

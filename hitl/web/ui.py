@@ -44,7 +44,6 @@ def launch_options(settings: Settings) -> dict:
 
 def build_demo(settings: Settings) -> gr.Blocks:
     gradio_internals.lean_sessions()
-    gradio_internals.skip_absent_matplotlib()
     runtime = Runtime.create(settings)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         page = layout(settings)
@@ -52,8 +51,6 @@ def build_demo(settings: Settings) -> gr.Blocks:
         add_endpoints(page, runtime)
         demo.unload(release_closed(demo, events, settings.closed_session_grace))
     gradio_internals.fill_left_out_inputs(demo)
-    gradio_internals.light_updates(demo)
-    gradio_internals.inline_preprocess(demo)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
 
