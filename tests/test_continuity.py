@@ -70,3 +70,17 @@ def test_a_job_runs_on_without_a_tab_and_ends_with_its_session():
         assert job.task.done() and home.job is None
 
     asyncio.run(scenario())
+
+
+def test_an_address_past_its_cap_loses_its_own_least_recently_used_session():
+    released = []
+    vault = SessionVault(ttl=60, max_sessions=100, per_address=3, on_evict=released.extend)
+    theirs, _ = vault.open(None, "their-tab", Session(stage=Stage.FINAL), now=0, address="198.51.100.7")
+    mine = [vault.open(None, f"tab-{n}", Session(), now=1, address="203.0.113.9")[0] for n in range(3)]
+    vault.keep("tab-0", Session(), now=2)  # used again: now the most recently used of the three
+    for n in range(3, 5):
+        vault.open(None, f"tab-{n}", Session(), now=3, address="203.0.113.9")
+    assert released == ["tab-1", "tab-2"] and vault.home("tab-0") is not None
+    assert vault.open(theirs, "their-reload", Session(), now=4, address="198.51.100.7")[0] == theirs
+    assert vault.open(mine[1], "tab-x", Session(), now=4, address="203.0.113.9")[0] != mine[1]
+    assert len(vault) == 4  # 3 of the flooder's, 1 of theirs

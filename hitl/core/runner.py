@@ -44,8 +44,9 @@ class Runtime:
     def create(cls, settings: Settings) -> Runtime:
         images = ImageMemory(budget_bytes(settings.image_memory_mb))
         log.info("image memory budget: %.0f MiB", images.budget / (1 << 20))
-        return cls(settings, ImageService(settings), counters_for(settings), SessionVault(settings.session_ttl),
-                   images, asyncio.Semaphore(settings.max_concurrent))
+        vault = SessionVault(settings.session_ttl, settings.max_sessions, settings.sessions_per_address)
+        return cls(settings, ImageService(settings), counters_for(settings), vault, images,
+                   asyncio.Semaphore(settings.max_concurrent))
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."

@@ -34,10 +34,11 @@ def launch_options(settings: Settings) -> dict:
     pool and the watching tabs. The page fetches its images and the decision log from routes that read
     the session itself; Gradio's routes that store or serve files are closed and oversized bodies
     refused unread (`hitl/web/edge.py`); Gradio's public monitoring (an event summary at
-    `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1."""
+    `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1. Gradio's session store holds
+    as many sessions as the vault (`max_sessions`), each address's bounded by the vault's eviction."""
     slots = settings.max_concurrent + 16 + page_events.MAX_WATCHES
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": slots,
-            "enable_monitoring": settings.monitoring,
+            "enable_monitoring": settings.monitoring, "state_session_capacity": settings.max_sessions,
             "app_kwargs": {"routes": [image_route(), log_route(), *closed_routes()],
                            "middleware": [Middleware(BodyLimit)]}}
 
@@ -51,11 +52,23 @@ def build_demo(settings: Settings) -> gr.Blocks:
         events = wire(demo, page, runtime, settings)
         add_endpoints(page, runtime)
         demo.unload(release_closed(demo, events, settings.closed_session_grace))
+        runtime.vault.on_evict = release_evicted(demo, events)
     gradio_internals.fill_left_out_inputs(demo)
     gradio_internals.light_updates(demo)
     gradio_internals.inline_preprocess(demo)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
+
+
+def release_evicted(demo: gr.Blocks, events: PageEvents):
+    def release(tabs: list[str]) -> None:
+        """A session the vault dropped for room (its address opened too many): its tabs' Gradio state goes
+        with it, or Gradio's store would still fill up with them and push out other people's."""
+        for tab in tabs:
+            gradio_internals.release(demo, tab)
+            events.forget_tab(tab)
+
+    return release
 
 
 def release_closed(demo: gr.Blocks, events: PageEvents, grace: float):
