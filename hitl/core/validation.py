@@ -45,6 +45,19 @@ def _too_long(what: str, length: int, max_chars: int) -> InputError:
                       "Shorten it and try again.")
 
 
+BAD_KEY = ("That API key contains characters an OpenAI key never has (a line break, a space, or a letter "
+           "outside plain ASCII): copy it again from platform.openai.com/api-keys and paste it under Advanced.")
+
+
+def check_key(key: str | None) -> str | None:
+    """A visitor's own key as given, refused (InputError) unless it is printable ASCII without spaces, as
+    every OpenAI key is: anything else could never authenticate, and CR/LF or non-ASCII in an HTTP header
+    fails inside the SDK as a lost connection (and was retried), a lone surrogate as an unreadable answer."""
+    if key is not None and not (key.isascii() and key.isprintable() and " " not in key):
+        raise InputError(BAD_KEY)
+    return key
+
+
 MAX_COUNT = 4  # images per click: a grid's worth, as in Midjourney and Fooocus
 
 
