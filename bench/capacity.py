@@ -145,7 +145,7 @@ async def simulate(sessions: int, window: int, budget_mib: float, concurrency: i
 
     return_freed_images_to_the_os()  # as app.py does
     settings = load_settings(api_key=None, image_memory_mb=budget_mib, session_limit=10**6, ip_limit=10**6,
-                             max_concurrent=concurrency)
+                             sessions_per_address=10**6, max_concurrent=concurrency)
     runtime = Runtime.create(settings)
     runtime.vault.max_sessions = window  # the vault keeps no more pages than are open
     backend = RandomImages(seed, latency)
