@@ -8,6 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
+import httpx
 from fake_openai import prompt_of
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_prompt, image_serial
@@ -131,3 +132,18 @@ def test_a_flood_of_new_sessions_from_one_address_evicts_its_own_not_anothers(ow
     assert again.token != tokens[0]  # the flooder's oldest session is what went
     again.load(tokens[-1])
     assert again.token == tokens[-1]
+
+
+def test_a_flood_of_raw_api_calls_from_one_address_evicts_its_own_gradio_state(own_app, fake):
+    """Each raw REST call gets a new Gradio session; past the address's cap its own oldest are let go, so
+    another address's page keeps its state (its image URL is served from it)."""
+    demo = own_app(proxy_hops=1, max_sessions=20, sessions_per_address=5)
+    victim = Page(demo.local_url, headers={"X-Forwarded-For": "198.51.100.7"})
+    victim.load()
+    image = victim.result(victim.click("generate", "still mine", 1, "auto", "auto", "auto", "png", "", 0), "image")
+    flooder = httpx.Client(base_url=demo.local_url, timeout=30, headers={"X-Forwarded-For": "203.0.113.9"})
+    for _ in range(30):
+        event = flooder.post("gradio_api/call/history", json={"data": []}).json()["event_id"]
+        assert "event: complete" in flooder.get(f"gradio_api/call/history/{event}").text
+    assert len(gradio_internals.sessions(demo)) <= 5 + 2  # the flooder's newest and the victim's
+    assert victim.http.get(urljoin(victim.root + "/", image["url"])).status_code == 200

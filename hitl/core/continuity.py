@@ -27,10 +27,59 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class ByAddress:
+    """Items (sessions, tabs) by the client address that last used them, least recently used first, per
+    address and overall: `use` says what to let go, the address's own oldest past `per_address` (so one
+    address flooding in new ones pushes out its own, never other people's), then everyone's past `most`."""
+
+    def __init__(self, per_address: int, most: int):
+        self.per_address, self.most = per_address, most
+        self._address: OrderedDict[str, str] = OrderedDict()  # item -> its address, least recently used first
+        self._items: dict[str, OrderedDict[str, None]] = {}  # address -> its items, least recently used first
+
+    def use(self, item: str, address: str) -> list[str]:
+        """`item` used now from `address`; returns the items to let go (never `item` itself)."""
+        if self._address.get(item, address) != address:
+            self.forget(item)
+        self._address[item] = address
+        self._address.move_to_end(item)
+        mine = self._items.setdefault(address, OrderedDict())
+        mine[item] = None
+        mine.move_to_end(item)
+        gone = []
+        while len(mine) > self.per_address:
+            gone.append(next(iter(mine)))
+            self.forget(gone[-1])
+        while len(self._address) > self.most:
+            gone.append(next(iter(self._address)))
+            self.forget(gone[-1])
+        return gone
+
+    def touch(self, item: str) -> None:
+        """`item` used again from where it was last used."""
+        address = self._address.get(item)
+        if address is not None:
+            self._address.move_to_end(item)
+            self._items[address].move_to_end(item)
+
+    def oldest(self) -> str | None:
+        return next(iter(self._address), None)
+
+    def forget(self, item: str) -> None:
+        address = self._address.pop(item, None)
+        if address is not None:
+            mine = self._items[address]
+            del mine[item]
+            if not mine:
+                del self._items[address]
+
+    def __len__(self) -> int:
+        return len(self._address)
+
+
 @dataclass
 class _Kept:
     home: Home
-    address: str = ""  # the client address that last opened it
     tabs: dict[str, None] = field(default_factory=dict)  # the newest tabs (Gradio session hashes) showing it
 
 
@@ -43,10 +92,10 @@ class SessionVault:
 
     def __init__(self, ttl: float, max_sessions: int = 10_000, per_address: int = 200,
                  on_evict: Callable[[list[str]], None] | None = None):
-        self.ttl, self.max_sessions, self.per_address, self.on_evict = ttl, max_sessions, per_address, on_evict
-        self._kept: OrderedDict[str, _Kept] = OrderedDict()  # by digest, least recently used first
+        self.ttl, self.on_evict = ttl, on_evict
+        self._kept: dict[str, _Kept] = {}  # by digest
+        self._used = ByAddress(per_address, max_sessions)  # digests, least recently used first
         self._tabs: dict[str, str] = {}  # tab (session hash) -> digest
-        self._addresses: dict[str, OrderedDict[str, None]] = {}  # address -> its digests, least recently used first
 
     def open(self, token: str | None, tab: str, session: Session, now: float,
              address: str = "") -> tuple[str, Home]:
@@ -59,29 +108,16 @@ class SessionVault:
             token = secrets.token_urlsafe(32)
             digest = _digest(token)
             kept = self._kept[digest] = _Kept(Home(session, now))
-        self._belong(digest, kept, address)
         kept.tabs[tab] = None
         while len(kept.tabs) > MAX_TABS:  # a tab reloaded again and again: forget the oldest
             oldest = next(iter(kept.tabs))
             del kept.tabs[oldest]
             self._tabs.pop(oldest, None)
         kept.home.touched = now
-        self._kept.move_to_end(digest)
         self._tabs[tab] = digest
-        while len(self._kept) > self.max_sessions:
-            self._evict(next(iter(self._kept)))
+        for gone in self._used.use(digest, address):  # counted against the address that opens it now
+            self._evict(gone)
         return token, kept.home
-
-    def _belong(self, digest: str, kept: _Kept, address: str) -> None:
-        """Counted, as its most recently used, against the address that opens it now."""
-        if kept.address != address:
-            self._forget_address(digest, kept)
-            kept.address = address
-        mine = self._addresses.setdefault(address, OrderedDict())
-        mine[digest] = None
-        mine.move_to_end(digest)
-        while len(mine) > self.per_address:
-            self._evict(next(iter(mine)))
 
     def home(self, tab: str) -> Home | None:
         """The home a tab's events act on (None for a tab that never loaded the page: gradio_client)."""
@@ -95,17 +131,13 @@ class SessionVault:
         kept = self._kept.get(digest) if digest else None
         if kept is not None:
             kept.home.set(session, now)
-            self._kept.move_to_end(digest)
-            self._addresses[kept.address].move_to_end(digest)
+            self._used.touch(digest)
 
     def __len__(self) -> int:
         return len(self._kept)
 
     def _expire(self, now: float) -> None:
-        while self._kept:
-            digest, oldest = next(iter(self._kept.items()))
-            if now - oldest.home.touched < self.ttl:
-                break
+        while (digest := self._used.oldest()) is not None and now - self._kept[digest].home.touched >= self.ttl:
             self._drop(digest)
 
     def _evict(self, digest: str) -> None:
@@ -116,16 +148,9 @@ class SessionVault:
 
     def _drop(self, digest: str) -> _Kept:
         kept = self._kept.pop(digest)
-        self._forget_address(digest, kept)
+        self._used.forget(digest)
         for tab in kept.tabs:
             self._tabs.pop(tab, None)
         if kept.home.job is not None:  # the session is gone: nobody can see what it would make
             kept.home.job.cancel()
         return kept
-
-    def _forget_address(self, digest: str, kept: _Kept) -> None:
-        mine = self._addresses.get(kept.address)
-        if mine is not None:
-            mine.pop(digest, None)
-            if not mine:
-                del self._addresses[kept.address]

@@ -1,7 +1,8 @@
 """Every use of Gradio's private internals, in one place (Gradio 6.31).
 
 Gradio has no public API for these: reading a session's state outside an event (the image
-route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench),
+route), releasing a closed tab's state sooner than Gradio's hour, listing sessions (the bench), seeing
+which session each event runs for (sessions per address),
 letting a raw REST call leave out trailing parameters, a leaner per-session state (no deep-link
 copies of every block's config), show/hide updates without building a component each, plain
 inputs checked without a thread hop each, an import Gradio retries on every step, and opening a
@@ -53,6 +54,21 @@ def release(app_or_blocks, session_hash: str) -> None:
     holder.delete_state(session_hash)
     with holder.lock:
         holder.session_data.pop(session_hash, None)
+
+
+def on_every_event(blocks, seen) -> None:
+    """Call `seen(request, session_hash)` as each event (each step of a streaming one) starts: Gradio has
+    made or touched that session's state for it, whatever the event is (a page event, a named endpoint, a
+    raw REST call, which gets a new session hash each time)."""
+    process = blocks.process_api
+
+    async def watched(*args, **kwargs):
+        request, session_hash = kwargs.get("request"), kwargs.get("session_hash")
+        if session_hash and request is not None and not isinstance(request, list):  # a list: batched, none here
+            seen(request, session_hash)
+        return await process(*args, **kwargs)
+
+    blocks.process_api = watched
 
 
 def fill_left_out_inputs(blocks) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
+from hitl.core.continuity import ByAddress
 from hitl.core.runner import Runtime
 from hitl.serving.config import Settings
 from hitl.serving.memory import trim
@@ -16,7 +17,7 @@ from hitl.web import gradio_internals
 from hitl.web.api import add_endpoints
 from hitl.web.edge import BodyLimit, closed_routes
 from hitl.web import events as page_events
-from hitl.web.events import PageEvents, wire
+from hitl.web.events import PageEvents, client_address, wire
 from hitl.web.image_route import image_route
 from hitl.web.log_route import log_route
 from hitl.web.page import TITLE, layout
@@ -53,6 +54,11 @@ def build_demo(settings: Settings) -> gr.Blocks:
         add_endpoints(page, runtime)
         demo.unload(release_closed(demo, events, settings.closed_session_grace))
         runtime.vault.on_evict = release_evicted(demo, events)
+        # Every session Gradio holds, page or API, counted against its address: a flood of new session
+        # hashes from one address (raw REST calls make one each) releases that address's own oldest.
+        tabs = ByAddress(settings.sessions_per_address, settings.max_sessions)
+        gradio_internals.on_every_event(demo, lambda request, tab: runtime.vault.on_evict(
+            tabs.use(tab, client_address(request, settings.proxy_hops))))
     gradio_internals.fill_left_out_inputs(demo)
     gradio_internals.light_updates(demo)
     gradio_internals.inline_preprocess(demo)
@@ -62,8 +68,8 @@ def build_demo(settings: Settings) -> gr.Blocks:
 
 def release_evicted(demo: gr.Blocks, events: PageEvents):
     def release(tabs: list[str]) -> None:
-        """A session the vault dropped for room (its address opened too many): its tabs' Gradio state goes
-        with it, or Gradio's store would still fill up with them and push out other people's."""
+        """Tabs let go for room (their address opened too many): their Gradio state goes, or Gradio's store
+        would still fill up with them and push out other people's."""
         for tab in tabs:
             gradio_internals.release(demo, tab)
             events.forget_tab(tab)
