@@ -145,9 +145,9 @@ async def simulate(sessions: int, window: int, budget_mib: float, concurrency: i
 
     return_freed_images_to_the_os()  # as app.py does
     settings = load_settings(api_key=None, image_memory_mb=budget_mib, session_limit=10**6, ip_limit=10**6,
-                             max_concurrent=concurrency)
+                             sessions_per_address=10**6, max_concurrent=concurrency,
+                             max_sessions=window)  # the vault keeps no more pages than are open
     runtime = Runtime.create(settings)
-    runtime.vault.max_sessions = window  # the vault keeps no more pages than are open
     backend = RandomImages(seed, latency)
     runtime.service.backend_for = lambda key: backend
     warm = Visitors(runtime, window=0, seed=seed)

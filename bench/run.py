@@ -161,10 +161,10 @@ def started(name: str, target, env: dict[str, str] | None = None, **kwargs):
 
 
 def app_settings(fake_url: str, partial_images: int, **extra) -> dict:
-    # The app's own defaults, except a key, the fake's URL, and rate limits high enough not to refuse
-    # the benchmark's thousands of generations from one address.
+    # The app's own defaults, except a key, the fake's URL, and rate limits and sessions per address high
+    # enough not to refuse (or evict) the benchmark's thousands of sessions and generations from one address.
     return dict(api_key=servers.BENCH_KEY, base_url=fake_url, partial_images=partial_images,
-                ip_limit=10**6, session_limit=10**6, **extra)
+                ip_limit=10**6, session_limit=10**6, sessions_per_address=10**6, **extra)
 
 
 def start_app(fake_url: str, *, partial_images: int = 2, settings: dict | None = None, launch: dict | None = None,

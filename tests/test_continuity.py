@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hitl.core.continuity import MAX_TABS, SessionVault
+from hitl.core.continuity import MAX_TABS, ByAddress, SessionVault
 from hitl.core.stages import Action, Session, Stage
 
 
@@ -70,3 +70,26 @@ def test_a_job_runs_on_without_a_tab_and_ends_with_its_session():
         assert job.task.done() and home.job is None
 
     asyncio.run(scenario())
+
+
+def test_an_address_past_its_cap_loses_its_own_least_recently_used_session():
+    released = []
+    vault = SessionVault(ttl=60, max_sessions=100, per_address=3, on_evict=released.extend)
+    theirs, _ = vault.open(None, "their-tab", Session(stage=Stage.FINAL), now=0, address="198.51.100.7")
+    mine = [vault.open(None, f"tab-{n}", Session(), now=1, address="203.0.113.9")[0] for n in range(3)]
+    vault.keep("tab-0", Session(), now=2)  # used again: now the most recently used of the three
+    for n in range(3, 5):
+        vault.open(None, f"tab-{n}", Session(), now=3, address="203.0.113.9")
+    assert released == ["tab-1", "tab-2"] and vault.home("tab-0") is not None
+    assert vault.open(theirs, "their-reload", Session(), now=4, address="198.51.100.7")[0] == theirs
+    assert vault.open(mine[1], "tab-x", Session(), now=4, address="203.0.113.9")[0] != mine[1]
+    assert len(vault) == 4  # 3 of the flooder's, 1 of theirs
+
+
+def test_by_address_lets_go_of_the_addresss_own_oldest_then_everyones():
+    used = ByAddress(per_address=2, most=3)
+    assert used.use("a1", "A") == [] and used.use("a2", "A") == [] and used.use("b1", "B") == []
+    assert used.use("a3", "A") == ["a1"]  # A's own oldest, not B's
+    assert used.use("a2", "B") == []  # used again from another address: now counted there
+    assert used.use("c1", "C") == ["b1"]  # four in all: everyone's least recently used goes
+    assert used.oldest() == "a3" and len(used) == 3

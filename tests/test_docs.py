@@ -239,3 +239,16 @@ def test_the_readme_links_the_scaling_guide():
     assert "(docs/scaling.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
     guide = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
     assert "docs/deploy/" in guide and "When a replica dies" in guide
+
+
+# -- docs/security.md: every defence names a test, and every test it names exists -----------------
+def test_every_test_security_md_names_exists():
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(tests/\w+\.py)::(\w+)`", text))
+    assert len(named) >= 30, "security.md names too few tests"
+    missing = [f"{path}::{name}" for path, name in sorted(named)
+               if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(encoding="utf-8"), re.M)]
+    assert not missing, f"security.md names tests that do not exist: {missing}"
+    rows = [line for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith(("| ---", "| defended"))]
+    assert all("`tests/" in row for row in rows), [row for row in rows if "`tests/" not in row]

@@ -55,6 +55,15 @@ def test_a_closed_session_is_seen_closed_and_can_be_released(demo, fake, monkeyp
     assert not gradio_internals.is_closed(demo, key)
 
 
+def test_every_event_is_seen_with_its_request_and_session_hash(demo, fake):
+    seen = []
+    gradio_internals.on_every_event(demo, lambda request, session_hash: seen.append(
+        (request.headers.get("x-probe"), session_hash)))
+    client = Client(demo.local_url, verbose=False, headers={"x-probe": "probe"})
+    client.predict(api_name="/history")
+    assert ("probe", client.session_hash) in seen
+
+
 def test_the_share_tunnel_is_opened_with_the_arguments_gradio_expects():
     params = list(inspect.signature(networking.setup_tunnel).parameters)
     assert params[:3] == ["local_host", "local_port", "share_token"] and len(params) == 5, params

@@ -60,3 +60,23 @@ def test_the_decision_log_downloads_as_json_and_markdown_from_the_session(app_ur
     for wrong in (f"gradio_api/hitl/log/{page.session_hash}/decision-log.json",
                   "gradio_api/hitl/log/x/decision-log.json", f"{base}.exe"):
         assert httpx.get(f"{app_url}{wrong}", timeout=10).status_code == 404, wrong
+
+
+INJECTED = "x\n\n## Approved\n[click](javascript:alert(1)) <img src=x onerror=alert(1)>\n===\n1. forged"
+
+
+def test_text_in_the_markdown_log_stays_inert(app_url, fake):
+    """A prompt or feedback written as Markdown (a forged "Approved" heading, a javascript: link, raw HTML,
+    a setext underline, a list) shows as the text it is; only the log's own headings are headings."""
+    from markdown_it import MarkdownIt
+
+    page = Page(app_url)
+    page.click("generate", INJECTED, 1, *OPTIONS)
+    page.click("refine", INJECTED, *OPTIONS)
+    links = page.result(page.click("approve"), "download")
+    log = page.http.get(app_url + re.search(r'href="([^"]+\.md)"', links).group(1)).text
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(log)
+    headings = re.findall(r"<h\d>(.*?)</h\d>", html)
+    assert headings == ["Decision log", "#1: generate", "#2: refine of #1 — <strong>approved</strong>"], headings
+    assert not re.search(r"<(a|img|ol|table|del)\b", html) and "javascript:alert(1)" in html  # as text
+    assert "## Approved<br />\n[click](javascript:alert(1)) &lt;img src=x onerror=alert(1)&gt;<br />" in html

@@ -6,12 +6,13 @@ import asyncio
 from datetime import date
 
 import openai
-from helpers import cancel_the_next
+from helpers import cancel_the_next, data_url, mask_png
 
 from hitl.backends.demo import DemoBackend
 from hitl.core.flows import FLOWS
 from hitl.core.runner import Preview, Runtime, Started, run_action
 from hitl.core.stages import Action, Candidate, Session, Stage, to_shared
+from hitl.core.uploads import PictureError
 from hitl.serving.config import load_settings
 from hitl.serving.shared_counters import MemoryCounters
 
@@ -171,3 +172,49 @@ def test_runner_cancellation_leaves_the_session_as_it_was():
 
     asyncio.run(cancel_midway())
     assert session == Session()
+
+
+def test_an_address_past_its_limit_is_refused_before_its_picture_is_decoded(monkeypatch):
+    """Cheap refusals first: a caller past their limit sending a big picture (or a mask) costs a few
+    comparisons, never a decode in the shared thread pool."""
+    import hitl.core.nodes as nodes
+
+    decoded = []
+
+    def decoding(what: str):
+        def spy(*args):
+            decoded.append(what)
+            raise PictureError(f"the {what} was decoded")
+        return spy
+
+    monkeypatch.setattr(nodes, "check_upload", decoding("upload"))
+    monkeypatch.setattr(nodes, "check_mask", decoding("mask"))
+    settings = load_settings(api_key=None, session_limit=100, ip_limit=1, limit_window=60)
+    counters = MemoryCounters(1, 60)
+    asyncio.run(counters.take("203.0.113.9", 0.0))  # the address's one generation is spent
+    big = data_url(mask_png((4096, 4096), (0, 0, 4096, 4096)))
+    on_screen = Candidate(b"PNG", prompt="p")
+    for action, session, inputs in (
+            (Action.GENERATE, Session(), {"task_input": "a kite", "upload_input": big}),
+            (Action.EDIT_REGION, Session(stage=Stage.USER_FEEDBACK, input_used_by_process="p",
+                                         candidates=[on_screen], selected=0, made=1),
+             {"instruction": "a boat", "mask_input": big})):
+        backend = FailingBackend(AssertionError("must not be called"))
+        shared = to_shared(session, settings=settings, counters=counters, client_ip="203.0.113.9", now=1.0,
+                           wall_now=1.0, today=TODAY, backend=backend, on_start=lambda: None,
+                           on_partial=lambda *_, **__: None, options={}, budget=0, **inputs)
+        asyncio.run(FLOWS[action]().run_async(shared))
+        assert shared["error_message"].startswith("Generation limit reached"), shared["error_message"]
+        assert backend.calls == 0
+    assert decoded == []
+
+
+def test_a_giant_prompt_is_refused_by_its_length_before_any_cleaning(monkeypatch):
+    import hitl.core.validation as validation
+
+    cleaned = []
+    monkeypatch.setattr(validation, "clean_text", lambda text: cleaned.append(text) or text)
+    backend = FailingBackend(AssertionError("must not be called"))
+    shared = run(Action.GENERATE, Session(), backend, task_input="x\u200b" * (1 << 20), options={})  # 2 MiB
+    assert shared["error_message"].startswith("The prompt is 2,097,152 characters long; the limit is 32,000")
+    assert cleaned == [] and backend.calls == 0

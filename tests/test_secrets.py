@@ -241,3 +241,20 @@ def test_messages_never_quote_a_key():
         message = describe(exc, settings)
         assert gateway_key not in message and TEST_KEY not in message
         assert TEST_KEY[-8:] not in message
+
+
+@pytest.mark.parametrize("key", [USER_KEY[:20] + "\r\n" + USER_KEY[20:], "sk-проект-" + USER_KEY[8:],
+                                 USER_KEY[:20] + "\ud800" + USER_KEY[20:], USER_KEY[:20] + " " + USER_KEY[20:]],
+                         ids=["crlf", "non-ascii", "lone-surrogate", "space"])
+def test_a_malformed_own_key_is_refused_at_once_without_a_call(app_url, fake, key):
+    """A key no OpenAI key could look like gets a clear message: no upstream call, no retry, no key in it.
+    Sent raw (JSON escapes carry a lone surrogate, which gradio_client cannot encode)."""
+    body = json.dumps({"data": ["a kite", "auto", "auto", "auto", "png", key]})  # ASCII, with \u escapes
+    posted = httpx.post(f"{app_url}gradio_api/call/generate", content=body, timeout=10,
+                        headers={"content-type": "application/json"})
+    answer = httpx.get(f"{app_url}gradio_api/call/generate/{posted.json()['event_id']}", timeout=30).text
+    event, data = answer.strip().splitlines()[-2:]
+    assert event == "event: complete", answer
+    message = json.loads(data.removeprefix("data: "))[-1]  # the raw answer: the state's null first
+    assert message.startswith("That API key contains characters an OpenAI key never has"), message
+    assert fake.attempts == 0 and not any(part in answer for part in fragments(USER_KEY))

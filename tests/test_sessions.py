@@ -4,11 +4,14 @@ ends (idle past its time to live, or its browser disconnects)."""
 from __future__ import annotations
 
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urljoin
 
+import httpx
 from fake_openai import prompt_of
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, image_prompt, image_serial
+from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_prompt, image_serial
 
 from hitl.backends import ImageService
 from hitl.core.stages import Session
@@ -100,3 +103,47 @@ def test_sdk_clients_for_user_keys_are_bounded(monkeypatch):
         service.backend_for(f"sk-user-{i:04d}-{'x' * 20}")
     assert len(service._clients) == 4
     assert all(len(digest) == 64 for digest in service._clients)  # keyed by hash, not by key
+
+
+def test_a_flood_of_new_sessions_from_one_address_evicts_its_own_not_anothers(own_app, fake):
+    """One address opening more sessions than it may keep loses its own oldest, in the vault and in
+    Gradio's state store alike; another address's session keeps its image, its reload and its Approve.
+    The stores are made small (20 sessions) so that 30 page loads would fill them without the per-address cap."""
+    cap, flood = 5, 30
+    demo = own_app(proxy_hops=1, max_sessions=20, sessions_per_address=cap)
+    victim = Page(demo.local_url, headers={"X-Forwarded-For": "198.51.100.7"})
+    victim.load()
+    image = victim.result(victim.click("generate", "still mine", 1, "auto", "auto", "auto", "png", "", 0), "image")
+    flooder = Page(demo.local_url, headers={"X-Forwarded-For": "203.0.113.9"})
+    tokens = []
+    for _ in range(flood):
+        flooder.session_hash = uuid.uuid4().hex[:12]  # a new tab, with no token: a new session each time
+        flooder.load()
+        tokens.append(flooder.token)
+    assert len(gradio_internals.sessions(demo)) <= cap + 2  # the flooder's newest and the victim's
+    assert victim.http.get(urljoin(victim.root + "/", image["url"])).status_code == 200
+    reloaded = Page(demo.local_url, headers={"X-Forwarded-For": "198.51.100.7"})
+    assert reloaded.result(reloaded.load(victim.token), "image")["url"] == image["url"]
+    approved = victim.click("approve")
+    assert "hitl-download" in victim.result(approved, "download")  # approved: the final stage's links
+    assert not victim.result(approved, "status")["value"]  # no "There is no image to review yet"
+    again = Page(demo.local_url, headers={"X-Forwarded-For": "203.0.113.9"})
+    again.load(tokens[0])
+    assert again.token != tokens[0]  # the flooder's oldest session is what went
+    again.load(tokens[-1])
+    assert again.token == tokens[-1]
+
+
+def test_a_flood_of_raw_api_calls_from_one_address_evicts_its_own_gradio_state(own_app, fake):
+    """Each raw REST call gets a new Gradio session; past the address's cap its own oldest are let go, so
+    another address's page keeps its state (its image URL is served from it)."""
+    demo = own_app(proxy_hops=1, max_sessions=20, sessions_per_address=5)
+    victim = Page(demo.local_url, headers={"X-Forwarded-For": "198.51.100.7"})
+    victim.load()
+    image = victim.result(victim.click("generate", "still mine", 1, "auto", "auto", "auto", "png", "", 0), "image")
+    flooder = httpx.Client(base_url=demo.local_url, timeout=30, headers={"X-Forwarded-For": "203.0.113.9"})
+    for _ in range(30):
+        event = flooder.post("gradio_api/call/history", json={"data": []}).json()["event_id"]
+        assert "event: complete" in flooder.get(f"gradio_api/call/history/{event}").text
+    assert len(gradio_internals.sessions(demo)) <= 5 + 2  # the flooder's newest and the victim's
+    assert victim.http.get(urljoin(victim.root + "/", image["url"])).status_code == 200

@@ -31,6 +31,7 @@ BAD = {
     "HITL_QUEUE_SIZE": ("1.5", "a whole number 1 or more"),
     "HITL_MAX_CANDIDATES": ("0", "a whole number 1 or more"),
     "HITL_SESSION_TTL": ("0", "a whole number 1 or more seconds"),
+    "HITL_SESSIONS_PER_ADDRESS": ("0", "a whole number 1 or more"),
     "HITL_CLOSED_SESSION_GRACE": ("-1", "a whole number 0 or more seconds"),
     "HITL_IMAGE_MEMORY_MB": ("nan", "a number 0 or more"),
     "HITL_API_STYLE": ("chat", "one of responses, images"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hitl.core.jobs import Home
@@ -26,6 +27,56 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class ByAddress:
+    """Items (sessions, tabs) by the client address that last used them, least recently used first, per
+    address and overall: `use` says what to let go, the address's own oldest past `per_address` (so one
+    address flooding in new ones pushes out its own, never other people's), then everyone's past `most`."""
+
+    def __init__(self, per_address: int, most: int):
+        self.per_address, self.most = per_address, most
+        self._address: OrderedDict[str, str] = OrderedDict()  # item -> its address, least recently used first
+        self._items: dict[str, OrderedDict[str, None]] = {}  # address -> its items, least recently used first
+
+    def use(self, item: str, address: str) -> list[str]:
+        """`item` used now from `address`; returns the items to let go (never `item` itself)."""
+        if self._address.get(item, address) != address:
+            self.forget(item)
+        self._address[item] = address
+        self._address.move_to_end(item)
+        mine = self._items.setdefault(address, OrderedDict())
+        mine[item] = None
+        mine.move_to_end(item)
+        gone = []
+        while len(mine) > self.per_address:
+            gone.append(next(iter(mine)))
+            self.forget(gone[-1])
+        while len(self._address) > self.most:
+            gone.append(next(iter(self._address)))
+            self.forget(gone[-1])
+        return gone
+
+    def touch(self, item: str) -> None:
+        """`item` used again from where it was last used."""
+        address = self._address.get(item)
+        if address is not None:
+            self._address.move_to_end(item)
+            self._items[address].move_to_end(item)
+
+    def oldest(self) -> str | None:
+        return next(iter(self._address), None)
+
+    def forget(self, item: str) -> None:
+        address = self._address.pop(item, None)
+        if address is not None:
+            mine = self._items[address]
+            del mine[item]
+            if not mine:
+                del self._items[address]
+
+    def __len__(self) -> int:
+        return len(self._address)
+
+
 @dataclass
 class _Kept:
     home: Home
@@ -33,15 +84,23 @@ class _Kept:
 
 
 class SessionVault:
-    """Token -> session, for every tab that loaded the page; bounded in count and time."""
+    """Token -> session, for every tab that loaded the page; bounded in count and time, and per client
+    address: an address opening more than `per_address` sessions loses its own least recently used
+    ones, so a flood of page loads from one address cannot push everyone else's sessions out.
+    `on_evict` is told the tabs of a session dropped for room (the web layer releases their Gradio state,
+    which would otherwise still fill Gradio's store)."""
 
-    def __init__(self, ttl: float, max_sessions: int = 10_000):
-        self.ttl, self.max_sessions = ttl, max_sessions
-        self._kept: OrderedDict[str, _Kept] = OrderedDict()  # by digest, least recently used first
+    def __init__(self, ttl: float, max_sessions: int = 10_000, per_address: int = 200,
+                 on_evict: Callable[[list[str]], None] | None = None):
+        self.ttl, self.on_evict = ttl, on_evict
+        self._kept: dict[str, _Kept] = {}  # by digest
+        self._used = ByAddress(per_address, max_sessions)  # digests, least recently used first
         self._tabs: dict[str, str] = {}  # tab (session hash) -> digest
 
-    def open(self, token: str | None, tab: str, session: Session, now: float) -> tuple[str, Home]:
-        """A tab loads the page: its token's home if it is still kept, else a new token and home for `session`."""
+    def open(self, token: str | None, tab: str, session: Session, now: float,
+             address: str = "") -> tuple[str, Home]:
+        """A tab loads the page from `address`: its token's home if it is still kept, else a new token and
+        home for `session`."""
         self._expire(now)
         digest = _digest(token) if isinstance(token, str) and token else ""
         kept = self._kept.get(digest)
@@ -55,10 +114,9 @@ class SessionVault:
             del kept.tabs[oldest]
             self._tabs.pop(oldest, None)
         kept.home.touched = now
-        self._kept.move_to_end(digest)
         self._tabs[tab] = digest
-        while len(self._kept) > self.max_sessions:
-            self._drop(next(iter(self._kept)))
+        for gone in self._used.use(digest, address):  # counted against the address that opens it now
+            self._evict(gone)
         return token, kept.home
 
     def home(self, tab: str) -> Home | None:
@@ -73,21 +131,26 @@ class SessionVault:
         kept = self._kept.get(digest) if digest else None
         if kept is not None:
             kept.home.set(session, now)
-            self._kept.move_to_end(digest)
+            self._used.touch(digest)
 
     def __len__(self) -> int:
         return len(self._kept)
 
     def _expire(self, now: float) -> None:
-        while self._kept:
-            digest, oldest = next(iter(self._kept.items()))
-            if now - oldest.home.touched < self.ttl:
-                break
+        while (digest := self._used.oldest()) is not None and now - self._kept[digest].home.touched >= self.ttl:
             self._drop(digest)
 
-    def _drop(self, digest: str) -> None:
+    def _evict(self, digest: str) -> None:
+        """Dropped for room while its tabs may still be open: their state goes too."""
+        tabs = list(self._drop(digest).tabs)
+        if self.on_evict is not None:
+            self.on_evict(tabs)
+
+    def _drop(self, digest: str) -> _Kept:
         kept = self._kept.pop(digest)
+        self._used.forget(digest)
         for tab in kept.tabs:
             self._tabs.pop(tab, None)
         if kept.home.job is not None:  # the session is gone: nobody can see what it would make
             kept.home.job.cancel()
+        return kept

@@ -1,4 +1,9 @@
-"""One PocketFlow flow per user action. Guards end a flow early through `Halt`."""
+"""One PocketFlow flow per user action. Guards end a flow early through `Halt`.
+
+Cheap refusals come first: the stage, the text's length, the count and options, the image memory, the
+limits and the budget are all checked before a picture the user sent is decoded (work in a shared thread
+pool), so a caller past their limit costs a few comparisons however large the picture they send. A
+picture refused after that counts as a generation, as a failed image call does."""
 
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ def _chain(*nodes) -> AsyncFlow:
 def generate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.GENERATE),
                   ValidateRequest(text="task_input", into="input_used_by_process", what="prompt"),
-                  ValidateUpload(), MakeRoom(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.GENERATE))
+                  MakeRoom(), CheckLimits(), CheckBudget(), ValidateUpload(), GenerateImage(action=Action.GENERATE))
 
 
 def regenerate_flow() -> AsyncFlow:
@@ -58,7 +63,7 @@ def refine_flow() -> AsyncFlow:
 def edit_region_flow() -> AsyncFlow:
     return _chain(CheckSeen(), CheckStage(action=Action.EDIT_REGION),
                   ValidateRequest(text="instruction", into="feedback", what="instruction"),
-                  ValidateMask(), MakeRoom(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.EDIT_REGION))
+                  MakeRoom(), CheckLimits(), CheckBudget(), ValidateMask(), GenerateImage(action=Action.EDIT_REGION))
 
 
 def select_flow() -> AsyncFlow:

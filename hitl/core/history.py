@@ -3,6 +3,8 @@ asked, what came back, what it cost, and which one is on screen or approved (`/h
 
 from __future__ import annotations
 
+import re
+
 from hitl.core.stages import Candidate, Session
 from hitl.serving.costs import money
 from hitl.serving.image_memory import RELEASED
@@ -50,11 +52,26 @@ def history(session: Session) -> dict:
     }
 
 
+# What can make Markdown of text anywhere in a line: emphasis, code, links and images ([ ] !), raw HTML
+# and autolinks (< >), tables, strikethrough, entities (&), headings (#); and backslash itself.
+_ANYWHERE = re.compile(r"([\\`*_\[\]!<>#|~&])")
+# What does only at a line's start: list items (- + 1. 1)) and setext underlines (= -).
+_LINE_START = re.compile(r"^(\d*)([-+=.)])")
+
+
+def literal(text: str) -> str:
+    """User or model text, shown as itself in Markdown: every character that could make a heading, a
+    link, an image or raw HTML backslash-escaped, each line a hard break within one paragraph (blank lines
+    and indents dropped, so nothing can start a new block)."""
+    lines = (_LINE_START.sub(r"\1\\\2", _ANYWHERE.sub(r"\\\1", line.strip())) for line in text.splitlines())
+    return "\\\n".join(line for line in lines if line)
+
+
 def markdown(session: Session) -> str:
     """The same decision log for people: one section per version, the approved one marked."""
     tree = history(session)
     approved = f" · approved {tree['approved_at']}" if tree["approved_at"] else ""
-    lines = [f"# Decision log\n\nPrompt: {tree['prompt']}\n\nStage: {tree['stage']}{approved} · "
+    lines = [f"# Decision log\n\nPrompt: {literal(tree['prompt'])}\n\nStage: {tree['stage']}{approved} · "
              f"cost so far: {money(tree['spent_usd'])}\n"]
     if tree["decisions"]:
         lines.append("Decisions:\n")
@@ -66,9 +83,9 @@ def markdown(session: Session) -> str:
                  else f" — {RELEASED}" if v["released"] else "")
         lines.append(f"## #{v['number']}: {came}{marks}\n")
         if v["instruction"]:
-            lines.append(f"- Asked: {v['instruction']}")
+            lines.append(f"- Asked: {literal(v['instruction'])}")
         lines.append(f"- Options: {', '.join(f'{k} {val}' for k, val in v['options'].items()) or 'defaults'}")
         if v["revised_prompt"]:
-            lines.append(f"- The model used: {v['revised_prompt']}")
+            lines.append(f"- The model used: {literal(v['revised_prompt'])}")
         lines.append(f"- Cost: {'≈ ' if v['cost_estimated'] else ''}{money(v['cost_usd'])}\n")
     return "\n".join(lines)

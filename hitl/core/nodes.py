@@ -56,6 +56,9 @@ class CheckStage(AsyncNode):
         return None
 
 
+INLINE_CHARS = 2_000  # text cleaned on the event loop up to this length (about 1 ms); longer, in a thread
+
+
 class ValidateRequest(AsyncNode):
     """Cleans the typed text (a prompt, or Refine's feedback), the options and how many images to make.
 
@@ -72,7 +75,11 @@ class ValidateRequest(AsyncNode):
     async def exec_async(self, prep_res):
         text, options, count, max_chars = prep_res
         try:
-            return check_prompt(text, max_chars, self.what), check_options(options), check_count(count)
+            if isinstance(text, str) and len(text) > INLINE_CHARS:  # cleaning it takes a while: off the loop
+                cleaned = await asyncio.to_thread(check_prompt, text, max_chars, self.what)
+            else:
+                cleaned = check_prompt(text, max_chars, self.what)
+            return cleaned, check_options(options), check_count(count)
         except InputError as problem:
             return problem
 

@@ -21,6 +21,7 @@ from hitl.core.continuity import SessionVault
 from hitl.core.flows import FLOWS
 from hitl.core.progress import Preview, Started
 from hitl.core.stages import Action, Session, from_shared, to_shared
+from hitl.core.validation import InputError, check_key
 from hitl.serving.config import Settings
 from hitl.serving.image_memory import ImageMemory, budget_bytes
 from hitl.serving.shared_counters import SharedCounters, counters_for
@@ -44,8 +45,9 @@ class Runtime:
     def create(cls, settings: Settings) -> Runtime:
         images = ImageMemory(budget_bytes(settings.image_memory_mb))
         log.info("image memory budget: %.0f MiB", images.budget / (1 << 20))
-        return cls(settings, ImageService(settings), counters_for(settings), SessionVault(settings.session_ttl),
-                   images, asyncio.Semaphore(settings.max_concurrent))
+        vault = SessionVault(settings.session_ttl, settings.max_sessions, settings.sessions_per_address)
+        return cls(settings, ImageService(settings), counters_for(settings), vault, images,
+                   asyncio.Semaphore(settings.max_concurrent))
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."
@@ -70,12 +72,17 @@ async def run_action(
 
 async def _run(action: Action, session: Session, runtime: Runtime, client_ip: str, api_key: str | None,
                inputs: dict) -> AsyncIterator[Started | Preview | Session]:
+    try:  # before any SDK client is made for it: a key that can never work gets no call and no retry
+        backend = runtime.service.backend_for(check_key(api_key))
+    except InputError as problem:
+        yield replace(session, error_message=str(problem))
+        return
     news: asyncio.Queue[Started | Preview | None] = asyncio.Queue()  # None: the flow has ended
     # now: this process's clock, for the session's own window; wall_now: the same in every process.
     shared = to_shared(
         session, **inputs, settings=runtime.settings, counters=runtime.counters, client_ip=client_ip,
         now=time.monotonic(), wall_now=time.time(), today=datetime.now(timezone.utc).date(),
-        backend=runtime.service.backend_for(api_key), own_key=bool(api_key),
+        backend=backend, own_key=bool(api_key),
         on_start=lambda: news.put_nowait(Started()),
         on_partial=lambda slot, candidate, ready=False: news.put_nowait(Preview(slot, candidate, ready)),
         images=runtime.images, owner=session.busy, calls=runtime.calls,

@@ -111,11 +111,13 @@ class Settings:
     queue_size: int  # requests waiting beyond that
     max_candidates: int  # images kept per session in review
     session_ttl: int  # seconds before an idle session's state is dropped
+    sessions_per_address: int  # sessions one client address keeps at once: its own oldest go first past it
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
     redis_url: str | None  # where the per-address limits and the daily spend are counted (None: in memory)
     image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
     log_level: str  # one of logging's level names
     monitoring: bool = False  # Gradio's /monitoring pages (an event summary anyone could read): off unless asked
+    max_sessions: int = 10_000  # sessions kept at once, all addresses together (the vault and Gradio's state alike)
 
     @property
     def demo(self) -> bool:
@@ -151,6 +153,7 @@ def load_settings(**overrides) -> Settings:
         queue_size=number_setting("HITL_QUEUE_SIZE", 256, int, 1),
         max_candidates=number_setting("HITL_MAX_CANDIDATES", 8, int, 1),
         session_ttl=number_setting("HITL_SESSION_TTL", 1800, int, 1, note=" seconds"),
+        sessions_per_address=number_setting("HITL_SESSIONS_PER_ADDRESS", 200, int, 1),
         closed_session_grace=number_setting("HITL_CLOSED_SESSION_GRACE", 60, int, 0, note=" seconds"),
         redis_url=_url("HITL_REDIS_URL", ("redis", "rediss"),
                        "redis://[:password@]host[:port][/db] (rediss:// for TLS)"),

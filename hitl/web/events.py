@@ -122,10 +122,15 @@ class PageEvents:
                 page.slider, page.image, page.revised_prompt, page.cost, page.gallery, page.compare,
                 page.your_prompt, page.download, page.message, page.prompt]
 
-    def home(self, tab: str, shown: Session) -> Home:
+    def address(self, request: gr.Request) -> str:
+        return client_address(request, self.runtime.settings.proxy_hops)
+
+    def home(self, request: gr.Request, shown: Session) -> Home:
         """The session's home: the one the browser's token named at page load, or one of this tab's own
         (a client of the page's events that never loaded the page)."""
-        return self.runtime.vault.home(tab) or self.runtime.vault.open(None, tab, shown, time.monotonic())[1]
+        tab = tab_of(request)
+        return self.runtime.vault.home(tab) or self.runtime.vault.open(
+            None, tab, shown, time.monotonic(), self.address(request))[1]
 
     def screen(self, tab: str, shown: Session) -> Screen:
         screen = self.screens.get(tab)
@@ -150,7 +155,7 @@ class PageEvents:
         session's: if this tab goes (a reload, a closed tab, a lost connection) it runs on, and every
         page of the session watches it."""
         tab = tab_of(request)
-        home, screen = self.home(tab, shown), self.screen(tab, shown)
+        home, screen = self.home(request, shown), self.screen(tab, shown)
         count = inputs.get("count", 1)
         count = count if isinstance(count, int) and 1 <= count <= MAX_COUNT else 1
         draft = None
@@ -177,7 +182,7 @@ class PageEvents:
         """A quick action (pick, compare, approve, start over…) on the session's home, shown on this tab
         (and by their watch on its other tabs). A refusal is this tab's message alone."""
         tab = tab_of(request)
-        home, screen = self.home(tab, shown), self.screen(tab, shown)
+        home, screen = self.home(request, shown), self.screen(tab, shown)
         if home.busy:
             return self.render(screen, home, BUSY)
         before = home.session
@@ -190,7 +195,7 @@ class PageEvents:
     async def watch(self, shown: Session, request: gr.Request):
         """Every open tab watches its session's home from page load on, and draws whatever another tab
         or a job changed there: a streaming event that waits, so an idle tab costs next to nothing."""
-        tab, address = tab_of(request), client_address(request, self.runtime.settings.proxy_hops)
+        tab, address = tab_of(request), self.address(request)
         home = self.runtime.vault.home(tab)
         if home is None or self.watching.total() >= MAX_WATCHES or self.watching[address] >= WATCHES_PER_ADDRESS:
             return
@@ -213,7 +218,7 @@ class PageEvents:
         """Page load: the session this browser's token names (a reload loses nothing), or a new token;
         and the visitor's recent prompts in the picker."""
         tab = tab_of(request)
-        token, home = self.runtime.vault.open(token, tab, session, time.monotonic())
+        token, home = self.runtime.vault.open(token, tab, session, time.monotonic(), self.address(request))
         self.forget_tab(tab)
         outputs = self.render(self.screen(tab, session), home) if home.session is not session else {}
         prompts = [p for p in history or [] if isinstance(p, str)][:HISTORY]
@@ -227,7 +232,7 @@ class PageEvents:
                                           **upstream(size, quality, background, output_format, api_key, budget)):
             # Remembered as the job starts, in the browser that asked: a reload mid-generation keeps it too.
             if not remembered and isinstance(prompt, str) and prompt.strip() and self.home(
-                    tab_of(request), session).job is not None:
+                    request, session).job is not None:
                 remembered = self.remembered(prompt.strip()[:self.runtime.settings.max_prompt_chars], history)
                 yield {**outputs, **remembered}
             else:
@@ -265,7 +270,7 @@ class PageEvents:
 
     async def approve_compared(self, seen, session: Session, request: gr.Request):
         return await self.act(Action.APPROVE, session, request, seen=seen_of(seen),
-                              approve_index=self.home(tab_of(request), session).session.compared)
+                              approve_index=self.home(request, session).session.compared)
 
     async def reopen(self, seen, session: Session, request: gr.Request):
         return await self.act(Action.REOPEN, session, request, seen=seen_of(seen))
@@ -279,14 +284,14 @@ class PageEvents:
     async def pick(self, seen, session: Session, event: gr.SelectData, request: gr.Request):
         """A thumbnail clicked: on screen, or beside the one on screen while comparing two."""
         seen = seen_of(seen, picked_url(event))
-        if self.home(tab_of(request), session).session.compared_image is not None:
+        if self.home(request, session).session.compared_image is not None:
             return await self.act(Action.COMPARE, session, request, compare_index=event.index, seen=seen)
         return await self.act(Action.SELECT, session, request, select_index=event.index, seen=seen)
 
     async def compare(self, seen, session: Session, request: gr.Request):
         """Side by side: the one on screen and the newest other one (a thumbnail click changes it)."""
         seen = seen_of(seen)
-        current = self.home(tab_of(request), session).session
+        current = self.home(request, session).session
         keys = [c.key for c in current.candidates]
         on_screen = keys.index(seen["screen"]) if seen and seen.get("screen") in keys else current.selected
         newest = len(current.candidates) - 1

@@ -3,9 +3,10 @@ user gains from it.
 
 Gradio has no public API for these: reading a session's state outside an event (the image route),
 releasing a closed tab's state sooner than Gradio's hour, listing sessions (tests and the bench),
-letting a raw REST call leave out trailing parameters without its values reaching the log, a
-per-session state without deep-link copies of every block's config, and opening a share tunnel
-ourselves. Each docstring says what the user gains and what upstream change would retire it. Each
+seeing which session each event runs for (sessions per address), letting a raw REST call leave out
+trailing parameters without its values reaching the log, a per-session state without deep-link
+copies of every block's config, and opening a share tunnel ourselves. Each docstring says what the
+user gains and what upstream change would retire it. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
 Patches that only saved app CPU were removed (about 16 ms per generation with 64 at once, against
 25 s of image latency: bench/results.md, 2026-12-07), since each made every Gradio upgrade a risk.
@@ -65,6 +66,26 @@ def release(app_or_blocks, session_hash: str) -> None:
     holder.delete_state(session_hash)
     with holder.lock:
         holder.session_data.pop(session_hash, None)
+
+
+def on_every_event(blocks, seen) -> None:
+    """Call `seen(request, session_hash)` as each event (each step of a streaming one) starts: Gradio has
+    made or touched that session's state for it, whatever the event is (a page event, a named endpoint, a
+    raw REST call, which gets a new session hash each time).
+
+    Gain: fairness. Gradio keeps at most 10,000 session states and drops the oldest, whoever owns them;
+    counting each session against its address lets a flood of new sessions from one address evict that
+    address's own (`continuity.ByAddress`), not other visitors' work. Retired when Gradio bounds session
+    states per client, or gives apps a public hook for a session's creation with its request."""
+    process = blocks.process_api
+
+    async def watched(*args, **kwargs):
+        request, session_hash = kwargs.get("request"), kwargs.get("session_hash")
+        if session_hash and request is not None and not isinstance(request, list):  # a list: batched, none here
+            seen(request, session_hash)
+        return await process(*args, **kwargs)
+
+    blocks.process_api = watched
 
 
 def fill_left_out_inputs(blocks) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
+from hitl.core.continuity import ByAddress
 from hitl.core.runner import Runtime
 from hitl.serving.config import Settings
 from hitl.serving.memory import trim
@@ -16,7 +17,7 @@ from hitl.web import gradio_internals
 from hitl.web.api import add_endpoints
 from hitl.web.edge import BodyLimit, closed_routes
 from hitl.web import events as page_events
-from hitl.web.events import PageEvents, tab_of, wire
+from hitl.web.events import PageEvents, client_address, tab_of, wire
 from hitl.web.image_route import image_route
 from hitl.web.log_route import log_route
 from hitl.web.page import TITLE, layout
@@ -34,10 +35,11 @@ def launch_options(settings: Settings) -> dict:
     pool and the watching tabs. The page fetches its images and the decision log from routes that read
     the session itself; Gradio's routes that store or serve files are closed and oversized bodies
     refused unread (`hitl/web/edge.py`); Gradio's public monitoring (an event summary at
-    `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1."""
+    `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1. Gradio's session store holds
+    as many sessions as the vault (`max_sessions`), each address's bounded by the vault's eviction."""
     slots = settings.max_concurrent + 16 + page_events.MAX_WATCHES
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": slots,
-            "enable_monitoring": settings.monitoring,
+            "enable_monitoring": settings.monitoring, "state_session_capacity": settings.max_sessions,
             "app_kwargs": {"routes": [image_route(), log_route(), *closed_routes()],
                            "middleware": [Middleware(BodyLimit)]}}
 
@@ -50,9 +52,26 @@ def build_demo(settings: Settings) -> gr.Blocks:
         events = wire(demo, page, runtime, settings)
         add_endpoints(page, runtime)
         demo.unload(release_closed(demo, events, settings.closed_session_grace))
+        runtime.vault.on_evict = release_evicted(demo, events)
+        # Every session Gradio holds, page or API, counted against its address: a flood of new session
+        # hashes from one address (raw REST calls make one each) releases that address's own oldest.
+        tabs = ByAddress(settings.sessions_per_address, settings.max_sessions)
+        gradio_internals.on_every_event(demo, lambda request, tab: runtime.vault.on_evict(
+            tabs.use(tab, client_address(request, settings.proxy_hops))))
     gradio_internals.fill_left_out_inputs(demo)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
+
+
+def release_evicted(demo: gr.Blocks, events: PageEvents):
+    def release(tabs: list[str]) -> None:
+        """Tabs let go for room (their address opened too many): their Gradio state goes, or Gradio's store
+        would still fill up with them and push out other people's."""
+        for tab in tabs:
+            gradio_internals.release(demo, tab)
+            events.forget_tab(tab)
+
+    return release
 
 
 def release_closed(demo: gr.Blocks, events: PageEvents, grace: float):
