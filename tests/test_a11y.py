@@ -7,7 +7,7 @@ shown), review (one candidate, then two with the gallery), final, and an error m
 a desktop and a phone viewport. Any "serious" or "critical" violation fails the test; the
 failure lists every stage's findings, the moderate and minor ones included.
 
-axe-core comes from npm, pinned in .ci/run (`npm install --no-save --prefix .ci/node
+axe-core comes from npm, pinned in scripts/install-test-tools.sh (`npm install --no-save --prefix .ci/node
 axe-core@...`); `HITL_AXE_JS` may point at another axe.min.js. A missing axe skips the test with
 that hint, and fails it in CI (system_tools.missing).
 """
@@ -25,9 +25,8 @@ from system_tools import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_AXE = ROOT / ".ci/node/node_modules/axe-core/axe.min.js"
-AXE_HINT = ("axe-core is not installed: run `npm install --no-save --prefix .ci/node axe-core@<version>` "
-            "in the repository (the version .ci/run pins; `bash .ci/run` does it), or point HITL_AXE_JS "
-            "at an axe.min.js")
+AXE_HINT = ("axe-core is not installed: run `bash scripts/install-test-tools.sh` (it pins the version) "
+            "or point HITL_AXE_JS at an axe.min.js")
 FAILING_IMPACTS = ("critical", "serious")
 IMPACT_ORDER = ("critical", "serious", "moderate", "minor")
 SHOWN_TARGETS = 3  # selectors listed per violation

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+INSTALL = ROOT / "scripts/install-test-tools.sh"
 
 
 def readme_test_command() -> str:
@@ -17,10 +18,13 @@ def readme_test_command() -> str:
     return [line for line in block.splitlines() if "pytest" in line and "pip" not in line][0].strip()
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_ci_runs_exactly_the_readme_install_line_and_test_command():
     command = readme_test_command()
     lines = [line.strip() for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()]
     assert lines[-1] == command
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = re.search(r"## Test it\n\n```bash\n(.*?)\n", readme).group(1).split("#")[0].strip()
+    assert install == "bash scripts/install-test-tools.sh" and install in lines
 
 
 def test_the_test_workflow_is_valid_and_runs_ci_on_push_and_pull_request():
@@ -43,8 +47,8 @@ def test_ci_covers_every_supported_python_and_other_systems():
     runs = [step["run"] for step in other["steps"] if "run" in step]
     # Only redis-server is missing there (its tests deselected); the live tests stay off as in addopts.
     assert runs[-1] == 'python -m pytest -m "not live and not redis"'
-    axe = re.search(r"axe-core@[\d.]+", (ROOT / ".ci/run").read_text(encoding="utf-8")).group()
-    assert any(axe in run for run in runs), "axe-core is pinned differently than in .ci/run"
+    axe = re.search(r"axe-core@[\d.]+", INSTALL.read_text(encoding="utf-8")).group()
+    assert any(axe in run for run in runs), "axe-core is pinned differently than in scripts/install-test-tools.sh"
 
 
 def test_the_space_sync_workflow_pushes_main_with_a_secret_token():
