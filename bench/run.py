@@ -791,6 +791,14 @@ def copies(c: Ctx, tab: str) -> float:
     return c.r[f"{tab}_copies"] / c.r["previews"] if c.r["previews"] else float("nan")
 
 
+def idle_note(r: dict) -> str:
+    quiet = " and ".join(f"{q:.2f} s ({ms:.0f} ms/s)" for q, ms in zip(r["quiet_cpu"], r["quiet_ms_per_s"]))
+    return (f"app CPU over {r['window']:g} s with {r['n']} idle tabs open ({r['tabs_cpu']:.2f} s) minus the mean of "
+            f"the same window with none before and after ({quiet}), ÷ tabs ÷ s: {r['core_per_tab']:.1e} of one core "
+            f"per tab, {r['core_all_tabs']:.2%} for all {r['n']}; a tab is its heartbeat stream, its page load and "
+            f"its page_watch ({r['watching']}/{r['n']} watching to the end)")
+
+
 def tabs_part(key: str):
     """One context for a part of the tabs phase ("idle" or "previews"), if that phase ran."""
     return lambda c: [Ctx(c, r=c.tabs[key])] if c.tabs else []
@@ -798,12 +806,7 @@ def tabs_part(key: str):
 
 TABS = [  # issue 22: how it is shown
     Section(tabs_part("idle"), [
-        Row("idle_tab_cpu_ms_per_s", "ms_per_tab_s",
-            lambda c: f"app CPU over {c.r['window']:g} s with {c.r['n']} idle tabs open ({c.r['tabs_cpu']:.2f} s) "
-                      f"minus the same with none ({c.r['quiet_cpu']:.2f} s), ÷ tabs ÷ s: {c.r['core_per_tab']:.1e} "
-                      f"of one core per tab, {c.r['core_all_tabs']:.2%} for all {c.r['n']}; a tab is its heartbeat "
-                      f"stream, its page load and its page_watch ({c.r['watching']}/{c.r['n']} watching to the end)",
-            shown="{:.3f} ms")]),
+        Row("idle_tab_cpu_ms_per_s", "ms_per_tab_s", lambda c: idle_note(c.r), shown="{:.3f} ms/s")]),
     Section(tabs_part("previews"), [
         Row("second_tab_preview_delay_p50_ms", "delay_p50_ms",
             lambda c: f"per preview, its arrival on a second tab of the session (page_watch) − on the clicking tab; "
@@ -1073,8 +1076,8 @@ async def tabs_phase(args, fake: Proc) -> dict:
             "with none")
         idle = await tabs.idle_tabs(url, lambda: cpu_seconds(app.info["pid"]), n=args.idle_tabs,
                                     window=args.idle_window)
-        log(f"  CPU s in the window: no tabs {idle['quiet_cpu']:.2f}, {args.idle_tabs} tabs {idle['tabs_cpu']:.2f}; "
-            f"{idle['watching']} watching")
+        log("  app CPU s in each window: no tabs {:.2f}, {} tabs {:.2f}, none again {:.2f}; {} watching".format(
+            idle["quiet_cpu"][0], args.idle_tabs, idle["tabs_cpu"], idle["quiet_cpu"][1], idle["watching"]))
         log(f"phase: tabs, {args.tab_generations} generations watched by a second tab")
         previews = await asyncio.to_thread(tabs.two_tab_previews, url, generations=args.tab_generations,
                                            timeout=20 * args.latency + 60)
