@@ -8,6 +8,7 @@ the CLI can skip is also given as missing.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 import pytest
@@ -116,6 +117,14 @@ def make_capacity(died: bool = False) -> dict:
     return cap
 
 
+def make_tabs() -> dict:
+    """Shaped like tabs_phase(...)."""
+    idle = {"n": 50, "window": 30.0, "quiet_cpu": [1.5, 1.7], "tabs_cpu": 1.75, "watching": 50, "heartbeats": 50}
+    previews = {"generations": 10, "previews": 20, "second_missed": 1, "first_copies": 20, "second_copies": 19,
+                "first_p50_ms": 701.25, "second_p50_ms": 745.5, "delay_p50_ms": 40.25, "delay_max_ms": 98.0}
+    return {"idle": {**idle, **bench.tabs.idle_cost(idle)}, "previews": previews}
+
+
 def full_inputs() -> dict:
     return dict(args=make_args(), m=make_machine(), single=make_single(errors=["timeout after 60 s"]),
                 nopart=make_single(partial_images=0, scale=0.97), small=make_single(scale=0.5),
@@ -123,7 +132,7 @@ def full_inputs() -> dict:
                 variants={"launch(max_threads=4096), max_concurrent=4096": make_concurrency([1, 64], shift=0.1)},
                 mems={"default": make_memory(),
                       "MALLOC_MMAP_THRESHOLD_=131072": make_memory(n=16, grace=None, traced=False)},
-                elapsed=594.0, cap=make_capacity())
+                elapsed=594.0, cap=make_capacity(), tabs=make_tabs())
 
 
 def sparse_inputs() -> dict:
@@ -228,7 +237,7 @@ def test_full_report_headline_rows_in_order():
                    "first_preview_ratio p50", "bytes_ratio, partial images on (÷ every image delivered)",
                    "bytes_ratio, partial images on (÷ final image only)", "bytes_ratio, partial images off"])
     assert names[:len(expected)] == expected
-    memory = names[len(expected):-6]
+    memory = names[len(expected):-9]
     assert [name.split(" (")[0] for name in memory] == [
         "memory_per_session", "memory after all sessions closed", "memory after the app's closed-tab grace",
         "memory after Gradio's closed-session TTL too", "memory after that + malloc_trim(0)",
@@ -280,7 +289,7 @@ def test_the_capacity_phase_says_whether_rss_stayed_within_the_bound_and_nothing
     text = build("full")
     lines = text.splitlines()
     names = [row[0] for row in table_rows(text)]
-    assert names[-6:] == [
+    assert names[-9:-3] == [
         "capacity: peak RSS over baseline, 3000 sessions, 200 open pages, 512 MiB budget",
         "capacity: peak RSS over baseline, 3000 sessions, 400 open pages, 512 MiB budget",
         "capacity: processes that died", "capacity: on-screen or approved images lost",
@@ -322,3 +331,37 @@ def test_the_rss_curve_is_an_svg_with_one_line_per_run_and_the_bound():
     assert picture.startswith("<svg ") and picture.rstrip().endswith("</svg>")
     assert picture.count("<polyline") == 3 and "baseline + budget + margin" in picture
     assert "before: no budget (200 open pages)" in picture
+
+
+def test_the_tabs_phase_reports_idle_cpu_per_tab_and_the_second_tab_delay():
+    lines = build("full").splitlines()
+    names = [row[0] for row in table_rows("\n".join(lines))]
+    assert names[-3:] == ["idle_tab_cpu_ms_per_s", "second_tab_preview_delay_p50_ms",
+                          "preview arrival after the click p50: clicking tab / second tab"]
+    # (1.75 − mean(1.5, 1.7)) ÷ 50 tabs ÷ 30 s = 0.1 ms per tab per second
+    assert any(line.startswith("| idle_tab_cpu_ms_per_s | 0.100 ms/s | info |  | app CPU over 30 s with 50 idle tabs "
+                               "open (1.75 s) minus the mean of the same window with none before and after "
+                               "(1.50 s (50 ms/s) and 1.70 s (57 ms/s)), ÷ tabs ÷ s: 1.0e-04 of one core per tab, "
+                               "0.50% for all 50;") for line in lines)
+    assert any(line.startswith("| second_tab_preview_delay_p50_ms | 40.2 ms | info |  |") and
+               "max 98.0 ms; 20 previews in 10 generations, 1 never reached the second tab" in line for line in lines)
+    assert any(line.startswith("| preview arrival after the click p50: clicking tab / second tab | 701 / 746 ms |")
+               and "streams carried each preview 1.00 / 0.95 times" in line for line in lines)
+    assert "idle_tab" not in build("sparse")
+
+
+def test_preview_delays_pair_each_preview_by_its_first_arrival_on_each_tab():
+    """Per generation: (click time, clicking tab's arrivals, second tab's arrivals), each (time, data URL)."""
+    generations = [
+        (10.0, [(10.5, "data:a"), (10.6, "data:a"), (11.0, "data:b")], [(10.54, "data:a"), (11.1, "data:b")]),
+        (20.0, [(20.4, "data:c"), (20.9, "data:d")], [(20.46, "data:c"), (20.5, "data:c")]),  # d never came
+    ]
+    r = bench.tabs.preview_delays(generations)
+    assert (r["generations"], r["previews"], r["second_missed"]) == (2, 4, 1)
+    assert (r["first_copies"], r["second_copies"]) == (5, 4)
+    assert r["first_p50_ms"] == pytest.approx(700.0)  # of 500, 1000, 400, 900
+    assert r["second_p50_ms"] == pytest.approx(540.0)  # of 540, 1100, 460
+    assert r["delay_p50_ms"] == pytest.approx(60.0)  # of 40, 100, 60
+    assert r["delay_max_ms"] == pytest.approx(100.0)
+    nothing = bench.tabs.preview_delays([])
+    assert nothing["previews"] == 0 and math.isnan(nothing["delay_p50_ms"]) and math.isnan(nothing["delay_max_ms"])
