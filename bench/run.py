@@ -792,11 +792,14 @@ def copies(c: Ctx, tab: str) -> float:
 
 
 def idle_note(r: dict) -> str:
-    quiet = " and ".join(f"{q:.2f} s ({ms:.0f} ms/s)" for q, ms in zip(r["quiet_cpu"], r["quiet_ms_per_s"]))
-    return (f"app CPU over {r['window']:g} s with {r['n']} idle tabs open ({r['tabs_cpu']:.2f} s) minus the mean of "
-            f"the same window with none before and after ({quiet}), ÷ tabs ÷ s: {r['core_per_tab']:.1e} of one core "
-            f"per tab, {r['core_all_tabs']:.2%} for all {r['n']}; a tab is its heartbeat stream, its page load and "
-            f"its page_watch ({r['watching']}/{r['n']} watching to the end)")
+    def seconds(windows: list[float]) -> str:
+        return ", ".join(f"{w:.2f}" for w in windows) + " s"
+
+    quiet_ms = 1000 * statistics.mean(r["quiet_cpu"]) / r["window"]
+    return (f"app CPU per {r['window']:g} s window with {r['n']} idle tabs open ({seconds(r['tabs_cpu'])}) − without "
+            f"any ({seconds(r['quiet_cpu'])}: the app idles at {quiet_ms:.0f} ms/s), means ÷ tabs ÷ s: "
+            f"{r['core_per_tab']:.1e} of one core per tab, {r['core_all_tabs']:.2%} for all {r['n']}; a tab is its "
+            f"heartbeat stream, its page load and its page_watch ({r['watching']}/{r['n']} watching to the end)")
 
 
 def tabs_part(key: str):
@@ -814,10 +817,10 @@ TABS = [  # issue 22: how it is shown
                       f"generations, {c.r['second_missed']} never reached the second tab",
             shown="{:.1f} ms"),
         Row("preview arrival after the click p50: clicking tab / second tab",
-            lambda c: f"{fmt(c.r['first_p50_ms'], 0)} / {fmt(c.r['second_p50_ms'], 0)} ms",
-            lambda c: f"{c.args.partial_images} previews per generation, due L/{c.args.partial_images + 1} apart "
-                      f"(L = {c.L:g} s); streams carried each preview {copies(c, 'first'):.2f} / "
-                      f"{copies(c, 'second'):.2f} times")]),
+            lambda c: "; ".join(f"#{i + 1} {fmt(one, 0)} / {fmt(two, 0)} ms"
+                                for i, (one, two) in enumerate(c.r["after_click_p50_ms"])),
+            lambda c: f"preview #k is due k·L/{c.args.partial_images + 1} after the click (L = {c.L:g} s); "
+                      f"streams carried each preview {copies(c, 'first'):.2f} / {copies(c, 'second'):.2f} times")]),
 ]
 HEADLINE += TABS
 
@@ -988,6 +991,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--idle-window", type=float, default=30.0,
                    help="seconds of app CPU measured with and without the idle tabs (default 30: two of the "
                         "watch's 15 s pings, three of Gradio's 10 s stream timeouts)")
+    p.add_argument("--idle-rounds", type=int, default=2,
+                   help="times the idle tabs open, each window with them between two without (default 2)")
     p.add_argument("--tab-generations", type=int, default=10,
                    help="generations watched by a second tab in the tabs phase (default 10)")
     p.add_argument("--out", default=str(HERE / "results.md"), help="where to write the markdown table")
@@ -1072,12 +1077,12 @@ async def tabs_phase(args, fake: Proc) -> dict:
     fake.ask({"latency": args.latency, "image_bytes": args.image_bytes})
     with start_app(fake.info["url"], partial_images=args.partial_images) as app:
         url = app.info["url"]
-        log(f"phase: tabs, {args.idle_tabs} idle tabs for {args.idle_window:g} s against {args.idle_window:g} s "
-            "with none")
+        log(f"phase: tabs, {args.idle_rounds} × {args.idle_tabs} idle tabs for {args.idle_window:g} s, "
+            f"between {args.idle_rounds + 1} windows with none")
         idle = await tabs.idle_tabs(url, lambda: cpu_seconds(app.info["pid"]), n=args.idle_tabs,
-                                    window=args.idle_window)
-        log("  app CPU s in each window: no tabs {:.2f}, {} tabs {:.2f}, none again {:.2f}; {} watching".format(
-            idle["quiet_cpu"][0], args.idle_tabs, idle["tabs_cpu"], idle["quiet_cpu"][1], idle["watching"]))
+                                    window=args.idle_window, rounds=args.idle_rounds)
+        log(f"  app CPU s per window: no tabs {idle['quiet_cpu']}, {args.idle_tabs} tabs {idle['tabs_cpu']}; "
+            f"{idle['watching']} watching")
         log(f"phase: tabs, {args.tab_generations} generations watched by a second tab")
         previews = await asyncio.to_thread(tabs.two_tab_previews, url, generations=args.tab_generations,
                                            timeout=20 * args.latency + 60)

@@ -38,46 +38,45 @@ def open_tab(url: str, token: str = "") -> tuple[Page, Watch]:
 
 # -- idle tabs -----------------------------------------------------------------------------------
 
-async def idle_tabs(url: str, app_cpu: Callable[[], float], *, n: int, window: float) -> dict:
-    """App CPU seconds over `window` with no tabs, then with `n` idle tabs open (each with its heartbeat
-    stream, its loaded page and its page_watch), then with none again: nothing happens in any of them,
-    and the two windows without tabs show how much the app's own idling varies."""
+async def idle_tabs(url: str, app_cpu: Callable[[], float], *, n: int, window: float, rounds: int) -> dict:
+    """App CPU seconds over `window` with no tab open, then with `n` idle tabs open (each with its
+    heartbeat stream, its loaded page and its page_watch), `rounds` times, and once more with none:
+    nothing happens in any of them, and the windows without tabs show how much the app's own idling
+    varies on a shared machine."""
 
     async def cpu_over_window() -> float:
         start = app_cpu()
         await asyncio.sleep(window)
         return app_cpu() - start
 
-    before = await cpu_over_window()
-    async with loadgen.new_client() as client:
-        beats = loadgen.Heartbeats(client, url)
-        tabs = []
-        try:
-            for _ in range(n):
-                page, watch = await asyncio.to_thread(open_tab, url)
-                tabs.append(watch)
-                beats.open(page.session_hash)
-            connected = await beats.wait_connected(30)
-            await asyncio.sleep(SETTLE)
-            busy = await cpu_over_window()
-            watching = sum(not w.ended for w in tabs)  # a watch past the app's caps ends at once
-        finally:
-            for watch in tabs:
-                watch.close()
-            await beats.close()
-    await asyncio.sleep(SETTLE)  # Gradio notes the closed tabs; the app's closed-tab grace (60 s) is longer
-    after = await cpu_over_window()
-    return {"n": n, "window": window, "quiet_cpu": [before, after], "tabs_cpu": busy, "watching": watching,
-            "heartbeats": connected}
+    quiet, busy, watching = [await cpu_over_window()], [], []
+    for _ in range(rounds):
+        async with loadgen.new_client() as client:
+            beats = loadgen.Heartbeats(client, url)
+            tabs = []
+            try:
+                for _ in range(n):
+                    page, watch = await asyncio.to_thread(open_tab, url)
+                    tabs.append(watch)
+                    beats.open(page.session_hash)
+                await beats.wait_connected(30)
+                await asyncio.sleep(SETTLE)
+                busy.append(await cpu_over_window())
+                watching.append(sum(not w.ended for w in tabs))  # a watch past the app's caps ends at once
+            finally:
+                for watch in tabs:
+                    watch.close()
+                await beats.close()
+        await asyncio.sleep(SETTLE)  # Gradio notes the closed tabs; the app's closed-tab grace (60 s) is longer
+        quiet.append(await cpu_over_window())
+    return {"n": n, "window": window, "quiet_cpu": quiet, "tabs_cpu": busy, "watching": min(watching)}
 
 
 def idle_cost(r: dict) -> dict:
-    """CPU ms per idle tab per second of the app (over the mean of the windows without tabs), and the
-    shares of one core it comes to."""
-    quiet = statistics.mean(r["quiet_cpu"])
-    per_tab = 1000 * (r["tabs_cpu"] - quiet) / r["n"] / r["window"]
-    return {"ms_per_tab_s": per_tab, "core_per_tab": per_tab / 1000, "core_all_tabs": per_tab * r["n"] / 1000,
-            "quiet_ms_per_s": [1000 * q / r["window"] for q in r["quiet_cpu"]]}
+    """CPU ms per idle tab per second of the app (mean of the windows with tabs − mean of those without),
+    and the shares of one core it comes to."""
+    per_tab = 1000 * (statistics.mean(r["tabs_cpu"]) - statistics.mean(r["quiet_cpu"])) / r["n"] / r["window"]
+    return {"ms_per_tab_s": per_tab, "core_per_tab": per_tab / 1000, "core_all_tabs": per_tab * r["n"] / 1000}
 
 
 # -- a preview on two tabs -----------------------------------------------------------------------
@@ -110,8 +109,11 @@ def one_generation(url: str, prompt: str, timeout: float) -> tuple[float, list, 
 
 def preview_delays(generations: list[tuple[float, list, list]]) -> dict:
     """Per preview, when it reached the clicking tab and the second tab (the first time either stream
-    carried it) after the click, and second − first; p50 of each over every generation's previews."""
-    first_after, second_after, delays = [], [], []
+    carried it) after the click, and second − first: the delay's p50 over every generation's previews,
+    and each tab's p50 of arrival per preview index (the first preview, the second...)."""
+    first_after: dict[int, list[float]] = {}
+    second_after: dict[int, list[float]] = {}
+    delays = []
     counts = {"previews": 0, "second_missed": 0, "first_copies": 0, "second_copies": 0}
     for clicked, first, second in generations:
         one, two = {}, {}
@@ -121,16 +123,17 @@ def preview_delays(generations: list[tuple[float, list, list]]) -> dict:
         counts["previews"] += len(one)
         counts["first_copies"] += len(first)
         counts["second_copies"] += len(second)
-        for url, at in one.items():
-            first_after.append(at - clicked)
+        for index, (url, at) in enumerate(one.items()):
+            first_after.setdefault(index, []).append(at - clicked)
             if url in two:
-                second_after.append(two[url] - clicked)
+                second_after.setdefault(index, []).append(two[url] - clicked)
                 delays.append(two[url] - at)
             else:
                 counts["second_missed"] += 1
-    return {"generations": len(generations), **counts, "first_p50_ms": 1000 * p50(first_after),
-            "second_p50_ms": 1000 * p50(second_after), "delay_p50_ms": 1000 * p50(delays),
-            "delay_max_ms": 1000 * max(delays, default=math.nan)}
+    return {"generations": len(generations), **counts, "delay_p50_ms": 1000 * p50(delays),
+            "delay_max_ms": 1000 * max(delays, default=math.nan),
+            "after_click_p50_ms": [(1000 * p50(first_after[i]), 1000 * p50(second_after.get(i, [])))
+                                   for i in sorted(first_after)]}
 
 
 def two_tab_previews(url: str, *, generations: int, timeout: float) -> dict:
