@@ -1072,15 +1072,21 @@ async def memory_phases(args, fake: Proc) -> dict:
     return mems
 
 
+TABS_GRACE = 5  # s: the tabs phase's closed_session_grace (the app's default is 60)
+
+
 async def tabs_phase(args, fake: Proc) -> dict:
-    """Idle tabs' CPU, then previews on a clicking tab and a second tab of its session, in one fresh app."""
+    """Idle tabs' CPU, then previews on a clicking tab and a second tab of its session, in one fresh app
+    (with a short closed-tab grace, so closed tabs are gone before the next window)."""
     fake.ask({"latency": args.latency, "image_bytes": args.image_bytes})
-    with start_app(fake.info["url"], partial_images=args.partial_images) as app:
+    grace = grace_setting(TABS_GRACE)
+    with start_app(fake.info["url"], partial_images=args.partial_images, settings=grace) as app:
         url = app.info["url"]
         log(f"phase: tabs, {args.idle_rounds} × {args.idle_tabs} idle tabs for {args.idle_window:g} s, "
             f"between {args.idle_rounds + 1} windows with none")
         idle = await tabs.idle_tabs(url, lambda: cpu_seconds(app.info["pid"]), n=args.idle_tabs,
-                                    window=args.idle_window, rounds=args.idle_rounds)
+                                    window=args.idle_window, rounds=args.idle_rounds,
+                                    grace=grace.get("closed_session_grace", 60))
         log(f"  app CPU s per window: no tabs {idle['quiet_cpu']}, {args.idle_tabs} tabs {idle['tabs_cpu']}; "
             f"{idle['watching']} watching")
         log(f"phase: tabs, {args.tab_generations} generations watched by a second tab")

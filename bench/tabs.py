@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from helpers import Page, Watch, urls  # noqa: E402 - tests/ is not a package
 
 from bench import loadgen  # noqa: E402
+from hitl.web.events import WATCH_PING  # noqa: E402
 
 OPTIONS = (1, "auto", "auto", "auto", "png", "", 0)  # count, size, quality, background, format, key, budget
 SETTLE = 3.0  # s after the tabs opened, so their page loads are not counted as idling
@@ -38,11 +39,12 @@ def open_tab(url: str, token: str = "") -> tuple[Page, Watch]:
 
 # -- idle tabs -----------------------------------------------------------------------------------
 
-async def idle_tabs(url: str, app_cpu: Callable[[], float], *, n: int, window: float, rounds: int) -> dict:
+async def idle_tabs(url: str, app_cpu: Callable[[], float], *, n: int, window: float, rounds: int,
+                    grace: float) -> dict:
     """App CPU seconds over `window` with no tab open, then with `n` idle tabs open (each with its
     heartbeat stream, its loaded page and its page_watch), `rounds` times, and once more with none:
     nothing happens in any of them, and the windows without tabs show how much the app's own idling
-    varies on a shared machine."""
+    varies on a shared machine. `grace`: the app's closed_session_grace."""
 
     async def cpu_over_window() -> float:
         start = app_cpu()
@@ -67,7 +69,9 @@ async def idle_tabs(url: str, app_cpu: Callable[[], float], *, n: int, window: f
                 for watch in tabs:
                     watch.close()
                 await beats.close()
-        await asyncio.sleep(SETTLE)  # Gradio notes the closed tabs; the app's closed-tab grace (60 s) is longer
+        # Until the closed tabs cost nothing more: a closed tab's watch ends at its next ping, when Gradio
+        # finds the tab gone, and the app drops its session after the grace.
+        await asyncio.sleep(WATCH_PING + grace + SETTLE)
         quiet.append(await cpu_over_window())
     return {"n": n, "window": window, "quiet_cpu": quiet, "tabs_cpu": busy, "watching": min(watching)}
 
