@@ -809,7 +809,12 @@ def tabs_part(key: str):
 
 TABS = [  # issue 22: how it is shown
     Section(tabs_part("idle"), [
-        Row("idle_tab_cpu_ms_per_s", "ms_per_tab_s", lambda c: idle_note(c.r), shown="{:.3f} ms/s")]),
+        Row("idle_tab_cpu_ms_per_s", "ms_per_tab_s", lambda c: idle_note(c.r), shown="{:.3f} ms/s"),
+        Row("Gradio sessions left once closed idle tabs should be gone", lambda c: c.r["sessions_left"][-1],
+            lambda c: f"after each round of {c.r['n']} tabs closed (their heartbeat and watch streams), "
+                      f"{tabs.WATCH_PING:g} s for their watches' next ping + the closed-tab grace ({TABS_GRACE} s "
+                      f"here) + {tabs.SETTLE:g} s later: " + ", ".join(map(str, c.r["sessions_left"])),
+            zero, shown="{:d}")]),
     Section(tabs_part("previews"), [
         Row("second_tab_preview_delay_p50_ms", "delay_p50_ms",
             lambda c: f"per preview, its arrival on a second tab of the session (page_watch) − on the clicking tab; "
@@ -1084,11 +1089,12 @@ async def tabs_phase(args, fake: Proc) -> dict:
         url = app.info["url"]
         log(f"phase: tabs, {args.idle_rounds} × {args.idle_tabs} idle tabs for {args.idle_window:g} s, "
             f"between {args.idle_rounds + 1} windows with none")
-        idle = await tabs.idle_tabs(url, lambda: cpu_seconds(app.info["pid"]), n=args.idle_tabs,
+        idle = await tabs.idle_tabs(url, lambda: cpu_seconds(app.info["pid"]),
+                                    lambda: debug(app, "/stats?gc=0")["sessions"], n=args.idle_tabs,
                                     window=args.idle_window, rounds=args.idle_rounds,
                                     grace=grace.get("closed_session_grace", 60))
         log(f"  app CPU s per window: no tabs {idle['quiet_cpu']}, {args.idle_tabs} tabs {idle['tabs_cpu']}; "
-            f"{idle['watching']} watching")
+            f"{idle['watching']} watching; Gradio sessions after each round closed {idle['sessions_left']}")
         log(f"phase: tabs, {args.tab_generations} generations watched by a second tab")
         previews = await asyncio.to_thread(tabs.two_tab_previews, url, generations=args.tab_generations,
                                            timeout=20 * args.latency + 60)

@@ -39,19 +39,20 @@ def open_tab(url: str, token: str = "") -> tuple[Page, Watch]:
 
 # -- idle tabs -----------------------------------------------------------------------------------
 
-async def idle_tabs(url: str, app_cpu: Callable[[], float], *, n: int, window: float, rounds: int,
-                    grace: float) -> dict:
+async def idle_tabs(url: str, app_cpu: Callable[[], float], sessions: Callable[[], int], *, n: int,
+                    window: float, rounds: int, grace: float) -> dict:
     """App CPU seconds over `window` with no tab open, then with `n` idle tabs open (each with its
     heartbeat stream, its loaded page and its page_watch), `rounds` times, and once more with none:
     nothing happens in any of them, and the windows without tabs show how much the app's own idling
-    varies on a shared machine. `grace`: the app's closed_session_grace."""
+    varies on a shared machine. `grace`: the app's closed_session_grace; `sessions`: how many sessions
+    Gradio holds, counted once the closed tabs should be gone."""
 
     async def cpu_over_window() -> float:
         start = app_cpu()
         await asyncio.sleep(window)
         return app_cpu() - start
 
-    quiet, busy, watching = [await cpu_over_window()], [], []
+    quiet, busy, watching, left = [await cpu_over_window()], [], [], []
     for _ in range(rounds):
         async with loadgen.new_client() as client:
             beats = loadgen.Heartbeats(client, url)
@@ -72,8 +73,10 @@ async def idle_tabs(url: str, app_cpu: Callable[[], float], *, n: int, window: f
         # Until the closed tabs cost nothing more: a closed tab's watch ends at its next ping, when Gradio
         # finds the tab gone, and the app drops its session after the grace.
         await asyncio.sleep(WATCH_PING + grace + SETTLE)
+        left.append(await asyncio.to_thread(sessions))
         quiet.append(await cpu_over_window())
-    return {"n": n, "window": window, "quiet_cpu": quiet, "tabs_cpu": busy, "watching": min(watching)}
+    return {"n": n, "window": window, "quiet_cpu": quiet, "tabs_cpu": busy, "watching": min(watching),
+            "sessions_left": left}
 
 
 def idle_cost(r: dict) -> dict:

@@ -119,7 +119,8 @@ def make_capacity(died: bool = False) -> dict:
 
 def make_tabs() -> dict:
     """Shaped like tabs_phase(...)."""
-    idle = {"n": 50, "window": 30.0, "quiet_cpu": [1.5, 1.7, 1.6], "tabs_cpu": [1.7, 1.8], "watching": 50}
+    idle = {"n": 50, "window": 30.0, "quiet_cpu": [1.5, 1.7, 1.6], "tabs_cpu": [1.7, 1.8], "watching": 50,
+            "sessions_left": [0, 50]}
     previews = {"generations": 10, "previews": 20, "second_missed": 1, "first_copies": 20, "second_copies": 19,
                 "delay_p50_ms": 40.25, "delay_max_ms": 98.0,
                 "after_click_p50_ms": [(701.25, 745.5), (1370.0, NAN)]}
@@ -238,7 +239,7 @@ def test_full_report_headline_rows_in_order():
                    "first_preview_ratio p50", "bytes_ratio, partial images on (÷ every image delivered)",
                    "bytes_ratio, partial images on (÷ final image only)", "bytes_ratio, partial images off"])
     assert names[:len(expected)] == expected
-    memory = names[len(expected):-9]
+    memory = names[len(expected):-10]
     assert [name.split(" (")[0] for name in memory] == [
         "memory_per_session", "memory after all sessions closed", "memory after the app's closed-tab grace",
         "memory after Gradio's closed-session TTL too", "memory after that + malloc_trim(0)",
@@ -290,7 +291,7 @@ def test_the_capacity_phase_says_whether_rss_stayed_within_the_bound_and_nothing
     text = build("full")
     lines = text.splitlines()
     names = [row[0] for row in table_rows(text)]
-    assert names[-9:-3] == [
+    assert names[-10:-4] == [
         "capacity: peak RSS over baseline, 3000 sessions, 200 open pages, 512 MiB budget",
         "capacity: peak RSS over baseline, 3000 sessions, 400 open pages, 512 MiB budget",
         "capacity: processes that died", "capacity: on-screen or approved images lost",
@@ -337,12 +338,16 @@ def test_the_rss_curve_is_an_svg_with_one_line_per_run_and_the_bound():
 def test_the_tabs_phase_reports_idle_cpu_per_tab_and_the_second_tab_delay():
     lines = build("full").splitlines()
     names = [row[0] for row in table_rows("\n".join(lines))]
-    assert names[-3:] == ["idle_tab_cpu_ms_per_s", "second_tab_preview_delay_p50_ms",
+    assert names[-4:] == ["idle_tab_cpu_ms_per_s", "Gradio sessions left once closed idle tabs should be gone",
+                          "second_tab_preview_delay_p50_ms",
                           "preview arrival after the click p50: clicking tab / second tab"]
     # (mean(1.7, 1.8) − mean(1.5, 1.7, 1.6)) ÷ 50 tabs ÷ 30 s = 0.1 ms per tab per second
     assert any(line.startswith("| idle_tab_cpu_ms_per_s | 0.100 ms/s | info |  | app CPU per 30 s window with 50 idle "
                                "tabs open (1.70, 1.80 s) − without any (1.50, 1.70, 1.60 s: the app idles at 53 ms/s), "
                                "means ÷ tabs ÷ s: 1.0e-04 of one core per tab, 0.50% for all 50;") for line in lines)
+    assert ("| Gradio sessions left once closed idle tabs should be gone | 50 | 0 | **missed** | after each round of "
+            "50 tabs closed (their heartbeat and watch streams), 15 s for their watches' next ping + the closed-tab "
+            "grace (5 s here) + 3 s later: 0, 50 |") in lines
     assert any(line.startswith("| second_tab_preview_delay_p50_ms | 40.2 ms | info |  |") and
                "max 98.0 ms; 20 previews in 10 generations, 1 never reached the second tab" in line for line in lines)
     assert any(line.startswith("| preview arrival after the click p50: clicking tab / second tab "
