@@ -60,15 +60,16 @@ async def idle_tabs(url: str, app_cpu: Callable[[], float], sessions: Callable[[
             try:
                 for _ in range(n):
                     page, watch = await asyncio.to_thread(open_tab, url)
-                    tabs.append(watch)
+                    tabs.append((page, watch))
                     beats.open(page.session_hash)
                 await beats.wait_connected(30)
                 await asyncio.sleep(SETTLE)
                 busy.append(await cpu_over_window())
-                watching.append(sum(not w.ended for w in tabs))  # a watch past the app's caps ends at once
+                watching.append(sum(not w.ended for _, w in tabs))  # a watch past the app's caps ends at once
             finally:
-                for watch in tabs:
+                for page, watch in tabs:
                     watch.close()
+                    page.http.close()
                 await beats.close()
         # Until the closed tabs cost nothing more: a closed tab's watch ends at its next ping, when Gradio
         # finds the tab gone, and the app drops its session after the grace.
@@ -110,8 +111,9 @@ def one_generation(url: str, prompt: str, timeout: float) -> tuple[float, list, 
         time.sleep(0.5)  # the second tab's last redraw
         return clicked, arrivals(first_watch), arrivals(second_watch)
     finally:
-        first_watch.close()
-        second_watch.close()
+        for page, watch in ((first, first_watch), (second, second_watch)):
+            watch.close()
+            page.http.close()
 
 
 def preview_delays(generations: list[tuple[float, list, list]]) -> dict:
