@@ -39,7 +39,7 @@ for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
 
 import httpx  # noqa: E402 - after the environment is cleaned above
 
-from bench import capacity, loadgen, servers  # noqa: E402
+from bench import capacity, loadgen, servers, tabs  # noqa: E402
 
 MIB = 1 << 20
 UI_MODULE = "hitl.web.ui"  # --ui-module: a module with build_demo and launch_options, to compare a candidate change
@@ -785,6 +785,50 @@ CAPACITY = [
 ]
 HEADLINE += CAPACITY
 
+
+def copies(c: Ctx, tab: str) -> float:
+    """How many times a tab's stream carried each preview, on average."""
+    return c.r[f"{tab}_copies"] / c.r["previews"] if c.r["previews"] else float("nan")
+
+
+def idle_note(r: dict) -> str:
+    def seconds(windows: list[float]) -> str:
+        return ", ".join(f"{w:.2f}" for w in windows) + " s"
+
+    quiet_ms = 1000 * statistics.mean(r["quiet_cpu"]) / r["window"]
+    return (f"app CPU per {r['window']:g} s window with {r['n']} idle tabs open ({seconds(r['tabs_cpu'])}) − without "
+            f"any ({seconds(r['quiet_cpu'])}: the app idles at {quiet_ms:.0f} ms/s), means ÷ tabs ÷ s: "
+            f"{r['core_per_tab']:.1e} of one core per tab, {r['core_all_tabs']:.2%} for all {r['n']}; a tab is its "
+            f"heartbeat stream, its page load and its page_watch ({r['watching']}/{r['n']} watching to the end)")
+
+
+def tabs_part(key: str):
+    """One context for a part of the tabs phase ("idle" or "previews"), if that phase ran."""
+    return lambda c: [Ctx(c, r=c.tabs[key])] if c.tabs else []
+
+
+TABS = [  # issue 22: how it is shown
+    Section(tabs_part("idle"), [
+        Row("idle_tab_cpu_ms_per_s", "ms_per_tab_s", lambda c: idle_note(c.r), shown="{:.3f} ms/s"),
+        Row("Gradio sessions left once closed idle tabs should be gone", lambda c: c.r["sessions_left"][-1],
+            lambda c: f"after each round of {c.r['n']} tabs closed (their heartbeat and watch streams), "
+                      f"{tabs.WATCH_PING:g} s for their watches' next ping + the closed-tab grace ({TABS_GRACE} s "
+                      f"here) + {tabs.SETTLE:g} s later: " + ", ".join(map(str, c.r["sessions_left"])),
+            zero, shown="{:d}")]),
+    Section(tabs_part("previews"), [
+        Row("second_tab_preview_delay_p50_ms", "delay_p50_ms",
+            lambda c: f"per preview, its arrival on a second tab of the session (page_watch) − on the clicking tab; "
+                      f"max {fmt(c.r['delay_max_ms'], 1)} ms; {c.r['previews']} previews in {c.r['generations']} "
+                      f"generations, {c.r['second_missed']} never reached the second tab",
+            shown="{:.1f} ms"),
+        Row("preview arrival after the click p50: clicking tab / second tab",
+            lambda c: "; ".join(f"#{i + 1} {fmt(one, 0)} / {fmt(two, 0)} ms"
+                                for i, (one, two) in enumerate(c.r["after_click_p50_ms"])),
+            lambda c: f"preview #k is due k·L/{c.args.partial_images + 1} after the click (L = {c.L:g} s); "
+                      f"streams carried each preview {copies(c, 'first'):.2f} / {copies(c, 'second'):.2f} times")]),
+]
+HEADLINE += TABS
+
 # The details tables, by column: (header, cell of one item).
 CONCURRENCY_COLUMNS = [  # items: (one concurrency run, N)
     ("N", lambda r, n: n),
@@ -889,11 +933,11 @@ def _memory_details(label: str, mem: dict) -> list[str]:
 
 
 def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict | None, conc: dict | None,
-           variants: dict, mems: dict, elapsed: float, cap: dict | None = None) -> str:
+           variants: dict, mems: dict, elapsed: float, cap: dict | None = None, tabs: dict | None = None) -> str:
     """The markdown report: how the run was made, the headline table (HEADLINE), then the details.
     A phase that did not run is None (variants and mems: empty) and leaves its rows out."""
     c = Ctx(args=args, L=args.latency, single=single, nopart=nopart, small=small, conc=conc, variants=variants,
-            mems=mems, capacity=cap)
+            mems=mems, capacity=cap, tabs=tabs)
     lines = _preamble(args, m, elapsed)
     lines += md_table(["metric", "value", "goal", "status", "how / notes"], headline_rows(c))
     lines += ["", "## Details", ""]
@@ -936,8 +980,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="environment for a second memory run, e.g. MALLOC_MMAP_THRESHOLD_=131072")
     p.add_argument("--wait-quiet", type=float, default=0.0,
                    help="first wait up to this many seconds for the machine's load average to drop (shared machines)")
-    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory,capacity",
-                   help="comma-separated subset of single,nopartials,small,concurrency,variants,memory,capacity; "
+    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory,tabs,capacity",
+                   help="comma-separated subset of single,nopartials,small,concurrency,variants,memory,tabs,capacity; "
                         "add 'analytics' for a variant run with GRADIO_ANALYTICS_CACHE_FREQUENCY=1000")
     p.add_argument("--capacity-sessions", type=int, help="visitors in each capacity run (default 3000, quick 1000)")
     p.add_argument("--capacity-window", type=int, default=150,
@@ -948,6 +992,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--capacity-budget", type=float, default=512, help="HITL_IMAGE_MEMORY_MB there, default 512")
     p.add_argument("--capacity-before", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the capacity visitors with no budget, as before it existed (default on)")
+    p.add_argument("--idle-tabs", type=int, default=50, help="open idle tabs in the tabs phase (default 50)")
+    p.add_argument("--idle-window", type=float, default=30.0,
+                   help="seconds of app CPU measured with and without the idle tabs (default 30: two of the "
+                        "watch's 15 s pings, three of Gradio's 10 s stream timeouts)")
+    p.add_argument("--idle-rounds", type=int, default=2,
+                   help="times the idle tabs open, each window with them between two without (default 2)")
+    p.add_argument("--tab-generations", type=int, default=10,
+                   help="generations watched by a second tab in the tabs phase (default 10)")
     p.add_argument("--out", default=str(HERE / "results.md"), help="where to write the markdown table")
     p.add_argument("--json", default=None, help="also dump raw numbers to this JSON file")
     args = p.parse_args(argv)
@@ -1025,6 +1077,30 @@ async def memory_phases(args, fake: Proc) -> dict:
     return mems
 
 
+TABS_GRACE = 5  # s: the tabs phase's closed_session_grace (the app's default is 60)
+
+
+async def tabs_phase(args, fake: Proc) -> dict:
+    """Idle tabs' CPU, then previews on a clicking tab and a second tab of its session, in one fresh app
+    (with a short closed-tab grace, so closed tabs are gone before the next window)."""
+    fake.ask({"latency": args.latency, "image_bytes": args.image_bytes})
+    grace = grace_setting(TABS_GRACE)
+    with start_app(fake.info["url"], partial_images=args.partial_images, settings=grace) as app:
+        url = app.info["url"]
+        log(f"phase: tabs, {args.idle_rounds} × {args.idle_tabs} idle tabs for {args.idle_window:g} s, "
+            f"between {args.idle_rounds + 1} windows with none")
+        idle = await tabs.idle_tabs(url, lambda: cpu_seconds(app.info["pid"]),
+                                    lambda: debug(app, "/stats?gc=0")["sessions"], n=args.idle_tabs,
+                                    window=args.idle_window, rounds=args.idle_rounds,
+                                    grace=grace.get("closed_session_grace", 60))
+        log(f"  app CPU s per window: no tabs {idle['quiet_cpu']}, {args.idle_tabs} tabs {idle['tabs_cpu']}; "
+            f"{idle['watching']} watching; Gradio sessions after each round closed {idle['sessions_left']}")
+        log(f"phase: tabs, {args.tab_generations} generations watched by a second tab")
+        previews = await asyncio.to_thread(tabs.two_tab_previews, url, generations=args.tab_generations,
+                                           timeout=20 * args.latency + 60)
+    return {"idle": {**idle, **tabs.idle_cost(idle)}, "previews": previews}
+
+
 CAPACITY_SVG = "capacity.svg"  # written next to the report
 NO_BUDGET = 10**7  # MiB: nothing is ever released, as before the budget existed
 
@@ -1050,7 +1126,7 @@ async def measure(args, fake: Proc) -> dict:
     a phase that did not run is None (variants and memory: empty)."""
     L = args.latency
     out: dict = {"single": None, "nopartials": None, "small": None, "concurrency": None, "variants": {},
-                 "memory": {}, "capacity": None}
+                 "memory": {}, "tabs": None, "capacity": None}
     out.update(await single_phases(args, fake))
     fake.ask({"latency": L, "image_bytes": args.concurrency_image_bytes})
     if "concurrency" in args.phases:
@@ -1063,6 +1139,8 @@ async def measure(args, fake: Proc) -> dict:
         out["variants"] = await variant_phases(args, fake)
     if "memory" in args.phases:
         out["memory"] = await memory_phases(args, fake)
+    if "tabs" in args.phases:
+        out["tabs"] = await tabs_phase(args, fake)
     if "capacity" in args.phases:
         out["capacity"] = await asyncio.to_thread(capacity_phase, args)
     return out
@@ -1087,7 +1165,7 @@ async def run(args) -> None:
     foreign = (machine_busy_seconds() - busy0) - (own_seconds() - own0)
     m["foreign_share"] = max(0.0, foreign) / (elapsed * (os.cpu_count() or 1))
     text = report(args, m, results["single"], results["nopartials"], results["small"], results["concurrency"],
-                  results["variants"], results["memory"], elapsed, results["capacity"])
+                  results["variants"], results["memory"], elapsed, results["capacity"], results["tabs"])
     print()
     print(text)
     Path(args.out).write_text(text, encoding="utf-8")

@@ -106,9 +106,18 @@ class Page:
     def fire(self, elem_id: str, event: str, *values, **named) -> list[dict]:
         """Trigger `event` ("click", "change", ...) of a component, as the page does on it."""
         target = self.ids[elem_id]
-        fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
-                             if [target, event] in [list(t) for t in dep["targets"]])
+        fn_index, dep = self._dependency(target, event)
         return self._run(fn_index, dep, values, named, target)
+
+    def send(self, elem_id: str, *values, **named) -> None:
+        """Click while this tab's watch is open: its stream (`Watch`) brings the event's messages too, as
+        the browser's one stream per tab does; a second reader would take half of them."""
+        target = self.ids[elem_id]
+        self._join(*self._dependency(target, "click"), values, named, target)
+
+    def _dependency(self, target: int, event: str) -> tuple[int, dict]:
+        return next((i, dep) for i, dep in enumerate(self.config["dependencies"])
+                    if [target, event] in [list(t) for t in dep["targets"]])
 
     def load(self, token: str = "") -> list[dict]:
         """What the page does on load: resume the session its browser token names (a tab that loaded with
@@ -130,9 +139,7 @@ class Page:
     def leave_after(self, seconds: float, elem_id: str, *values) -> None:
         """Click, then close the connection `seconds` later, as a reload or a closed tab does."""
         target = self.ids[elem_id]
-        fn_index, dep = next((i, dep) for i, dep in enumerate(self.config["dependencies"])
-                             if [target, "click"] in [list(t) for t in dep["targets"]])
-        self._join(fn_index, dep, values, {}, target)
+        self._join(*self._dependency(target, "click"), values, {}, target)
         deadline = time.monotonic() + seconds
         with httpx.Client(timeout=seconds + 5) as http, http.stream(
                 "GET", f"{self.root}/gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:
@@ -168,10 +175,12 @@ class Page:
 
 
 class Watch:
-    """A tab's open watch: the messages its stream brought so far (`msgs`), and `close()` to go."""
+    """A tab's open watch: the messages its stream brought so far (`msgs`), when each arrived
+    (`arrived`, time.monotonic()), and `close()` to go."""
 
     def __init__(self, page: Page):
         self.messages: list[dict] = []
+        self.arrived: list[float] = []
         self._http = httpx.Client(timeout=None)
         self._response = self._http.send(self._http.build_request(
             "GET", f"{page.root}/gradio_api/queue/data", params={"session_hash": page.session_hash}), stream=True)
@@ -181,7 +190,9 @@ class Watch:
         try:
             for line in self._response.iter_lines():
                 if line.startswith("data:"):
+                    at = time.monotonic()  # before parsing: a 1 MiB preview takes milliseconds to parse
                     self.messages.append(json.loads(line[5:]))
+                    self.arrived.append(at)
         except httpx.HTTPError:  # closed
             pass
 

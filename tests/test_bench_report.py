@@ -8,6 +8,7 @@ the CLI can skip is also given as missing.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 import pytest
@@ -116,6 +117,16 @@ def make_capacity(died: bool = False) -> dict:
     return cap
 
 
+def make_tabs() -> dict:
+    """Shaped like tabs_phase(...)."""
+    idle = {"n": 50, "window": 30.0, "quiet_cpu": [1.5, 1.7, 1.6], "tabs_cpu": [1.7, 1.8], "watching": 50,
+            "sessions_left": [0, 50]}
+    previews = {"generations": 10, "previews": 20, "second_missed": 1, "first_copies": 20, "second_copies": 19,
+                "delay_p50_ms": 40.25, "delay_max_ms": 98.0,
+                "after_click_p50_ms": [(701.25, 745.5), (1370.0, NAN)]}
+    return {"idle": {**idle, **bench.tabs.idle_cost(idle)}, "previews": previews}
+
+
 def full_inputs() -> dict:
     return dict(args=make_args(), m=make_machine(), single=make_single(errors=["timeout after 60 s"]),
                 nopart=make_single(partial_images=0, scale=0.97), small=make_single(scale=0.5),
@@ -123,7 +134,7 @@ def full_inputs() -> dict:
                 variants={"launch(max_threads=4096), max_concurrent=4096": make_concurrency([1, 64], shift=0.1)},
                 mems={"default": make_memory(),
                       "MALLOC_MMAP_THRESHOLD_=131072": make_memory(n=16, grace=None, traced=False)},
-                elapsed=594.0, cap=make_capacity())
+                elapsed=594.0, cap=make_capacity(), tabs=make_tabs())
 
 
 def sparse_inputs() -> dict:
@@ -228,7 +239,7 @@ def test_full_report_headline_rows_in_order():
                    "first_preview_ratio p50", "bytes_ratio, partial images on (÷ every image delivered)",
                    "bytes_ratio, partial images on (÷ final image only)", "bytes_ratio, partial images off"])
     assert names[:len(expected)] == expected
-    memory = names[len(expected):-6]
+    memory = names[len(expected):-10]
     assert [name.split(" (")[0] for name in memory] == [
         "memory_per_session", "memory after all sessions closed", "memory after the app's closed-tab grace",
         "memory after Gradio's closed-session TTL too", "memory after that + malloc_trim(0)",
@@ -280,7 +291,7 @@ def test_the_capacity_phase_says_whether_rss_stayed_within_the_bound_and_nothing
     text = build("full")
     lines = text.splitlines()
     names = [row[0] for row in table_rows(text)]
-    assert names[-6:] == [
+    assert names[-10:-4] == [
         "capacity: peak RSS over baseline, 3000 sessions, 200 open pages, 512 MiB budget",
         "capacity: peak RSS over baseline, 3000 sessions, 400 open pages, 512 MiB budget",
         "capacity: processes that died", "capacity: on-screen or approved images lost",
@@ -322,3 +333,47 @@ def test_the_rss_curve_is_an_svg_with_one_line_per_run_and_the_bound():
     assert picture.startswith("<svg ") and picture.rstrip().endswith("</svg>")
     assert picture.count("<polyline") == 3 and "baseline + budget + margin" in picture
     assert "before: no budget (200 open pages)" in picture
+
+
+def test_the_tabs_phase_reports_idle_cpu_per_tab_and_the_second_tab_delay():
+    lines = build("full").splitlines()
+    names = [row[0] for row in table_rows("\n".join(lines))]
+    assert names[-4:] == ["idle_tab_cpu_ms_per_s", "Gradio sessions left once closed idle tabs should be gone",
+                          "second_tab_preview_delay_p50_ms",
+                          "preview arrival after the click p50: clicking tab / second tab"]
+    # (mean(1.7, 1.8) − mean(1.5, 1.7, 1.6)) ÷ 50 tabs ÷ 30 s = 0.1 ms per tab per second
+    assert any(line.startswith("| idle_tab_cpu_ms_per_s | 0.100 ms/s | info |  | app CPU per 30 s window with 50 idle "
+                               "tabs open (1.70, 1.80 s) − without any (1.50, 1.70, 1.60 s: the app idles at 53 ms/s), "
+                               "means ÷ tabs ÷ s: 1.0e-04 of one core per tab, 0.50% for all 50;") for line in lines)
+    assert ("| Gradio sessions left once closed idle tabs should be gone | 50 | 0 | **missed** | after each round of "
+            "50 tabs closed (their heartbeat and watch streams), 15 s for their watches' next ping + the closed-tab "
+            "grace (5 s here) + 3 s later: 0, 50 |") in lines
+    assert any(line.startswith("| second_tab_preview_delay_p50_ms | 40.2 ms | info |  |") and
+               "max 98.0 ms; 20 previews in 10 generations, 1 never reached the second tab" in line for line in lines)
+    assert any(line.startswith("| preview arrival after the click p50: clicking tab / second tab "
+                               "| #1 701 / 746 ms; #2 1370 / n/a ms | info |  | preview #k is due k·L/3 after the "
+                               "click (L = 2 s); streams carried each preview 1.00 / 0.95 times |") for line in lines)
+    assert "idle_tab" not in build("sparse")
+
+
+def test_preview_delays_pair_each_preview_by_its_first_arrival_on_each_tab():
+    """Per generation: (click time, clicking tab's arrivals, second tab's arrivals), each (time, data URL)."""
+    generations = [
+        (10.0, [(10.5, "data:a"), (10.6, "data:a"), (11.0, "data:b")], [(10.54, "data:a"), (11.1, "data:b")]),
+        (20.0, [(20.4, "data:c"), (20.9, "data:d")], [(20.46, "data:c"), (20.5, "data:c")]),  # d never came
+    ]
+    r = bench.tabs.preview_delays(generations)
+    assert (r["generations"], r["previews"], r["second_missed"]) == (2, 4, 1)
+    assert (r["first_copies"], r["second_copies"]) == (5, 4)
+    # the first previews came 500 and 400 ms after the click, the second 1000 and 900 (on the second tab:
+    # 540 and 460, 1100 and none)
+    assert r["after_click_p50_ms"] == [pytest.approx((450.0, 500.0)), pytest.approx((950.0, 1100.0))]
+    assert r["delay_p50_ms"] == pytest.approx(60.0)  # of 40, 100, 60
+    assert r["delay_max_ms"] == pytest.approx(100.0)
+    nothing = bench.tabs.preview_delays([])
+    assert nothing["previews"] == 0 and math.isnan(nothing["delay_p50_ms"]) and math.isnan(nothing["delay_max_ms"])
+
+
+def test_idle_cost_is_the_mean_window_with_tabs_minus_the_mean_without_per_tab_and_second():
+    cost = bench.tabs.idle_cost({"n": 50, "window": 20.0, "quiet_cpu": [1.0, 1.2, 1.1], "tabs_cpu": [2.0, 2.2]})
+    assert cost == pytest.approx({"ms_per_tab_s": 1.0, "core_per_tab": 0.001, "core_all_tabs": 0.05})
