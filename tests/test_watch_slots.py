@@ -4,11 +4,13 @@ closed without a word, must never leave a click waiting for a slot (hitl/web/eve
 from __future__ import annotations
 
 import threading
+import time
 
+import httpx
 import pytest
 from helpers import Page, Watch, wait_until
 
-from hitl.web import events
+from hitl.web import events, gradio_internals
 
 OPTIONS = (1, "auto", "auto", "auto", "png", "", 0)  # count, size, quality, background, format, key, budget
 
@@ -71,3 +73,37 @@ def watches_live(url: str) -> bool:
         return not watch.ended
     finally:
         watch.close()
+
+
+class Heartbeat:
+    """A tab's heartbeat stream: Gradio sees the tab close when it ends (then the app's unload runs)."""
+
+    def __init__(self, url: str, session_hash: str):
+        self._http = httpx.Client(timeout=None)
+        self._response = self._http.send(self._http.build_request(
+            "GET", f"{url.rstrip('/')}/gradio_api/heartbeat/{session_hash}"), stream=True)
+
+    def close(self) -> None:
+        self._response.close()
+        self._http.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_closed_watching_tab_leaves_no_state_behind(own_app, fake, monkeypatch):
+    """The app releases a closed tab's state before the tab's watch pings again: that ping must not bring
+    the state back (each step of an event makes Gradio look the tab's state up), or the state of every
+    closed tab would stay, never marked closed, for nobody to release."""
+    monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "0.2")
+    monkeypatch.setattr(events, "WATCH_PING", 0.5)
+    demo = own_app(closed_session_grace=0)
+    before = len(gradio_internals.sessions(demo))
+    page, watch = watching(demo.local_url)
+    beat = Heartbeat(demo.local_url, page.session_hash)
+    wait_until(lambda: "process_generating" in watch.msgs)  # the watch pings: it is running
+    beat.close()  # Gradio notices the heartbeat first; the watch's stream it finds gone later
+    wait_until(lambda: len(gradio_internals.sessions(demo)) == before)  # released at once (grace 0)
+    seen = len(watch.messages)
+    wait_until(lambda: watch.ended or len(watch.messages) >= seen + 2)  # ended, or two more pings
+    watch.close()
+    time.sleep(2 * events.WATCH_PING)
+    assert len(gradio_internals.sessions(demo)) == before

@@ -113,6 +113,7 @@ class PageEvents:
         self.page, self.runtime = page, runtime
         self.screens: OrderedDict[str, Screen] = OrderedDict()  # by tab, least recently used first
         self.watching: Counter[str] = Counter()  # open watches by address
+        self.watches: dict[str, asyncio.Event] = {}  # by tab: set when the tab is released
 
     def outputs(self) -> list:
         """What any page event may change: every stage box (another tab may have moved the session to any
@@ -200,19 +201,28 @@ class PageEvents:
         if home is None or self.watching.total() >= MAX_WATCHES or self.watching[address] >= WATCHES_PER_ADDRESS:
             return
         screen = self.screen(tab, shown)
+        gone = self.watches[tab] = asyncio.Event()
         self.watching[address] += 1
         try:
             while True:
-                try:
-                    await asyncio.wait_for(home.changed(screen.version), WATCH_PING)
-                except TimeoutError:
-                    yield gr.skip()  # nothing new; Gradio ends the event here if the tab has gone
-                    continue
-                yield self.render(screen, home)
+                changed = await next_change(home, screen.version, gone)
+                if gone.is_set():  # released: one more step would bring the tab's Gradio state back
+                    return
+                # nothing new after WATCH_PING: a ping, so Gradio ends the event here if the tab has gone
+                yield self.render(screen, home) if changed else gr.skip()
         finally:  # Gradio closes the watch when its tab goes
+            if self.watches.get(tab) is gone:
+                del self.watches[tab]
             self.watching[address] -= 1
             if not self.watching[address]:
                 del self.watching[address]
+
+    def end_watch(self, tab: str) -> None:
+        """A released tab's watch ends without another step: each step of an event makes Gradio look the
+        tab's state up, which brings back a state just released, and no tab is left to close it again."""
+        gone = self.watches.pop(tab, None)
+        if gone is not None:
+            gone.set()
 
     def resume(self, token: str, history: list, session: Session, request: gr.Request):
         """Page load: the session this browser's token names (a reload loses nothing), or a new token;
@@ -310,6 +320,15 @@ class PageEvents:
         home = self.runtime.vault.home(tab_of(request))
         if home is not None and home.job is not None:
             home.job.cancel()
+
+
+async def next_change(home: Home, version: int, gone: asyncio.Event) -> bool:
+    """Whether the home moved on from `version` within WATCH_PING (False: it did not, or `gone` was set)."""
+    changed, ended = asyncio.ensure_future(home.changed(version)), asyncio.ensure_future(gone.wait())
+    done, pending = await asyncio.wait((changed, ended), timeout=WATCH_PING, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in pending:
+        waiting.cancel()
+    return changed in done
 
 
 MAX_SCREENS = 20_000  # tabs whose screen is remembered (each a few hundred bytes)

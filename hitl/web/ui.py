@@ -68,6 +68,7 @@ def release_evicted(demo: gr.Blocks, events: PageEvents):
         """Tabs let go for room (their address opened too many): their Gradio state goes, or Gradio's store
         would still fill up with them and push out other people's."""
         for tab in tabs:
+            events.end_watch(tab)
             gradio_internals.release(demo, tab)
             events.forget_tab(tab)
 
@@ -81,6 +82,7 @@ def release_closed(demo: gr.Blocks, events: PageEvents, grace: float):
         await asyncio.sleep(grace)
         tab = tab_of(request)
         if gradio_internals.is_closed(demo, tab):  # not reconnected meanwhile
+            events.end_watch(tab)
             gradio_internals.release(demo, tab)
             events.forget_tab(tab)
             await asyncio.to_thread(trim)  # its images' memory goes back to the OS
