@@ -14,7 +14,7 @@ from hitl.core.runner import BUSY
 
 def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_screen(client, fake):
     shown = client.predict("a fox", api_name="/generate")
-    fake.latency = 1.5
+    fake.latency = 8.0  # room for six refused calls on a busy machine while it runs
     running = client.submit(api_name="/regenerate")
     wait_until(lambda: fake.attempts == 2)
     refused = client.predict(api_name="/approve")
@@ -24,6 +24,7 @@ def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_
     assert client.predict(0, api_name="/select")[MESSAGE] == BUSY
     assert client.predict(0, api_name="/compare")[MESSAGE] == BUSY
     assert client.predict(0, api_name="/approve")[MESSAGE] == BUSY  # approving by index waits its turn too
+    assert not running.done(), "the refusals above were not all made while the regenerate ran"
     regenerated = running.result(timeout=30)
     assert regenerated[MESSAGE] == "" and len(regenerated[CANDIDATES]) == 2
     assert fake.attempts == 2, "the refused Regenerate made no upstream call"
