@@ -93,6 +93,12 @@ def app_url(fake_server, launch) -> str:
 
 
 @pytest.fixture(scope="session")
+def slow_app_url(fake_server, launch) -> str:
+    """The app against the fake with attempt timeouts long enough for images of several seconds."""
+    return launch(**{**TEST_SETTINGS, "request_timeout": 20.0, "total_timeout": 40.0}, base_url=fake_server.url)
+
+
+@pytest.fixture(scope="session")
 def demo_url(launch) -> str:
     """The app with no key: offline demo mode."""
     return launch(**{**TEST_SETTINGS, "api_key": None})

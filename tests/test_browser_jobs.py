@@ -24,7 +24,7 @@ from browser import (
     wait_until_idle,
 )
 from chromium import launched
-from helpers import TEST_SETTINGS, wait_until
+from helpers import wait_until
 from playwright.sync_api import expect
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -41,12 +41,6 @@ def calls_for(fake, prompt: str) -> int:
 def browser():
     with launched() as browser:
         yield browser
-
-
-@pytest.fixture(scope="module")
-def slow_app_url(fake_server, launch) -> str:
-    """The app against the fake with attempt timeouts long enough for images of several seconds."""
-    return launch(**{**TEST_SETTINGS, "request_timeout": 20.0, "total_timeout": 40.0}, base_url=fake_server.url)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from helpers import CANDIDATES, MESSAGE, image_b64, image_prompt, wait_until
 from hitl.core.runner import BUSY
 
 
-def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_screen(client, fake):
+def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_screen(slow_app_url, fake):
+    client = Client(slow_app_url, verbose=False)
     shown = client.predict("a fox", api_name="/generate")
     fake.latency = 8.0  # room for six refused calls on a busy machine while it runs
     running = client.submit(api_name="/regenerate")
