@@ -103,6 +103,7 @@ class Reviewer:
     home: Home
     digest: str
     desk: ReviewDesk
+    picked: str = ""  # the key of the candidate the reviewer looks at ("": the owner's on screen)
 
     @classmethod
     def open(cls, desk: ReviewDesk, token, now: float | None = None) -> Reviewer | None:

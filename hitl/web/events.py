@@ -26,6 +26,7 @@ from hitl.core.stages import Action, Session
 from hitl.core.validation import MAX_COUNT
 from hitl.serving.config import Settings
 from hitl.web.page import HISTORY, Page, estimate_html
+from hitl.web.review_panel import OwnerShown
 from hitl.web.screen import Screen
 
 
@@ -112,7 +113,8 @@ class PageEvents:
     def __init__(self, page: Page, runtime: Runtime):
         self.page, self.runtime = page, runtime
         self.screens: OrderedDict[str, Screen] = OrderedDict()  # by tab, least recently used first
-        self.watching: Counter[str] = Counter()  # open watches by address
+        self.watching: Counter[str] = Counter()  # open watches by address (a reviewer's page's among them)
+        self.sharing = OwnerShown(page.sharing)  # the owner's Send for review panel, per tab
 
     def outputs(self) -> list:
         """What any page event may change: every stage box (another tab may have moved the session to any
@@ -120,7 +122,7 @@ class PageEvents:
         page = self.page
         return [page.session, *page.stage_boxes.values(), page.compare_bar, page.cancel, page.undo, page.progress,
                 page.slider, page.image, page.revised_prompt, page.cost, page.gallery, page.compare,
-                page.your_prompt, page.download, page.message, page.prompt]
+                page.your_prompt, page.download, page.message, page.prompt, *page.sharing.outputs]
 
     def address(self, request: gr.Request) -> str:
         return client_address(request, self.runtime.settings.proxy_hops)
@@ -143,11 +145,11 @@ class PageEvents:
 
     def forget_tab(self, tab: str) -> None:
         self.screens.pop(tab, None)
+        self.sharing.shown.pop(tab, None)
 
-    @staticmethod
-    def render(screen: Screen, home: Home, note: str = "") -> dict:
+    def render(self, screen: Screen, home: Home, note: str = "") -> dict:
         screen.version = home.version
-        return screen.show(home.session, home.job, note)
+        return {**screen.show(home.session, home.job, note), **self.sharing.outputs(home, screen.session_hash)}
 
     async def run_job(self, action: Action, shown: Session, request: gr.Request, prompt: str | None = None,
                       **inputs):
