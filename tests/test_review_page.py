@@ -127,7 +127,8 @@ def test_the_api_owner_and_reviewer_and_the_token_in_no_log_line(app_url, fake, 
     assert reviewer.predict(token, key, "Make it night", api_name="/review_request_changes") == ""
     assert reviewer.predict(token, key, api_name="/review_approve") == ""
     decisions = owner.predict(api_name="/history")["decisions"]
-    assert [(d["decision"], d["by"]) for d in decisions] == [("changes requested", "reviewer"), ("approved", "reviewer")]
+    assert [(d["decision"], d["by"]) for d in decisions] == [("changes requested", "reviewer"),
+                                                             ("approved", "reviewer")]
     assert owner.predict(60, True, api_name="/review_link") == ""
     assert reviewer.predict(token, api_name="/review_view") == {"error": INVALID}
     assert not [r for r in caplog.records if token in r.getMessage()]
