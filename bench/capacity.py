@@ -81,7 +81,8 @@ class Visitors:
         from hitl.serving.image_memory import FULL
 
         vault = self.runtime.vault
-        session = vault.latest(tab, self.states[tab])
+        home = vault.home(tab)  # the last session any of its tabs left, as a page event starts from
+        session = home.session if home is not None else self.states[tab]
         async for item in run_action(action, session, self.runtime, options={}, **inputs):
             after = item  # previews are dropped at once, as the page drops one once it is sent
         self.states[tab] = after
@@ -101,7 +102,7 @@ class Visitors:
 
         tab = f"tab-{number}"
         rng = random.Random(self.rng.random())
-        _, self.states[tab] = self.runtime.vault.open(None, tab, Session(), time.monotonic())
+        self.states[tab] = self.runtime.vault.open(None, tab, Session(), time.monotonic())[1].session
         wanted = rng.randint(2, 6)  # several candidates: 4 on average
         after = await self.act(tab, Action.GENERATE, task_input=f"visitor {number}")
         for _ in range(wanted - 1 if after.candidates else 0):

@@ -22,7 +22,7 @@ from hitl.core.stages import Session
 MAX_TABS = 8
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
     """Tokens are kept hashed, so not even this process's memory holds a usable one."""
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -102,11 +102,11 @@ class SessionVault:
         """A tab loads the page from `address`: its token's home if it is still kept, else a new token and
         home for `session`."""
         self._expire(now)
-        digest = _digest(token) if isinstance(token, str) and token else ""
+        digest = token_digest(token) if isinstance(token, str) and token else ""
         kept = self._kept.get(digest)
         if kept is None or not isinstance(token, str):  # a kept home is only ever found by its token
             token = secrets.token_urlsafe(32)
-            digest = _digest(token)
+            digest = token_digest(token)
             kept = self._kept[digest] = _Kept(Home(session, now))
         kept.tabs[tab] = None
         while len(kept.tabs) > MAX_TABS:  # a tab reloaded again and again: forget the oldest
@@ -153,4 +153,6 @@ class SessionVault:
             self._tabs.pop(tab, None)
         if kept.home.job is not None:  # the session is gone: nobody can see what it would make
             kept.home.job.cancel()
+        kept.home.review = None  # and its review link stops working
+        kept.home.bump()
         return kept

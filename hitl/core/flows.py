@@ -21,6 +21,7 @@ from hitl.core.nodes import (
     Halt,
     MakeRoom,
     Reopen,
+    RequestChanges,
     SelectCandidate,
     StartOver,
     UndoStartOver,
@@ -28,7 +29,7 @@ from hitl.core.nodes import (
     ValidateRequest,
     ValidateUpload,
 )
-from hitl.core.stages import Action
+from hitl.core.stages import REVIEWER, Action
 
 
 def _chain(*nodes) -> AsyncFlow:
@@ -79,6 +80,16 @@ def approve_flow() -> AsyncFlow:
                   Approve())
 
 
+def review_approve_flow() -> AsyncFlow:
+    """The reviewer approves the candidate they saw (`seen["picked"]`, by key), never another."""
+    return _chain(CheckSeen(into="approve_index"), CheckStage(action=Action.REVIEW_APPROVE),
+                  Approve(action=Action.REVIEW_APPROVE, by=REVIEWER))
+
+
+def request_changes_flow() -> AsyncFlow:
+    return _chain(CheckSeen(into="changes_index"), CheckStage(action=Action.REQUEST_CHANGES), RequestChanges())
+
+
 def reopen_flow() -> AsyncFlow:
     return _chain(CheckSeen(), CheckStage(action=Action.REOPEN), Reopen())
 
@@ -102,4 +113,6 @@ FLOWS = {
     Action.UNDO_START_OVER: undo_start_over_flow,
     Action.EDIT_REGION: edit_region_flow,
     Action.REOPEN: reopen_flow,
+    Action.REVIEW_APPROVE: review_approve_flow,
+    Action.REQUEST_CHANGES: request_changes_flow,
 }

@@ -46,7 +46,8 @@ def history(session: Session) -> dict:
         "prompt": session.input_used_by_process,
         "spent_usd": session.spent_usd,
         "approved_at": session.approved_at or None,
-        # every approval and its withdrawal, oldest first: {"decision", "number", "key", "at", "by"}
+        # every approval, withdrawal and request for changes, oldest first: {"decision", "number", "at", "by"}
+        # ("by": "you" or "reviewer"; a request has its "comment")
         "decisions": [{k: v for k, v in d.items() if k != "key"} for d in session.decisions],
         "versions": [version(numbers[c.key], c, numbers, session) for c in session.candidates],
     }
@@ -75,7 +76,8 @@ def markdown(session: Session) -> str:
              f"cost so far: {money(tree['spent_usd'])}\n"]
     if tree["decisions"]:
         lines.append("Decisions:\n")
-        lines += [f"- {d['at']}: #{d['number']} {d['decision']} by {d['by']}" for d in tree["decisions"]]
+        lines += [f"- {d['at']}: #{d['number']} {d['decision']} by {d['by']}"
+                  + (f": {literal(d['comment'])}" if d.get("comment") else "") for d in tree["decisions"]]
         lines.append("")
     for v in tree["versions"]:
         came = came_from(v["made_by"], f"#{v['parent']}" if v["parent"] else None) or v["made_by"]

@@ -15,9 +15,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from hitl.core.progress import Preview, Started
 from hitl.core.stages import Action, Session
+
+if TYPE_CHECKING:
+    from hitl.core.review import ReviewLink
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class Home:
         self.session, self.touched = session, now
         self.version = 0
         self.job: Job | None = None
+        self.review: ReviewLink | None = None  # the session's review link, if one is out (hitl/core/review.py)
         self._changed = asyncio.Event()
 
     def set(self, session: Session, now: float) -> None:

@@ -18,7 +18,7 @@ from pocketflow import AsyncNode
 from hitl.backends import ImageRequest
 from hitl.backends.errors import describe
 from hitl.core.images import thumbnail
-from hitl.core.stages import Action, Candidate, StageError, add_candidate, next_stage
+from hitl.core.stages import OWNER, REVIEWER, Action, Candidate, StageError, add_candidate, next_stage
 from hitl.core.uploads import PictureError, check_mask, check_upload, picture_size
 from hitl.core.validation import InputError, check_count, check_options, check_prompt
 from hitl.serving.costs import money
@@ -412,7 +412,12 @@ class CompareCandidate(AsyncNode):
 
 
 class Approve(AsyncNode):
-    """Approves the candidate on screen, or the one named by `approve_index` (either of two compared)."""
+    """Approves the candidate on screen, or the one named by `approve_index` (either of two compared).
+    `by`: who decides, for the log (the owner, or the reviewer through a review link)."""
+
+    def __init__(self, *, action: Action = Action.APPROVE, by: str = OWNER):
+        super().__init__()
+        self.action, self.by = action, by
 
     async def prep_async(self, shared):
         index = shared.get("approve_index")
@@ -425,8 +430,8 @@ class Approve(AsyncNode):
             return STOP
         at = _now()
         shared.update(selected=index, compared=-1, final_result=candidates[index], approved_at=at,
-                      stage=next_stage(shared["stage"], Action.APPROVE),
-                      decisions=[*shared["decisions"], _decision("approved", index, candidates[index], at)])
+                      stage=next_stage(shared["stage"], self.action),
+                      decisions=[*shared["decisions"], _decision("approved", index, candidates[index], at, self.by)])
         return None
 
 
@@ -446,10 +451,41 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _decision(what: str, index: int, candidate: Candidate | None, at: str) -> dict:
+def _decision(what: str, index: int, candidate: Candidate | None, at: str, by: str = OWNER) -> dict:
     """One line of the decision log: what was decided about which candidate, when, by whom."""
     return {"decision": what, "number": index + 1, "key": candidate.key if candidate else None, "at": at,
-            "by": "you"}
+            "by": by}
+
+
+MAX_COMMENT = 1_000  # characters of a reviewer's request for changes: a note, not a prompt
+MAX_REQUESTS = 20  # kept per session, newest last
+
+
+class RequestChanges(AsyncNode):
+    """The reviewer asks for changes to the candidate named by `changes_index`: the comment, cleaned like
+    every typed text, joins the session's requests (the owner's page shows it) and the decision log."""
+
+    async def prep_async(self, shared):
+        return shared.get("changes_index"), shared["candidates"], shared.get("comment")
+
+    async def exec_async(self, prep_res):
+        _, _, comment = prep_res
+        try:
+            return check_prompt(comment if isinstance(comment, str) else None, MAX_COMMENT, "comment")
+        except InputError as problem:
+            return problem
+
+    async def post_async(self, shared, prep_res, comment):
+        index, candidates, _ = prep_res
+        if isinstance(comment, InputError) or not isinstance(index, int) or not 0 <= index < len(candidates):
+            shared["error_message"] = str(comment) if isinstance(comment, InputError) else STALE
+            return STOP
+        at, candidate = _now(), candidates[index]
+        request = {"key": candidate.key, "number": index + 1, "comment": comment, "at": at}
+        shared.update(requests=[*shared["requests"], request][-MAX_REQUESTS:],
+                      decisions=[*shared["decisions"], {**_decision("changes requested", index, candidate, at,
+                                                                     REVIEWER), "comment": comment}])
+        return None
 
 
 class CheckSeen(AsyncNode):
@@ -503,7 +539,7 @@ STALE = ("The picture changed in another tab of this session: this is where it s
 
 # What Start Over clears, and Undo Start Over brings back.
 _PUT_ASIDE = ("stage", "input_used_by_process", "candidates", "selected", "made", "final_result", "approved_at",
-              "decisions")
+              "decisions", "requests")
 
 
 class StartOver(AsyncNode):
@@ -512,7 +548,7 @@ class StartOver(AsyncNode):
     async def post_async(self, shared, prep_res, exec_res):
         if shared["candidates"] or shared["final_result"]:
             shared["undo"] = {key: shared[key] for key in _PUT_ASIDE}
-        shared.update(candidates=[], selected=-1, final_result=None, approved_at="", made=0, decisions=[],
+        shared.update(candidates=[], selected=-1, final_result=None, approved_at="", made=0, decisions=[], requests=[],
                       stage=next_stage(shared["stage"], Action.START_OVER))
 
 

@@ -20,6 +20,7 @@ from hitl.backends import ImageService
 from hitl.core.continuity import SessionVault
 from hitl.core.flows import FLOWS
 from hitl.core.progress import Preview, Started
+from hitl.core.review import ReviewDesk
 from hitl.core.stages import Action, Session, from_shared, to_shared
 from hitl.core.validation import InputError, check_key
 from hitl.serving.config import Settings
@@ -40,6 +41,7 @@ class Runtime:
     vault: SessionVault  # the page's sessions by the token in the visitor's browser (reloads)
     images: ImageMemory  # every session's images against one memory budget
     calls: asyncio.Semaphore  # image calls under way, all sessions together (several per click count each)
+    desk: ReviewDesk  # the review links sessions sent out (by their tokens' digests)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -47,7 +49,7 @@ class Runtime:
         log.info("image memory budget: %.0f MiB", images.budget / (1 << 20))
         vault = SessionVault(settings.session_ttl, settings.max_sessions, settings.sessions_per_address)
         return cls(settings, ImageService(settings), counters_for(settings), vault, images,
-                   asyncio.Semaphore(settings.max_concurrent))
+                   asyncio.Semaphore(settings.max_concurrent), ReviewDesk(settings.session_ttl))
 
 
 BUSY = "An image is being made: wait for it, or click Cancel."

@@ -30,6 +30,8 @@ class Action(str, Enum):
     UNDO_START_OVER = "undo_start_over"
     EDIT_REGION = "edit_region"  # repaint the painted area of the candidate on screen
     REOPEN = "reopen"  # withdraw the approval and go back to review, every candidate still there
+    REVIEW_APPROVE = "review_approve"  # the reviewer (a review link) approves a candidate they saw
+    REQUEST_CHANGES = "request_changes"  # the reviewer asks for changes to a candidate, with a comment
 
 
 # Undo Start Over goes back to whichever stage Start Over left (review or final).
@@ -44,6 +46,8 @@ TRANSITIONS: dict[tuple[Stage, Action], Stage | str] = {
     (Stage.USER_FEEDBACK, Action.EDIT_REGION): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.COMPARE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.APPROVE): Stage.FINAL,
+    (Stage.USER_FEEDBACK, Action.REVIEW_APPROVE): Stage.FINAL,
+    (Stage.USER_FEEDBACK, Action.REQUEST_CHANGES): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.FINAL, Action.START_OVER): Stage.INITIAL_INPUT,
     (Stage.FINAL, Action.REOPEN): Stage.USER_FEEDBACK,
@@ -195,7 +199,9 @@ class Session:
     made: int = 0  # images made for this prompt (candidates keeps only the newest few)
     final_result: Candidate | None = None  # the approved image
     approved_at: str = ""  # when it was approved (ISO 8601, UTC), for the decision log
-    decisions: list[dict] = field(default_factory=list)  # approvals and withdrawals, oldest first (the log)
+    decisions: list[dict] = field(default_factory=list)  # approvals, withdrawals, requests: oldest first (the log)
+    # The reviewer's requests for changes, newest last: {"key", "number", "comment", "at"} (a review link's)
+    requests: list[dict] = field(default_factory=list)
     prompt_draft: str = ""  # what the prompt box holds: the last prompt asked for, kept through failures
     error_message: str = ""  # the one message of the last event ("" when all went well)
     undo: dict | None = None  # what Start Over put aside (Undo Start Over brings it back), until a new Generate
@@ -222,6 +228,15 @@ class Session:
             return self.final_result
         return self.generated_image
 
+    @property
+    def approved_by_reviewer(self) -> bool:
+        """The approval standing now is the reviewer's (the last decision, as a withdrawal would follow it)."""
+        last = self.decisions[-1] if self.decisions else {}
+        return self.stage is Stage.FINAL and last.get("decision") == "approved" and last.get("by") == REVIEWER
+
+
+OWNER, REVIEWER = "you", "reviewer"  # who decided, in the decision log ("you": the session's owner)
+
 
 # The session's part of the shared store: every field but `busy`, which is the runner's business.
 _STORED = tuple(name for name in Session.__dataclass_fields__ if name != "busy")
@@ -234,6 +249,7 @@ def to_shared(session: Session, **inputs) -> dict:
     shared["candidates"] = list(session.candidates)
     shared["generations"] = list(session.generations)
     shared["decisions"] = list(session.decisions)
+    shared["requests"] = list(session.requests)
     shared.update(inputs)
     return shared
 

@@ -10,6 +10,8 @@ These docstrings are what the API page shows.
 
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 
 from hitl.core.history import history
@@ -27,7 +29,12 @@ class Endpoints:
         self.runtime = runtime
 
     async def answer(self, action: Action, session: Session, request: gr.Request, **inputs) -> tuple:
+        # A client that sent its session for review (/review_link) has a home the reviewer acts on too.
+        home = self.runtime.vault.home(request.session_hash or "")
+        session = home.session if home is not None else session
         after = await last(run(action, session, self.runtime, request, thumbnails=True, **inputs))
+        if home is not None:
+            home.set(after, time.monotonic())
         shown = after.shown_image
         picture = shown if allowed(session.stage, action) else gr.skip()  # refused: no image
         return (after, picture, shown.revised_prompt if shown else "",
@@ -85,11 +92,13 @@ class Endpoints:
         """Go back to the prompt stage; the candidates and any approval are put aside until the next Generate."""
         return await self.answer(Action.START_OVER, session, request)
 
-    def history(self, session):
+    def history(self, session, request: gr.Request):
         """The session's version tree as JSON: each candidate's number, what made it (generate, regenerate,
         refine, edit_region, upload) from which parent, the instruction and options, the revised prompt, its
-        cost, and which is on screen or approved. Changes nothing."""
-        return history(session)
+        cost, and which is on screen or approved; who decided what and when (you or the reviewer). Changes
+        nothing."""
+        home = self.runtime.vault.home(request.session_hash or "")
+        return history(home.session if home is not None else session)
 
     async def undo_start_over(self, session, request: gr.Request):
         """Bring back what the last Start Over put aside: its stage, candidates and approval (stage initial_input)."""

@@ -13,7 +13,8 @@ import json
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +27,7 @@ from hitl.core.stages import Action, Session
 from hitl.core.validation import MAX_COUNT
 from hitl.serving.config import Settings
 from hitl.web.page import HISTORY, Page, estimate_html
+from hitl.web.review_panel import OwnerShown
 from hitl.web.screen import Screen
 
 
@@ -112,8 +114,9 @@ class PageEvents:
     def __init__(self, page: Page, runtime: Runtime):
         self.page, self.runtime = page, runtime
         self.screens: OrderedDict[str, Screen] = OrderedDict()  # by tab, least recently used first
-        self.watching: Counter[str] = Counter()  # open watches by address
+        self.watching: Counter[str] = Counter()  # open watches by address (a reviewer's page's among them)
         self.watches: dict[str, asyncio.Event] = {}  # by tab: set when the tab is released
+        self.sharing = OwnerShown(page.sharing)  # the owner's Send for review panel, per tab
 
     def outputs(self) -> list:
         """What any page event may change: every stage box (another tab may have moved the session to any
@@ -121,7 +124,7 @@ class PageEvents:
         page = self.page
         return [page.session, *page.stage_boxes.values(), page.compare_bar, page.cancel, page.undo, page.progress,
                 page.slider, page.image, page.revised_prompt, page.cost, page.gallery, page.compare,
-                page.your_prompt, page.download, page.message, page.prompt]
+                page.your_prompt, page.download, page.message, page.prompt, *page.sharing.outputs]
 
     def address(self, request: gr.Request) -> str:
         return client_address(request, self.runtime.settings.proxy_hops)
@@ -144,11 +147,11 @@ class PageEvents:
 
     def forget_tab(self, tab: str) -> None:
         self.screens.pop(tab, None)
+        self.sharing.shown.pop(tab, None)
 
-    @staticmethod
-    def render(screen: Screen, home: Home, note: str = "") -> dict:
+    def render(self, screen: Screen, home: Home, note: str = "") -> dict:
         screen.version = home.version
-        return screen.show(home.session, home.job, note)
+        return {**screen.show(home.session, home.job, note), **self.sharing.outputs(home, screen.session_hash)}
 
     async def run_job(self, action: Action, shown: Session, request: gr.Request, prompt: str | None = None,
                       **inputs):
@@ -196,20 +199,29 @@ class PageEvents:
     async def watch(self, shown: Session, request: gr.Request):
         """Every open tab watches its session's home from page load on, and draws whatever another tab
         or a job changed there: a streaming event that waits, so an idle tab costs next to nothing."""
-        tab, address = tab_of(request), self.address(request)
-        home = self.runtime.vault.home(tab)
-        if home is None or self.watching.total() >= MAX_WATCHES or self.watching[address] >= WATCHES_PER_ADDRESS:
+        home = self.runtime.vault.home(tab_of(request))
+        if home is None:
             return
-        screen = self.screen(tab, shown)
+        screen = self.screen(tab_of(request), shown)
+        async with aclosing(self.changes(request, home, lambda: screen.version)) as changes:
+            async for changed in changes:
+                yield self.render(screen, home) if changed else gr.skip()
+
+    async def changes(self, request: gr.Request, home: Home, shown: Callable[[], int]) -> AsyncGenerator[bool, None]:
+        """For a tab's watch (the page's or a reviewer's): True each time `home` moves on from the version
+        the tab `shown`, False for a ping after WATCH_PING without one (Gradio ends the event there if the
+        tab has gone). Nothing past the caps; it ends when the tab is released (`end_watch`)."""
+        tab, address = tab_of(request), self.address(request)
+        if self.watching.total() >= MAX_WATCHES or self.watching[address] >= WATCHES_PER_ADDRESS:
+            return
         gone = self.watches[tab] = asyncio.Event()
         self.watching[address] += 1
         try:
             while True:
-                changed = await next_change(home, screen.version, gone)
+                changed = await next_change(home, shown(), gone)
                 if gone.is_set():  # released: one more step would bring the tab's Gradio state back
                     return
-                # nothing new after WATCH_PING: a ping, so Gradio ends the event here if the tab has gone
-                yield self.render(screen, home) if changed else gr.skip()
+                yield changed
         finally:  # Gradio closes the watch when its tab goes
             if self.watches.get(tab) is gone:
                 del self.watches[tab]

@@ -22,6 +22,7 @@ import weakref
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from hitl.core.review import Reviewer
 from hitl.core.stages import Candidate, Held, Session
 from hitl.serving.image_memory import PLACEHOLDER, PLACEHOLDER_MIME
 from hitl.web import gradio_internals
@@ -65,7 +66,9 @@ def find_image(session: Session, key: str) -> Candidate | None:
 def session_of(request: Request, session_hash: str) -> Session | None:
     """The session's state as Gradio holds it, read without creating anything for unknown hashes."""
     values = gradio_internals.session_values(request.app, session_hash)
-    return next((value for value in values if isinstance(value, Session)), None)
+    # a reviewer's tab shows the owner's session while its link is valid (hitl/web/review.py)
+    found = (value.session if isinstance(value, Reviewer) else value for value in values)
+    return next((value for value in found if isinstance(value, Session)), None)
 
 
 async def serve_image(key: str, request: Request) -> Response:

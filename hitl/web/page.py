@@ -17,6 +17,7 @@ from hitl.core.validation import MAX_COUNT
 from hitl.serving.config import Settings
 from hitl.serving.costs import money
 from hitl.web.components import MemoryGallery, MemoryImage, MemoryImageSlider
+from hitl.web.review_panel import OwnerPanel, owner_panel
 
 TITLE = "HITL Image Studio"
 TAGLINE = "Describe an image, review what comes back, regenerate until you love it, approve."
@@ -104,6 +105,7 @@ class Page:
     edit_region: gr.Button
     mask: gr.Textbox  # hidden: the painted mask's data: URL (/edit_region's `mask`)
     seen: gr.Textbox  # hidden: what the tab showed when an action was pressed (the page's script fills it in)
+    sharing: OwnerPanel  # Send for review: the link, and what the reviewer decided
 
     @property
     def stage_boxes(self) -> dict[Stage, gr.Column]:
@@ -222,6 +224,7 @@ def layout(settings: Settings) -> Page:
                 download = gr.HTML("", elem_id="download")
                 reopen = gr.Button(REOPEN, variant="secondary", elem_id="reopen")
                 start_over = gr.Button("Start Over", variant="secondary", elem_id="start-over")
+            sharing = owner_panel()
 
 
         with gr.Column(scale=3, min_width=320, elem_id="picture"):
@@ -262,5 +265,5 @@ def layout(settings: Settings) -> Page:
         slider=slider, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery, compare=compare,
         candidate_index=candidate_index, approve_index=approve_index, versions=versions,
         upload_picker=upload_picker, upload=upload, region_tools=region_tools,
-        region_instruction=region_instruction, edit_region=edit_region, mask=mask, seen=seen,
+        region_instruction=region_instruction, edit_region=edit_region, mask=mask, seen=seen, sharing=sharing,
     )

@@ -10,6 +10,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from hitl.core.continuity import ByAddress
+from hitl.core.nodes import MAX_COMMENT
 from hitl.core.runner import Runtime
 from hitl.serving.config import Settings
 from hitl.serving.memory import trim
@@ -21,6 +22,8 @@ from hitl.web.events import PageEvents, client_address, tab_of, wire
 from hitl.web.image_route import image_route
 from hitl.web.log_route import log_route
 from hitl.web.page import TITLE, layout
+from hitl.web.review import PATH as REVIEW_PATH
+from hitl.web.review import reviewer_page, wire_owner
 
 ASSETS = Path(__file__).parent / "assets"
 CSS = (ASSETS / "page.css").read_text(encoding="utf-8")
@@ -51,6 +54,8 @@ def build_demo(settings: Settings) -> gr.Blocks:
         page = layout(settings)
         events = wire(demo, page, runtime, settings)
         add_endpoints(page, runtime)
+        wire_owner(events)
+        gr.Navbar(visible=False)  # the review page is reached by its link alone, never from a menu
         demo.unload(release_closed(demo, events, settings.closed_session_grace))
         runtime.vault.on_evict = release_evicted(demo, events)
         # Every session Gradio holds, page or API, counted against its address: a flood of new session
@@ -58,6 +63,8 @@ def build_demo(settings: Settings) -> gr.Blocks:
         tabs = ByAddress(settings.sessions_per_address, settings.max_sessions)
         gradio_internals.on_every_event(demo, lambda request, tab: runtime.vault.on_evict(
             tabs.use(tab, client_address(request, settings.proxy_hops))))
+    with demo.route("Review", f"/{REVIEW_PATH}", show_in_navbar=False):
+        reviewer_page(demo, events, MAX_COMMENT)
     gradio_internals.fill_left_out_inputs(demo)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=None)
     return demo
