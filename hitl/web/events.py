@@ -337,9 +337,11 @@ class PageEvents:
 async def next_change(home: Home, version: int, gone: asyncio.Event) -> bool:
     """Whether the home moved on from `version` within WATCH_PING (False: it did not, or `gone` was set)."""
     changed, ended = asyncio.ensure_future(home.changed(version)), asyncio.ensure_future(gone.wait())
-    done, pending = await asyncio.wait((changed, ended), timeout=WATCH_PING, return_when=asyncio.FIRST_COMPLETED)
-    for waiting in pending:
-        waiting.cancel()
+    try:
+        done, _ = await asyncio.wait((changed, ended), timeout=WATCH_PING, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also when the watch itself is cancelled
+        changed.cancel()
+        ended.cancel()
     return changed in done
 
 
