@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import openai
 from openai import AsyncOpenAI
 
+from hitl.backends.clients import release_failed
 from hitl.backends.errors import TRANSPORT_ERRORS, InterruptedGeneration, MalformedResponseError, streaming_refused
 from hitl.backends.retry import with_retries
 from hitl.core.stages import Candidate
@@ -91,13 +92,20 @@ class OpenAIBackend:
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         stream = self.settings.partial_images > 0
         try:
-            return await with_retries(lambda: self._attempt(request, on_partial, stream), self.settings)
+            return await with_retries(lambda: self._releasing(request, on_partial, stream), self.settings)
         except openai.BadRequestError as exc:
             if not (stream and streaming_refused(exc)):
                 raise
         log.info("OpenAI refused to stream this model (organisation not verified); asking once without streaming")
         self.notice = UNSTREAMED
-        return await with_retries(lambda: self._attempt(request, on_partial, False), self.settings)
+        return await with_retries(lambda: self._releasing(request, on_partial, False), self.settings)
+
+    async def _releasing(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
+        try:
+            return await self._attempt(request, on_partial, stream)
+        except Exception as exc:
+            release_failed(exc)  # a failure outlives its attempt (retries, the event's message), its body need not
+            raise
 
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
         raise NotImplementedError
