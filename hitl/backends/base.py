@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import openai
 from openai import AsyncOpenAI
 
-from hitl.backends.clients import release_failed
+from hitl.backends.clients import release_failure
 from hitl.backends.errors import TRANSPORT_ERRORS, InterruptedGeneration, MalformedResponseError, streaming_refused
 from hitl.backends.retry import with_retries
 from hitl.core.stages import Candidate
@@ -104,7 +104,7 @@ class OpenAIBackend:
         try:
             return await self._attempt(request, on_partial, stream)
         except Exception as exc:
-            release_failed(exc)  # a failure outlives its attempt (retries, the event's message), its body need not
+            release_failure(exc)
             raise
 
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
@@ -116,8 +116,11 @@ class OpenAIBackend:
         or ends without it from then on raises InterruptedGeneration (never retried: a second call could
         bill twice); a 200 that sends no event at all is an answer that could not be read."""
         started = False
-        # aclosing: callers return mid-iteration, and the SDK's event generator must close now, not at GC
-        async with stream, aclosing(aiter(stream)) as events:
+        # aclosing: callers return mid-iteration, and the SDK's event generator must close now, not at GC.
+        # Its own generator, not the one aiter() wraps it in: closing that one leaves it suspended, its frame
+        # referring back to the stream, a cycle that kept the request (the picture as base64) until a full
+        # collection.
+        async with stream, aclosing(stream._iterator) as events:
             try:
                 async for event in events:
                     started = True

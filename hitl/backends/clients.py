@@ -40,9 +40,13 @@ async def _release_sent_body(response: httpx2.Response) -> None:
         release_body(response.request)
 
 
-def release_failed(exc: BaseException | None) -> None:
-    """Empty the bodies of the requests a failure and its causes refer to (no answer came to release them)."""
+def release_failure(exc: BaseException | None) -> None:
+    """Let a failure and its causes hold no request body and no frames: a failure outlives its attempt (the
+    retries, the event's message, a reference cycle), and the frames of the SDK's call it was raised in hold
+    the request's arguments, the picture as base64 among them. Failures are logged by type, never with
+    their traceback."""
     while exc is not None:
+        exc.__traceback__ = None
         if isinstance(exc, openai.APIError | httpx2.RequestError):
             try:
                 release_body(exc.request)
