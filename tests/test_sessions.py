@@ -11,11 +11,9 @@ from urllib.parse import urljoin
 import httpx
 from fake_openai import prompt_of
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_prompt, image_serial
+from helpers import CANDIDATES, MESSAGE, Page, image_prompt, image_serial
 
-from hitl.backends import ImageService
 from hitl.core.stages import Session
-from hitl.serving.config import load_settings
 from hitl.web import gradio_internals
 
 
@@ -92,17 +90,6 @@ def test_session_state_is_released_when_the_browser_disconnects(own_app, fake, m
                                 for c in clients), timeout=5), "Gradio saw no disconnect"
     wait_for(lambda: held(demo) == baseline, timeout=5)
     assert held(demo) == baseline, f"still held after every session disconnected: {held(demo)}"
-
-
-def test_sdk_clients_for_user_keys_are_bounded(monkeypatch):
-    import hitl.backends
-
-    monkeypatch.setattr(hitl.backends, "_MAX_CLIENTS", 4)
-    service = ImageService(load_settings(**{**TEST_SETTINGS, "base_url": "http://127.0.0.1:9/v1"}))
-    for i in range(10):
-        service.backend_for(f"sk-user-{i:04d}-{'x' * 20}")
-    assert len(service._clients) == 4
-    assert all(len(digest) == 64 for digest in service._clients)  # keyed by hash, not by key
 
 
 def test_a_flood_of_new_sessions_from_one_address_evicts_its_own_not_anothers(own_app, fake):

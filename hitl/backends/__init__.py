@@ -6,51 +6,48 @@ Each backend has one coroutine, `generate(request, on_partial) -> Candidate`.
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
-
-from openai import AsyncOpenAI
-
-from hitl.backends.base import Backend, ImageOptions, ImageRequest, OnPartial
+from hitl.backends.base import Backend, ImageOptions, ImageRequest, OnPartial, OpenAIBackend
+from hitl.backends.clients import Clients, Lease
 from hitl.backends.demo import DemoBackend
 from hitl.backends.openai_images import ImagesBackend
 from hitl.backends.openai_responses import ResponsesBackend
+from hitl.core.stages import Candidate
 from hitl.serving.config import Settings
-
-_MAX_CLIENTS = 64
 
 
 class ImageService:
-    """Chooses the backend for a key and reuses one AsyncOpenAI client per key."""
+    """Chooses the backend for a key, on the SDK client kept for that key (`Clients`)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._clients: OrderedDict[str, AsyncOpenAI] = OrderedDict()
-        if settings.api_key:
-            self._client(settings.api_key)  # build the server's client now, not mid-request
+        self.clients = Clients(settings)  # the server's client is built now, not mid-request
 
     def backend_for(self, session_key: str | None) -> Backend:
-        key = session_key or self.settings.api_key
-        if not key:
+        style = ImagesBackend if self.settings.api_style == "images" else ResponsesBackend
+        if session_key and session_key != self.settings.api_key:
+            lease = self.clients.own(session_key)
+            return _Leased(style(lease.client, self.settings), lease, self.clients)
+        if self.clients.server is None:
             return DemoBackend(self.settings)
-        backend = ImagesBackend if self.settings.api_style == "images" else ResponsesBackend
-        return backend(self._client(key), self.settings)
+        return style(self.clients.server, self.settings)
 
-    def _client(self, key: str) -> AsyncOpenAI:
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        client = self._clients.get(digest)
-        if client is None:
-            client = AsyncOpenAI(
-                api_key=key,
-                base_url=self.settings.base_url,
-                timeout=self.settings.request_timeout,
-                max_retries=0,  # hitl.backends.retry is the only retry layer
-            )
-            self._clients[digest] = client
-            if len(self._clients) > _MAX_CLIENTS:
-                self._clients.popitem(last=False)
-        self._clients.move_to_end(digest)
-        return client
+
+class _Leased:
+    """A backend on an own key's client, which is not closed while one of its calls is under way."""
+
+    def __init__(self, backend: OpenAIBackend, lease: Lease, clients: Clients):
+        self.backend, self.lease, self.clients = backend, lease, clients
+
+    @property
+    def notice(self) -> str:
+        return self.backend.notice
+
+    async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
+        self.lease.calls += 1
+        try:
+            return await self.backend.generate(request, on_partial)
+        finally:
+            self.clients.done(self.lease)
 
 
 __all__ = ["Backend", "ImageOptions", "ImageRequest", "ImageService", "OnPartial"]

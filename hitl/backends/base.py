@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import openai
 from openai import AsyncOpenAI
 
+from hitl.backends.clients import release_failure
 from hitl.backends.errors import TRANSPORT_ERRORS, InterruptedGeneration, MalformedResponseError, streaming_refused
 from hitl.backends.retry import with_retries
 from hitl.core.stages import Candidate
@@ -91,13 +92,20 @@ class OpenAIBackend:
     async def generate(self, request: ImageRequest, on_partial: OnPartial) -> Candidate:
         stream = self.settings.partial_images > 0
         try:
-            return await with_retries(lambda: self._attempt(request, on_partial, stream), self.settings)
+            return await with_retries(lambda: self._releasing(request, on_partial, stream), self.settings)
         except openai.BadRequestError as exc:
             if not (stream and streaming_refused(exc)):
                 raise
         log.info("OpenAI refused to stream this model (organisation not verified); asking once without streaming")
         self.notice = UNSTREAMED
-        return await with_retries(lambda: self._attempt(request, on_partial, False), self.settings)
+        return await with_retries(lambda: self._releasing(request, on_partial, False), self.settings)
+
+    async def _releasing(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
+        try:
+            return await self._attempt(request, on_partial, stream)
+        except Exception as exc:
+            release_failure(exc)
+            raise
 
     async def _attempt(self, request: ImageRequest, on_partial: OnPartial, stream: bool) -> Candidate:
         raise NotImplementedError
@@ -108,8 +116,11 @@ class OpenAIBackend:
         or ends without it from then on raises InterruptedGeneration (never retried: a second call could
         bill twice); a 200 that sends no event at all is an answer that could not be read."""
         started = False
-        # aclosing: callers return mid-iteration, and the SDK's event generator must close now, not at GC
-        async with stream, aclosing(aiter(stream)) as events:
+        # aclosing: callers return mid-iteration, and the SDK's event generator must close now, not at GC.
+        # Its own generator, not the one aiter() wraps it in: closing that one leaves it suspended, its frame
+        # referring back to the stream, a cycle that kept the request (the picture as base64) until a full
+        # collection.
+        async with stream, aclosing(stream._iterator) as events:
             try:
                 async for event in events:
                     started = True
