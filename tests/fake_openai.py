@@ -130,6 +130,7 @@ class FakeOpenAI:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: int = 0
     disconnects: int = 0  # answers the client hung up on (a cancelled generation)
+    handling: int = 0  # requests being answered right now (a handler may still run after its client has it all)
     answered: list[str] = field(default_factory=list)  # the prompts of answers sent to the end
     stored: set[str] = field(default_factory=set)  # ids of stored responses (kept across reset)
     invalid_requests: list[tuple[str, str]] = field(default_factory=list)  # (param, problem) answered 400
@@ -282,6 +283,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def do_POST(self):
+        with self.server_fake._lock:
+            self.server_fake.handling += 1
         try:
             self.body: dict = {}
             self._answer()
@@ -291,6 +294,10 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client hung up first
             with self.server_fake._lock:
                 self.server_fake.disconnects += 1
+        finally:  # a kept-alive connection's handler lives on: it must not hold the request (the app's memory
+            self.body = {}  # tests measure this process, the fake's threads included)
+            with self.server_fake._lock:
+                self.server_fake.handling -= 1
 
     def _answer(self):
         length = int(self.headers.get("content-length") or 0)
