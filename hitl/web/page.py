@@ -207,7 +207,7 @@ def layout(settings: Settings) -> Page:
                     approve = gr.Button("Approve", variant="primary", min_width=96, elem_id="approve")
                     regenerate = gr.Button("Regenerate", min_width=96, elem_id="regenerate")
                     compare = gr.Button(COMPARE, visible=False, min_width=96, elem_id="compare")
-                    paint_toggle = gr.HTML(PAINT_TOGGLE, min_width=96, elem_id="paint")
+                    paint_toggle = gr.HTML(PAINT_TOGGLE, min_width=96, container=False, padding=False, elem_id="paint")
                 with gr.Row(equal_height=True, elem_id="refine-row"):
                     feedback = gr.Textbox(label="Feedback", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                           placeholder="Make it night time, add snow…", scale=3, elem_id="feedback")
