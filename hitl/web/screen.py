@@ -115,7 +115,7 @@ def cost_html(session: Session, image: Candidate | None) -> str:
 class Screen:
     """What one tab shows, kept from one of its events to the next (its job watch, its clicks), so each
     render sends only what changed. While a job runs, its previews come from the `Job`: the only image's
-    (or the first of several) on screen, and with several a gallery tile each."""
+    on screen, or with several a tile each in the batch's grid (and among all candidates)."""
 
     page: Page
     session_hash: str
@@ -161,7 +161,8 @@ class Screen:
         page, was = self.page, self.shown
         running = job is not None and job.started
         drawing = self._drawing(job)
-        first = job.previews.get(0) if job is not None and running else None
+        # one image's previews go on screen; several draw in their own tiles of the batch's grid
+        first = job.previews.get(0) if job is not None and running and job.count == 1 else None
         shown_preview = first.candidate if first is not None and not first.ready else None
         batch = latest_batch(session)
         if tuple(c.key for c in batch) != self.batch:
