@@ -159,19 +159,24 @@ def test_on_a_phone_the_progress_and_the_first_preview_show_after_generate(brows
         context.close()
 
 
-def test_on_a_phone_several_at_once_draw_in_view(browser, slow_url, fake):
-    context, page, errors = tab(browser, "phone")
+@pytest.mark.parametrize("size", ["1280x720", "1440x900", "phone"])
+def test_four_at_once_draw_in_view_each_in_its_tile(browser, slow_url, fake, size):
+    context, page, errors = tab(browser, size)
     try:
         fake.latency = 4.5
         open_app(page, slow_url)
-        prompt_box(page).fill("two slow boats")
-        page.locator("#count").get_by_label("2", exact=True).check()
-        generate_button(page).tap()
+        prompt_box(page).fill("four slow boats")
+        page.locator("#count").get_by_label("4", exact=True).check()
+        generate_button(page).tap() if size == "phone" else generate_button(page).click()
         in_view(page, page.locator("#progress [role=status]"))
-        first = page.locator("#batch img").first
-        expect(first).to_have_attribute("src", PREVIEW_SRC)
+        in_view(page, button(page, "cancel"))
+        tiles = page.locator("#batch img")
+        expect(tiles).to_have_count(4)
         expect(page.locator("#batch .caption-label").first).to_have_text(re.compile(r"^new 1"))
-        in_view(page, first)
+        for tile in tiles.all():
+            expect(tile).to_have_attribute("src", PREVIEW_SRC)
+            box = in_view(page, tile)
+            assert min(box["width"], box["height"]) >= (TILE if size in LAPTOPS else 120), box
         not_scrolled(page)
         button(page, "cancel").click()
         assert errors == []
