@@ -182,3 +182,19 @@ def test_four_at_once_draw_in_view_each_in_its_tile(browser, slow_url, fake, siz
         assert errors == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", ["1280x720", "phone"])
+def test_paint_a_region_from_the_grid_brings_the_marked_one_up_to_paint_on(browser, app_url, fake, size):
+    context, page, errors = tab(browser, size)
+    try:
+        four_at_once(page, app_url, fake)
+        marked = page.locator("#batch button[aria-current='true'] img").get_attribute("src")
+        page.locator("#paint-toggle").click()
+        expect(page.locator("#image img")).to_have_attribute("src", marked)
+        page.evaluate("window.scrollTo(0, 0)")
+        in_view(page, page.locator("#paint-canvas"))
+        in_view(page, page.locator("#paint-toggle"))
+        assert errors == []
+    finally:
+        context.close()

@@ -248,6 +248,8 @@
       painting = on;
       const toggle = $("#paint-toggle");
       if (toggle) toggle.setAttribute("aria-pressed", String(on));
+      // A batch shown as a grid: its marked one comes up at full size to paint on (sync follows it).
+      if (on && !picture()) $("#batch button[aria-current='true']")?.click();
       if (on) sync(); else if (canvas) canvas.classList.remove("hitl-painting");
     };
     const clear = () => {
