@@ -3,7 +3,8 @@
 The app runs against the fake OpenAI (conftest's `app_url`); chromium is launched as in
 test_browser.py (see chromium.py). axe-core is injected into the page and run on the whole
 document at each stage a user goes through: prompt, generating (Cancel on screen, a preview
-shown), review (one candidate, then two with the gallery), final, and an error message. Both at
+shown), review (one candidate, then two with the gallery, a batch of two as a grid, two side by side),
+final, and an error message. Both at
 a desktop and a phone viewport. Any "serious" or "critical" violation fails the test; the
 failure lists every stage's findings, the moderate and minor ones included.
 
@@ -187,6 +188,18 @@ def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake)
     wait_until_idle(page)
     expect_final_image(page)
     found["review with gallery"] = axe_violations(page, axe_js)
+
+    page.locator("#regenerate-count").get_by_label("2", exact=True).check()
+    button(page, "regenerate").click()
+    expect(page.locator("#batch img")).to_have_count(2)
+    wait_until_idle(page)
+    found["review, a batch as a grid"] = axe_violations(page, axe_js)
+
+    button(page, "compare").click()
+    expect(page.locator("#beside img")).to_have_attribute("src", FINAL_SRC)
+    found["side by side"] = axe_violations(page, axe_js)
+    button(page, "end-compare").click()
+    expect(page.locator("#batch img")).to_have_count(2)  # back to the grid; Approve takes the marked one
 
     button(page, "approve").click()
     expect(button(page, "start-over")).to_be_visible()

@@ -615,16 +615,18 @@ def test_several_images_at_once_then_compare_two_and_approve_the_right_one(page,
     expect(thumbnails(page)).to_have_count(3)
     assert fake.attempts == 3
     expect(page.locator("#regenerate-count").get_by_label("3", exact=True)).to_be_checked()  # the same count
-    page.keyboard.press("c")  # compare: the one on screen (#3) and the newest other (#2)
-    slider = page.locator("#slider img")
-    expect(slider).to_have_count(2)
+    expect(page.locator("#batch img")).to_have_count(3)  # the three as a grid: the picture
     expect(main_image(page)).to_be_hidden()
+    page.keyboard.press("c")  # compare: the one on screen (#3) and the newest other (#2), next to each other
+    pair = page.locator("#image img, #beside img")
+    expect(pair).to_have_count(2)
+    expect(page.locator("#batch")).to_be_hidden()
     thumbnails(page).nth(0).click()  # while comparing, a thumbnail goes to the right
     expect(thumbnails(page).nth(0)).to_have_accessible_name(re.compile(r"^#1 · .*beside it"))
     for side in range(2):
-        expect(slider.nth(side)).to_have_attribute("src", FINAL_SRC)
-        expect_decoded(page, slider.nth(side))
-    first = slider.nth(1).get_attribute("src")
+        expect(pair.nth(side)).to_have_attribute("src", FINAL_SRC)
+        expect_decoded(page, pair.nth(side))
+    first = page.locator("#beside img").get_attribute("src")
     button(page, "approve-right").click()
     expect_stage(page, "final")
     assert expect_final_image(page) == first

@@ -3,6 +3,8 @@ the image and stage boxes left out when they did not change; every output keyed 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gradio as gr
 import pytest
 
@@ -11,7 +13,7 @@ from hitl.core.progress import Preview
 from hitl.core.stages import Action, Candidate, Session, Stage
 from hitl.serving.config import load_settings
 from hitl.web.components import Linked, gallery_payload, image_payload, slider_payload
-from hitl.web.page import CANCEL, layout
+from hitl.web.page import CANCEL, SHOW_BATCH, layout
 from hitl.web.screen import Screen
 
 IMAGE = Candidate.from_b64("QUJD", prompt="a kite", revised_prompt="a red kite")
@@ -129,44 +131,69 @@ def test_a_download_is_named_after_the_prompt_and_the_image_number(page):
     assert 'download="a-glass-lighthouse-at-dawn-very-long-very-long-2.png"' in link
 
 
-def captions(outputs: dict, page) -> list[str]:
-    gallery = outputs[page.gallery]
+def captions(outputs: dict, page, which=None) -> list[str]:
+    gallery = outputs[which or page.gallery]
     return [tile["caption"] for tile in (gallery["value"] if "__type__" in gallery else gallery)]
 
 
 def test_several_images_each_get_a_tile_with_their_preview(page):
-    """Four at once: a tile per image as its first preview comes, the first one's preview on screen,
-    "ready" as each is done; the end of the run shows the candidates only."""
+    """Four at once: the batch's grid is the picture, a tile per image as its first preview comes (among all
+    candidates too), "ready" as each is done; the end of the run shows the candidates only."""
     screen = Screen.of(page, Session(), "abc")
     job = running(4)
     assert "Making 4 images…" in screen.show(Session(), job)[page.progress]
     first, third = Candidate.from_b64("UFJF"), Candidate.from_b64("VEhJ")
     job.note(Preview(2, third))
     outputs = screen.show(Session(), job)
-    assert page.image not in outputs  # only the first image's previews go on screen
-    assert outputs[page.gallery] == gr.update(visible=True, value=gallery_payload([], drawing=[(third, "drawing…")]))
+    drawn = gallery_payload([], drawing=[(third, "drawing…")])
+    assert outputs[page.gallery] == gr.update(visible=True, value=drawn)
+    assert outputs[page.batch] == gr.update(visible=True, value=drawn)
+    assert outputs[page.image] == gr.update(visible=False, value=None)  # the grid instead, no preview sent twice
     job.note(Preview(0, first))
     outputs = screen.show(Session(), job)
-    assert outputs[page.image] == image_payload(first)
-    assert captions(outputs, page) == ["new 1 · drawing…", "new 2 · drawing…"]
+    assert page.image not in outputs
+    assert captions(outputs, page) == captions(outputs, page, page.batch) == ["new 1 · drawing…", "new 2 · drawing…"]
     job.note(Preview(2, third, ready=True))
     outputs = screen.show(Session(), job)
     assert captions(outputs, page) == ["new 1 · drawing…", "new 2 · ready"]
     assert "1 of 4 ready" in outputs[page.progress]
     done = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, third], selected=1)
-    assert captions(screen.show(done), page) == ["#1", "#2 · on screen"]
+    outputs = screen.show(done)
+    assert captions(outputs, page) == captions(outputs, page, page.batch) == ["#1", "#2 · on screen"]
+    assert outputs[page.image] == image_payload(Linked(third, "abc"))  # still hidden: the grid is the picture
 
 
-def test_comparing_shows_the_slider_instead_of_the_image_and_marks_both(page):
+def test_a_batch_shows_as_a_grid_until_one_is_focused_and_a_new_batch_is_a_grid_again(page):
+    made = [Candidate(b"ONE"), Candidate(b"TWO"), Candidate(b"THR")]
+    session = Session(stage=Stage.USER_FEEDBACK, candidates=made, selected=2)
+    screen = Screen.of(page, Session(), "abc")
+    outputs = screen.show(session)
+    assert outputs[page.batch]["visible"] is True and outputs[page.image]["visible"] is False
+    assert captions(outputs, page, page.batch) == ["#1", "#2", "#3 · on screen"]
+    screen.focused = True  # a tile clicked
+    outputs = screen.show(replace(session, selected=0))
+    assert outputs[page.batch]["visible"] is False and outputs[page.image]["visible"] is True
+    assert outputs[page.show_batch] == gr.update(visible=True, value=SHOW_BATCH)
+    again = [Candidate(b"FOU", made_by="regenerate", parent=made[0].key),
+             Candidate(b"FIV", made_by="regenerate", parent=made[0].key)]
+    outputs = screen.show(replace(session, candidates=[*made, *again], selected=4))
+    assert outputs[page.batch]["visible"] is True and outputs[page.show_batch]["visible"] is False
+    assert captions(outputs, page, page.batch) == ["#4 · regenerate of #1", "#5 · regenerate of #1 · on screen"]
+
+
+def test_comparing_shows_the_two_next_to_each_other_each_with_its_approve_and_marks_both(page):
     other = Candidate(b"OTH", made_by="regenerate", parent=IMAGE.key)
     reviewing = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, other], selected=1)
     comparing = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, other], selected=1, compared=0)
     screen = Screen.of(page, reviewing, "abc")
     outputs = screen.show(comparing)
     assert outputs[page.compare_bar] == gr.update(visible=True)
+    assert page.image not in outputs  # the one on screen stays, on the left
+    assert outputs[page.beside] == image_payload(Linked(IMAGE, "abc"))  # the other on the right
+    assert outputs[page.approve_left] == gr.update(visible=True, value="Approve left")
     assert outputs[page.slider] == gr.update(visible=True, value=slider_payload((Linked(other, "abc"),
                                                                                    Linked(IMAGE, "abc"))))
-    assert outputs[page.image]["visible"] is False and outputs[page.compare]["visible"] is False
+    assert outputs[page.compare]["visible"] is False
     assert captions(outputs, page) == ["#1 · beside it", "#2 · regenerate of #1 · on screen"]
     outputs = screen.show(reviewing)
-    assert outputs[page.compare_bar] == gr.update(visible=False) and outputs[page.image]["visible"] is True
+    assert outputs[page.compare_bar] == gr.update(visible=False) and outputs[page.approve_left]["visible"] is False

@@ -112,12 +112,12 @@ def test_the_page_puts_two_side_by_side_and_a_thumbnail_click_changes_the_right_
     page = Page(app_url)
     page.click("generate", "a kite", 3, *OPTIONS, 0)
     messages = page.click("compare")
-    slider = page.result(messages, "slider")
-    left, right = slider["value"]
+    left, right = page.result(messages, "slider")["value"]  # the wipe slider, an option below the two
+    assert page.result(messages, "beside") == right  # on the right, next to the one on screen
     assert left["url"] != right["url"]
     assert all(side["url"].startswith("gradio_api/hitl/image/") for side in (left, right))
     assert page.result(messages, "compare-bar") == {"__type__": "update", "visible": True}
-    assert page.result(messages, "image")["visible"] is False
+    assert page.result(messages, "approve-left")["visible"] is True
     ended = page.click("end-compare")
     assert page.result(ended, "compare-bar") == {"__type__": "update", "visible": False}
 

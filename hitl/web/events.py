@@ -123,8 +123,9 @@ class PageEvents:
         stage) and the rest of the screen."""
         page = self.page
         return [page.session, *page.stage_boxes.values(), page.compare_bar, page.cancel, page.undo, page.progress,
-                page.slider, page.image, page.revised_prompt, page.cost, page.gallery, page.compare,
-                page.your_prompt, page.download, page.message, page.prompt, *page.sharing.outputs]
+                page.batch, page.show_batch, page.image, page.approve_left, page.beside, page.slider,
+                page.revised_prompt, page.cost, page.gallery, page.compare, page.your_prompt, page.download,
+                page.message, page.prompt, *page.sharing.outputs]
 
     def address(self, request: gr.Request) -> str:
         return client_address(request, self.runtime.settings.proxy_hops)
@@ -304,7 +305,9 @@ class PageEvents:
         return await self.act(Action.UNDO_START_OVER, session, request)
 
     async def pick(self, seen, session: Session, event: gr.SelectData, request: gr.Request):
-        """A thumbnail clicked: on screen, or beside the one on screen while comparing two."""
+        """A thumbnail clicked (in the batch's grid or among all candidates): on screen at full size, or beside
+        the one on screen while comparing two. The picked tile's key, not its place, says which."""
+        self.screen(tab_of(request), session).focused = True
         seen = seen_of(seen, picked_url(event))
         if self.home(request, session).session.compared_image is not None:
             return await self.act(Action.COMPARE, session, request, compare_index=event.index, seen=seen)
@@ -319,6 +322,12 @@ class PageEvents:
         newest = len(current.candidates) - 1
         other = newest - 1 if on_screen == newest else newest
         return await self.act(Action.COMPARE, session, request, compare_index=other, seen=seen)
+
+    def show_batch(self, session: Session, request: gr.Request) -> dict:
+        """Back from one at full size to its batch's grid: this tab's view alone, the session unchanged."""
+        screen = self.screen(tab_of(request), session)
+        screen.focused = False
+        return self.render(screen, self.home(request, session))
 
     async def end_compare(self, session: Session, request: gr.Request):
         return await self.act(Action.COMPARE, session, request, compare_index=-1)
@@ -394,13 +403,15 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
     on([page.edit_region.click, page.region_instruction.submit], events.edit_region,
        [page.region_instruction, *page.options, page.mask, page.seen, page.session], "page_edit_region",
        sources={page.mask: "mask", **seen})
-    on([page.approve.click], events.approve, [page.seen, page.session], "page_approve", sources=seen)
+    on([page.approve.click, page.approve_left.click], events.approve, [page.seen, page.session], "page_approve",
+       sources=seen)
     on([page.approve_compared.click], events.approve_compared, [page.seen, page.session],
        "page_approve_compared", sources=seen)
     on([page.reopen.click], events.reopen, [page.seen, page.session], "page_reopen", sources=seen)
     on([page.discard.click, page.start_over.click], events.start_over, [page.session], "page_start_over")
     on([page.undo.click], events.undo_start_over, [page.session], "page_undo_start_over")
-    on([page.gallery.select], events.pick, [page.seen, page.session], "page_select", sources=seen)
+    on([page.gallery.select, page.batch.select], events.pick, [page.seen, page.session], "page_select", sources=seen)
+    on([page.show_batch.click], events.show_batch, [page.session], "page_show_batch")
     on([page.compare.click], events.compare, [page.seen, page.session], "page_compare", sources=seen)
     on([page.end_compare.click], events.end_compare, [page.session], "page_end_compare")
     gr.on([page.size.change, page.quality.change, page.count.change], events.estimate,

@@ -40,8 +40,9 @@ UNDO = "↩ Undo Start Over"
 COMPARE = "⇄ Compare two"
 REOPEN = "Back to review"
 COUNTS = list(range(1, MAX_COUNT + 1))
-COMPARING = ("**Side by side:** left, the one on screen; right, the one beside it. "
-             "Click a thumbnail to change the right one.")
+COMPARING = "Click a thumbnail to change the right one."
+SHOW_BATCH = "⊞ Show the whole batch"
+BATCH_LABEL = "This batch (click one to see it at full size)"
 
 
 @dataclass(frozen=True)
@@ -84,11 +85,15 @@ class Page:
     # the picture
     progress: gr.HTML  # what is happening while an image is being made (with the elapsed time)
     cancel: gr.Button  # shown while an image is being made
-    compare_bar: gr.Row  # while two are side by side: what is where, approve the right one, stop
+    batch: MemoryGallery  # the latest click's candidates as a grid, the picture until one is focused
+    show_batch: gr.Button  # from one focused back to the grid of its batch
+    image: MemoryImage  # the one on screen (focused); while comparing, the left one
+    approve_left: gr.Button  # while comparing: the left one's own Approve
+    compare_bar: gr.Column  # while two are side by side: the right one, its Approve, stop, the slider
+    beside: MemoryImage
     approve_compared: gr.Button
     end_compare: gr.Button
-    slider: MemoryImageSlider  # the one on screen and the one beside it
-    image: MemoryImage
+    slider: MemoryImageSlider  # the same two under a wipe handle, an option below the pair
     revised_prompt: gr.Textbox
     cost: gr.HTML  # this image's cost and the session's, from what OpenAI reported
     gallery: MemoryGallery
@@ -100,7 +105,8 @@ class Page:
     # the browser and the events' js= hands them over as data: URLs: no upload route, no file.
     upload_picker: gr.HTML  # initial_input: pick / paste / drop, a preview, Remove
     upload: gr.Textbox  # hidden: the picked picture's data: URL (/generate's `image`)
-    region_tools: gr.HTML  # user_feedback: Paint a region, brush size, Clear (the canvas is the script's)
+    paint_toggle: gr.HTML  # user_feedback: Paint a region, among the actions (the canvas is the script's)
+    region_tools: gr.HTML  # brush size, Clear
     region_instruction: gr.Textbox
     edit_region: gr.Button
     mask: gr.Textbox  # hidden: the painted mask's data: URL (/edit_region's `mask`)
@@ -148,8 +154,8 @@ and {MAX_SIDE} px a side.</span></label>
 <button type="button" id="upload-remove">Remove image</button></div>
 <p class="hitl-upload-error" id="upload-error" role="alert"></p>
 </div>"""
+PAINT_TOGGLE = '<button type="button" id="paint-toggle" aria-pressed="false">🖌 Paint a region</button>'
 REGION_TOOLS = """<div class="hitl-region" role="group" aria-label="Paint a region to change">
-<button type="button" id="paint-toggle" aria-pressed="false">🖌 Paint a region</button>
 <label for="brush-size">Brush size</label>
 <input type="range" id="brush-size" min="4" max="160" value="40" aria-label="Brush size in pixels">
 <button type="button" id="paint-clear">Clear</button>
@@ -158,20 +164,12 @@ then say what to change there.</p>
 </div>"""
 
 
-def _region_controls(settings: Settings) -> tuple[gr.HTML, gr.Textbox, gr.Button]:
-    tools = gr.HTML(REGION_TOOLS, elem_id="region-tools")
-    instruction = gr.Textbox(label="What to change there", lines=1, max_lines=6, max_length=settings.max_prompt_chars,
-                             placeholder="A red umbrella…", elem_id="region-instruction")
-    button = gr.Button("Edit region", elem_id="edit-region")
-    return tools, instruction, button
-
-
 def layout(settings: Settings) -> Page:
     """Build the page inside the current `gr.Blocks`; returns its components."""
     session = gr.State(Session(), time_to_live=settings.session_ttl)
     token = gr.BrowserState("", storage_key="hitl-studio-session")
     history = gr.BrowserState([], storage_key="hitl-studio-prompts")
-    gr.Markdown(f"# 🎨 {TITLE}\n{TAGLINE}")
+    gr.Markdown(f"# 🎨 {TITLE}\n{TAGLINE}", elem_id="title")
     if settings.demo:
         gr.Markdown(DEMO_NOTICE, elem_id="demo-notice")
 
@@ -183,14 +181,14 @@ def layout(settings: Settings) -> Page:
                 prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                     placeholder="A lighthouse made of glass at dawn…", autofocus=True,
                                     elem_id="prompt")
-                upload_picker = gr.HTML(UPLOAD_PICKER, elem_id="upload-picker")
-                with gr.Row(elem_id="recent-row"):
-                    recent = gr.Dropdown([], value=None, label="Recent prompts", scale=4, elem_id="recent")
-                    forget = gr.Button("Clear history", size="sm", scale=1, elem_id="forget")
                 with gr.Row(elem_id="generate-row"):
                     generate = gr.Button("Generate Image", variant="primary", scale=3, elem_id="generate")
                     count = gr.Radio(COUNTS, value=1, label="Images", scale=2, min_width=160, elem_id="count")
                 estimate = gr.HTML(estimate_html(settings, "auto", "auto"), elem_id="estimate")
+                upload_picker = gr.HTML(UPLOAD_PICKER, elem_id="upload-picker")
+                with gr.Row(elem_id="recent-row"):
+                    recent = gr.Dropdown([], value=None, label="Recent prompts", scale=4, elem_id="recent")
+                    forget = gr.Button("Clear history", size="sm", scale=1, elem_id="forget")
                 with gr.Accordion("Advanced", open=False):
                     size = gr.Dropdown(list(SIZES), value="auto", label="Size")
                     quality = gr.Dropdown(list(QUALITIES), value="auto", label="Quality")
@@ -204,18 +202,26 @@ def layout(settings: Settings) -> Page:
                         gr.Markdown(OWNER_HINT, elem_classes="owner-hint")
                 gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
 
+            # Review: what acts on the picture first, in one screen beside it (below it on a phone).
             with gr.Column(visible=False, elem_id="stage-review") as review_stage:
                 gr.Markdown("## Review", elem_classes="stage-title")
                 with gr.Row(elem_id="review-actions"):
-                    approve = gr.Button("Approve", variant="primary", elem_id="approve")
-                    regenerate = gr.Button("Regenerate", elem_id="regenerate")
+                    approve = gr.Button("Approve", variant="primary", min_width=96, elem_id="approve")
+                    regenerate = gr.Button("Regenerate", min_width=96, elem_id="regenerate")
+                    compare = gr.Button(COMPARE, visible=False, min_width=96, elem_id="compare")
+                    paint_toggle = gr.HTML(PAINT_TOGGLE, min_width=96, container=False, padding=False, elem_id="paint")
+                with gr.Row(equal_height=True, elem_id="refine-row"):
+                    feedback = gr.Textbox(label="Feedback", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
+                                          placeholder="Make it night time, add snow…", scale=3, elem_id="feedback")
+                    refine = gr.Button("Refine", scale=1, min_width=96, elem_id="refine")
+                region_tools = gr.HTML(REGION_TOOLS, elem_id="region-tools")
+                region_instruction = gr.Textbox(label="What to change there", lines=1, max_lines=6,
+                                                max_length=settings.max_prompt_chars, placeholder="A red umbrella…",
+                                                elem_id="region-instruction")
+                edit_region = gr.Button("Edit region", elem_id="edit-region")
                 regenerate_count = gr.Radio(COUNTS, value=1, label="Images per Regenerate", elem_id="regenerate-count")
                 your_prompt = gr.Textbox(label="Your prompt", interactive=False, lines=1, max_lines=4,
                                          elem_id="your-prompt")
-                feedback = gr.Textbox(label="Feedback", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
-                                      placeholder="Make it night time, add snow…", elem_id="feedback")
-                refine = gr.Button("Refine", elem_id="refine")
-                region_tools, region_instruction, edit_region = _region_controls(settings)
                 discard = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
                 gr.HTML(f'<p class="hitl-keys">{KEYS}</p>', elem_id="keys")  # what the page's script listens for
 
@@ -226,23 +232,33 @@ def layout(settings: Settings) -> Page:
                 start_over = gr.Button("Start Over", variant="secondary", elem_id="start-over")
             sharing = owner_panel()
 
-
         with gr.Column(scale=3, min_width=320, elem_id="picture"):
             progress = gr.HTML("", elem_id="progress")
             cancel = gr.Button(CANCEL, variant="stop", visible=False, elem_id="cancel")  # beside what it stops
-            with gr.Row(visible=False, elem_id="compare-bar") as compare_bar:
-                gr.Markdown(COMPARING, elem_classes="compare-note")
-                approve_compared = gr.Button("Approve right", variant="primary", size="sm", elem_id="approve-right")
-                end_compare = gr.Button("Stop comparing", size="sm", elem_id="end-compare")
-            slider = MemoryImageSlider(label="Side by side", interactive=False, visible=False, height=560,
-                                       elem_id="slider")
-            image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
-                                buttons=["download", "fullscreen"], alt_text="Generated image")
+            batch = MemoryGallery(label=BATCH_LABEL, columns=2, object_fit="contain", allow_preview=False,
+                                  buttons=[], visible=False, elem_id="batch")
+            show_batch = gr.Button(SHOW_BATCH, size="sm", visible=False, elem_id="show-batch")
+            with gr.Row(equal_height=False, elem_id="pair"):  # two side by side: next to each other
+                with gr.Column(min_width=160, elem_id="left"):
+                    image = MemoryImage(label="Image", interactive=False, height=560, elem_id="image",
+                                        buttons=["download", "fullscreen"], alt_text="Generated image")
+                    approve_left = gr.Button("Approve left", variant="primary", visible=False,
+                                             elem_id="approve-left")
+                with gr.Column(visible=False, min_width=160, elem_id="compare-bar") as compare_bar:
+                    beside = MemoryImage(label="Beside it", interactive=False, height=560, elem_id="beside",
+                                         buttons=["download", "fullscreen"], alt_text="The candidate beside it")
+                    with gr.Row(elem_id="compare-actions"):
+                        approve_compared = gr.Button("Approve right", variant="primary", min_width=96,
+                                                     elem_id="approve-right")
+                        end_compare = gr.Button("Stop comparing", min_width=96, elem_id="end-compare")
+                    gr.Markdown(COMPARING, elem_classes="compare-note")
+                    with gr.Accordion("Wipe slider", open=False, elem_id="wipe"):
+                        slider = MemoryImageSlider(label="Side by side", interactive=False, visible=False,
+                                                   height=400, elem_id="slider")
             revised_prompt = gr.Textbox(label="Revised prompt", interactive=False, visible=False, elem_id="revised")
             cost = gr.HTML("", elem_id="cost")
-            gallery = MemoryGallery(label="Candidates (click one to review it)", columns=6, fit_columns=False,
+            gallery = MemoryGallery(label="All candidates (click one to review it)", columns=6, fit_columns=False,
                                     height=230, allow_preview=False, buttons=[], visible=False, elem_id="gallery")
-            compare = gr.Button(COMPARE, size="sm", visible=False, elem_id="compare")
     candidate_index = gr.Number(0, precision=0, visible=False)
     approve_index = gr.Number(-1, precision=0, visible=False)
     versions = gr.JSON(visible=False)
@@ -260,10 +276,10 @@ def layout(settings: Settings) -> Page:
         regenerate_count=regenerate_count,
         feedback=feedback, refine=refine,
         discard=discard, final_stage=final_stage, download=download, reopen=reopen, start_over=start_over,
-        cancel=cancel,
-        progress=progress, compare_bar=compare_bar, approve_compared=approve_compared, end_compare=end_compare,
-        slider=slider, image=image, revised_prompt=revised_prompt, cost=cost, gallery=gallery, compare=compare,
+        cancel=cancel, progress=progress, batch=batch, show_batch=show_batch, image=image, approve_left=approve_left,
+        compare_bar=compare_bar, beside=beside, approve_compared=approve_compared, end_compare=end_compare,
+        slider=slider, revised_prompt=revised_prompt, cost=cost, gallery=gallery, compare=compare,
         candidate_index=candidate_index, approve_index=approve_index, versions=versions,
-        upload_picker=upload_picker, upload=upload, region_tools=region_tools,
+        upload_picker=upload_picker, upload=upload, paint_toggle=paint_toggle, region_tools=region_tools,
         region_instruction=region_instruction, edit_region=edit_region, mask=mask, seen=seen, sharing=sharing,
     )

@@ -19,20 +19,35 @@ from gradio.blocks import Block
 
 from hitl.core.jobs import Job
 from hitl.core.stages import Candidate, Session, Stage
+from hitl.core.validation import MAX_COUNT
 from hitl.serving.costs import money
 from hitl.web.components import Linked, gallery_payload, image_payload, slider_payload
 from hitl.web.image_route import image_url
 from hitl.web.log_route import log_url
-from hitl.web.page import CANCEL, COMPARE, UNDO, Page
+from hitl.web.page import CANCEL, COMPARE, SHOW_BATCH, UNDO, Page
 
 
-def visible(session: Session, running: bool = False, drawing: int = 0) -> dict:
+def latest_batch(session: Session) -> list[Candidate]:
+    """The candidates the latest click made: the newest ones with one lineage (the same action, from the
+    same candidate, with the same words and options), as the images of one click have."""
+    candidates = session.candidates[-MAX_COUNT:]
+    lineage = [(c.made_by, c.parent, c.instruction, c.options) for c in candidates]
+    size = 0
+    while size < len(candidates) and lineage[-1 - size] == lineage[-1]:
+        size += 1
+    return candidates[len(candidates) - size:]
+
+
+def visible(session: Session, running: bool = False, drawing: int = 0, focused: bool = False) -> dict:
     """What the page shows for a session: each stage's controls and the parts that come and go.
     `running`: an image is being made (Cancel shows, the last message hides); `drawing`: how many
-    images of several asked for at once have a tile in the gallery so far."""
+    images of several asked for at once have a tile so far; `focused`: this tab shows one of a batch
+    at full size (else the batch is a grid, the picture until one is clicked)."""
     picture = session.shown_image
     reviewing = session.stage is Stage.USER_FEEDBACK
     comparing = session.compared_image is not None and not running
+    several = reviewing and not comparing and len(latest_batch(session)) > 1
+    grid = (running and drawing > 0) or (several and not running and not focused)
     return {
         **{stage: session.stage is stage for stage in Stage},
         "cancel": running,
@@ -42,7 +57,9 @@ def visible(session: Session, running: bool = False, drawing: int = 0) -> dict:
         "gallery": (reviewing and len(session.candidates) > 1) or (running and drawing > 0),
         "compare": reviewing and len(session.candidates) > 1 and not comparing and not running,
         "comparing": comparing,
-        "image": not comparing,
+        "batch": grid,
+        "show_batch": several and focused and not running,
+        "image": not grid,
     }
 
 
@@ -98,7 +115,7 @@ def cost_html(session: Session, image: Candidate | None) -> str:
 class Screen:
     """What one tab shows, kept from one of its events to the next (its job watch, its clicks), so each
     render sends only what changed. While a job runs, its previews come from the `Job`: the only image's
-    (or the first of several) on screen, and with several a gallery tile each."""
+    on screen, or with several a tile each in the batch's grid (and among all candidates)."""
 
     page: Page
     session_hash: str
@@ -107,12 +124,15 @@ class Screen:
     prompt: str  # what the prompt box was last given
     previews_expected: int = 0  # partial images per generation, for "preview n of m"
     version: int = -1  # the home's version this tab shows
+    focused: bool = False  # one of the latest batch at full size, not the grid (this tab's own view)
+    batch: tuple[str, ...] = ()  # the latest batch's keys: a new batch shows as a grid again
     note: tuple[str, Any] = ("", None)  # this tab's own message, and the job (or session) it is about
 
     @classmethod
     def of(cls, page: Page, session: Session, session_hash: str, previews_expected: int = 0) -> Screen:
         """The screen as `session` left it."""
-        return cls(page, session_hash, visible(session), session.shown_image, session.prompt_draft, previews_expected)
+        return cls(page, session_hash, visible(session), session.shown_image, session.prompt_draft, previews_expected,
+                   batch=tuple(c.key for c in latest_batch(session)))
 
     def _progress(self, job: Job | None) -> str:
         if job is None or not job.started:
@@ -141,9 +161,13 @@ class Screen:
         page, was = self.page, self.shown
         running = job is not None and job.started
         drawing = self._drawing(job)
-        first = job.previews.get(0) if job is not None and running else None
+        # one image's previews go on screen; several draw in their own tiles of the batch's grid
+        first = job.previews.get(0) if job is not None and running and job.count == 1 else None
         shown_preview = first.candidate if first is not None and not first.ready else None
-        now = visible(session, running, len(drawing))
+        batch = latest_batch(session)
+        if tuple(c.key for c in batch) != self.batch:
+            self.batch, self.focused = tuple(c.key for c in batch), False
+        now = visible(session, running, len(drawing), self.focused)
         picture = shown_preview or (self.picture if running else session.shown_image)
         outputs: dict[Block, Any] = {page.session: session}
         boxes: dict[Any, Block] = {**page.stage_boxes, "comparing": page.compare_bar}  # keyed by Stage or str
@@ -167,6 +191,11 @@ class Screen:
             page.revised_prompt: part("revised_prompt", reviewed.revised_prompt if reviewed else ""),
             page.gallery: part("gallery", self._gallery(session, drawing)),
             page.compare: part("compare", COMPARE),
+            page.batch: part("batch", self._gallery(session, drawing, first=len(session.candidates) - (
+                0 if running else len(batch)))),
+            page.show_batch: part("show_batch", SHOW_BATCH),
+            page.approve_left: part("comparing", "Approve left"),
+            page.beside: image_payload(self._linked(session.compared_image)),
             page.slider: part("comparing", slider_payload(self._pair(session))),
             page.progress: progress_html(self._progress(job), job.since if job else 0.0),
             page.your_prompt: session.input_used_by_process,
@@ -179,9 +208,10 @@ class Screen:
         self.shown, self.picture = now, picture
         return outputs
 
-    def _gallery(self, session: Session, drawing: list[tuple[Candidate, str]]) -> list[dict]:
+    def _gallery(self, session: Session, drawing: list[tuple[Candidate, str]], first: int = 0) -> list[dict]:
+        """The candidates' tiles from the `first` on, then those still being drawn."""
         candidates = [Linked(candidate, self.session_hash) for candidate in session.candidates]
-        return gallery_payload(candidates, session.selected, session.compared, drawing)
+        return gallery_payload(candidates, session.selected, session.compared, drawing)[first:]
 
     def _pair(self, session: Session) -> tuple[Linked | None, Linked | None] | None:
         beside = session.compared_image

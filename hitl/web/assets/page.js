@@ -40,7 +40,7 @@
     // The candidate under review carries the caption's mark: outline it and tell screen readers.
     // Each thumbnail's name starts with its visible caption, so what is seen is what is heard.
     const markCurrent = () => {
-      for (const item of document.querySelectorAll("#gallery button.thumbnail-item")) {
+      for (const item of document.querySelectorAll("#gallery button.thumbnail-item, #batch button.thumbnail-item")) {
         const caption = item.querySelector(".caption-label")?.textContent?.trim() || "";
         const current = caption.endsWith("on screen");
         item.classList.toggle("hitl-current", current);
@@ -60,8 +60,8 @@
       control.click();
       return true;
     };
-    const step = (by) => {
-      const items = [...document.querySelectorAll("#gallery button.thumbnail-item")];
+    const step = (by) => {  // through the batch's grid while it shows (a step focuses one), else all candidates
+      const items = [...document.querySelectorAll($("#batch") ? "#batch button.thumbnail-item" : "#gallery button.thumbnail-item")];
       const at = items.findIndex((item) => item.getAttribute("aria-current") === "true");
       const next = items[at + by];
       if (at < 0 || !next) return false;
@@ -248,6 +248,8 @@
       painting = on;
       const toggle = $("#paint-toggle");
       if (toggle) toggle.setAttribute("aria-pressed", String(on));
+      // A batch shown as a grid: its marked one comes up at full size to paint on (sync follows it).
+      if (on && !picture()) $("#batch button[aria-current='true']")?.click();
       if (on) sync(); else if (canvas) canvas.classList.remove("hitl-painting");
     };
     const clear = () => {
@@ -273,13 +275,13 @@
       return out.toDataURL("image/png");
     };
     // What this tab shows, sent with every action that acts on a picture, so the server acts on the
-    // very candidates this tab showed (another tab of the session may have moved on meanwhile).
+    // very candidates this tab showed (another tab of the session may have moved on meanwhile): the one
+    // at full size (left while comparing; the marked tile while the batch shows as a grid) and the one beside it.
     const seen = () => {
       const stage = $("#stage-review") ? "user_feedback" : $("#stage-final") ? "final" : "initial_input";
-      const pair = [...document.querySelectorAll("#slider img")].map((img) => img.getAttribute("src") || "");
-      const comparing = !!$("#compare-bar") && pair.length === 2;
-      const screen = comparing ? pair[0] : ($("#image img")?.getAttribute("src") || "");
-      return JSON.stringify({ stage, screen, beside: comparing ? pair[1] : "" });
+      const src = (selector) => $(selector)?.getAttribute("src") || "";
+      const screen = src("#image img") || src("#batch button[aria-current='true'] img");
+      return JSON.stringify({ stage, screen, beside: $("#compare-bar") ? src("#beside img") : "" });
     };
     window.hitlStudio = { upload: () => upload, mask, seen };
 
