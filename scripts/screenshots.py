@@ -32,8 +32,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from chromium import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 from fake_openai import FakeOpenAI, prompt_of  # noqa: E402
-from hitl.config import load_settings  # noqa: E402
-from hitl.ui import build_demo, launch_options  # noqa: E402
+from hitl.serving.config import load_settings  # noqa: E402
+from hitl.web.ui import build_demo, launch_options  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 from PIL.PngImagePlugin import PngInfo  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
@@ -233,8 +233,9 @@ def main(argv: list[str] | None = None) -> None:
             save(page, args.out / "03-review.png")
 
             page.locator("button#compare").click()
-            expect(page.locator("#slider img")).to_have_count(2)
-            for side in page.locator("#slider img").all():
+            sides = page.locator("#image img, #beside img")  # next to each other
+            expect(sides).to_have_count(2)
+            for side in sides.all():
                 page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=side.element_handle())
             save(page, args.out / "05-compare.png")
             page.locator("button#end-compare").click()
