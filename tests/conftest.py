@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ def fake_server():
 def fake(fake_server):
     """The shared fake, emptied of requests and faults, with no latency. A test fails if the app sent
     a body that breaks the SDK's request types, or the fake answered outside the SDK's models."""
+    quiet(fake_server)
     fake_server.reset()
     fake_server.latency = 0.0
     yield fake_server
@@ -56,6 +58,19 @@ def fake(fake_server):
     fake_server.reset()
     assert not invalid, f"the app sent requests OpenAI would reject: {invalid}"
     assert not violations, f"the fake answered outside the SDK's models: {violations}"
+
+
+def quiet(fake: FakeOpenAI, still: float = 0.3, limit: float = 15.0) -> None:
+    """Wait until the fake has answered nothing for `still` seconds (at most `limit`): jobs outlive the tabs
+    that asked for them, so a test's job may still call the shared fake when the next test begins, and
+    would take that test's faults and latencies or count among its calls."""
+    deadline, calm_since = time.monotonic() + limit, time.monotonic()
+    while time.monotonic() < deadline:
+        if fake.handling:
+            calm_since = time.monotonic()
+        elif time.monotonic() - calm_since >= still:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
