@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import socket
@@ -136,16 +137,27 @@ class Page:
         self._join(fn_index, dep, [], {}, None)
         return Watch(self)
 
-    def leave_after(self, seconds: float, elem_id: str, *values) -> None:
-        """Click, then close the connection `seconds` later, as a reload or a closed tab does."""
+    def leave_after(self, seconds: float, elem_id: str, *values) -> bool:
+        """Click, then close the connection `seconds` after the click started on the server, as a
+        reload or a closed tab does; True if the click had not completed by then. (A click still
+        queued when its tab goes is dropped by Gradio: the app never had it, so the clock starts at
+        `process_starts`.)"""
         target = self.ids[elem_id]
         self._join(*self._dependency(target, "click"), values, {}, target)
-        deadline = time.monotonic() + seconds
-        with httpx.Client(timeout=seconds + 5) as http, http.stream(
+        started, completed = threading.Event(), threading.Event()
+        with httpx.Client(timeout=None) as http, http.stream(
                 "GET", f"{self.root}/gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:
-            for _ in stream.iter_lines():
-                if time.monotonic() >= deadline:
-                    return
+            def read() -> None:
+                with contextlib.suppress(httpx.HTTPError, httpx.StreamError, RuntimeError):  # closed on leaving
+                    for line in stream.iter_lines():
+                        if '"process_starts"' in line:
+                            started.set()
+                        if '"process_completed"' in line:
+                            completed.set()
+            threading.Thread(target=read, daemon=True).start()
+            assert started.wait(60), "the click never started"
+            time.sleep(seconds)
+            return not completed.is_set()
 
     def _join(self, fn_index: int, dep: dict, values, named: dict, target) -> None:
         self.outputs = dep["outputs"]

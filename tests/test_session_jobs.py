@@ -5,7 +5,6 @@ the same: test_browser_jobs.py)."""
 from __future__ import annotations
 
 import json
-import threading
 
 from helpers import Page, wait_until
 
@@ -75,8 +74,7 @@ def test_a_job_runs_on_when_the_tab_that_asked_for_it_goes(app_url, fake):
     one = Page(app_url)
     one.load()
     fake.latency = 2.0
-    threading.Thread(target=one.leave_after, args=(0.3, "generate", "outlives its tab", *OPTIONS),
-                     daemon=True).start()
+    assert one.leave_after(0.3, "generate", "outlives its tab", *OPTIONS), "the tab left after its image came"
     wait_until(lambda: "outlives its tab" in fake.answered, limit=15)
     assert fake.attempts == 1 and fake.disconnects == 0
     reloaded = Page(app_url)
