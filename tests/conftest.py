@@ -113,6 +113,15 @@ def slow_app_url(fake_server, launch) -> str:
     return launch(**{**TEST_SETTINGS, "request_timeout": 20.0, "total_timeout": 40.0}, base_url=fake_server.url)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium for a test module (see `chromium.launched` for why not the session)."""
+    from chromium import launched
+
+    with launched() as browser:
+        yield browser
+
+
 @pytest.fixture(scope="session")
 def demo_url(launch) -> str:
     """The app with no key: offline demo mode."""

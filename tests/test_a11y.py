@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 
 import pytest
-from chromium import launched
 from playwright.sync_api import Browser, Locator, Page, expect
 from system_tools import missing
 
@@ -54,13 +53,6 @@ def axe_script() -> Path:
     if not path.is_file():
         missing(f"{AXE_HINT}\n(looked for {path})")
     return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One chromium for the whole file."""
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))

@@ -35,7 +35,6 @@ from browser import (
     thumbnails,
     wait_until_idle,
 )
-from chromium import launched
 from helpers import TEST_SETTINGS, start_app, wait_until
 from playwright.sync_api import Page, expect
 from system_tools import which
@@ -48,22 +47,8 @@ expect.set_options(timeout=15_000)
 
 # -- fixtures -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def browser():
-    """One chromium for the whole file."""
-    with launched() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def patient_app_url(fake_server, launch) -> str:
-    """The app against the fake with a per-attempt timeout long enough for a slow stream
-    (conftest's app gives up on a silent upstream after 1 s)."""
-    return launch(**{**TEST_SETTINGS, "request_timeout": 10.0, "total_timeout": 30.0}, base_url=fake_server.url)
-
-
-@pytest.fixture(scope="module")
 def no_preview_app_url(fake_server, launch) -> str:
-    """As patient_app_url, with partial images off: nothing comes back until the image is done."""
+    """As conftest's slow_app_url, with partial images off: nothing comes back until the image is done."""
     return launch(**{**TEST_SETTINGS, "request_timeout": 10.0, "total_timeout": 30.0, "partial_images": 0},
                   base_url=fake_server.url)
 
@@ -160,9 +145,9 @@ def test_only_the_current_stages_controls_are_visible(page, app_url, fake):
     expect_stage(page, "input")
 
 
-def test_preview_shows_while_generating_and_cancel_stops_it(page, patient_app_url, fake):
+def test_preview_shows_while_generating_and_cancel_stops_it(page, slow_app_url, fake):
     fake.latency = 4.5  # three steps of 1.5 s: two partial images, then the final one
-    open_app(page, patient_app_url)
+    open_app(page, slow_app_url)
     prompt_box(page).fill("slow one")
     generate_button(page).click()
     expect(button(page, "cancel")).to_be_visible()
@@ -367,8 +352,8 @@ def test_download_gives_the_approved_image_bytes(page, app_url, fake):
 BUSY = "An image is being made: wait for it, or click Cancel."
 
 
-def test_approve_and_enter_while_an_image_is_made_are_refused(page, patient_app_url, fake):
-    open_app(page, patient_app_url)
+def test_approve_and_enter_while_an_image_is_made_are_refused(page, slow_app_url, fake):
+    open_app(page, slow_app_url)
     fake.latency = 2.0
     prompt_box(page).fill("one at a time")
     generate_button(page).click()
@@ -394,8 +379,8 @@ def test_approve_and_enter_while_an_image_is_made_are_refused(page, patient_app_
     assert image_origin(page, expect_final_image(page)) == image_origin(page, regenerated)
 
 
-def test_progress_says_what_is_happening_from_the_click(page, patient_app_url, fake):
-    open_app(page, patient_app_url)
+def test_progress_says_what_is_happening_from_the_click(page, slow_app_url, fake):
+    open_app(page, slow_app_url)
     fake.latency = 3.0
     prompt_box(page).fill("progress please")
     generate_button(page).click()
@@ -590,8 +575,8 @@ def test_keyboard_shortcuts_review_and_never_fire_while_typing(page, app_url, fa
     assert image_origin(page, expect_final_image(page)) == image_origin(page, first)
 
 
-def test_escape_cancels_even_from_the_prompt_box(page, patient_app_url, fake):
-    open_app(page, patient_app_url)
+def test_escape_cancels_even_from_the_prompt_box(page, slow_app_url, fake):
+    open_app(page, slow_app_url)
     fake.latency = 4.0
     prompt_box(page).fill("stop me")
     prompt_box(page).press("Enter")
@@ -603,9 +588,9 @@ def test_escape_cancels_even_from_the_prompt_box(page, patient_app_url, fake):
     wait_until(lambda: fake.disconnects == 1)
 
 
-def test_several_images_at_once_then_compare_two_and_approve_the_right_one(page, patient_app_url, fake):
+def test_several_images_at_once_then_compare_two_and_approve_the_right_one(page, slow_app_url, fake):
     fake.latency = 2.0
-    open_app(page, patient_app_url)
+    open_app(page, slow_app_url)
     prompt_box(page).fill("a kite")
     page.locator("#count").get_by_label("3", exact=True).check()
     generate_button(page).click()

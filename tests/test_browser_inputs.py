@@ -19,17 +19,10 @@ from browser import (
     thumbnails,
     wait_until_idle,
 )
-from chromium import launched
 from PIL import Image
 from playwright.sync_api import expect
 
 expect.set_options(timeout=15_000)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture

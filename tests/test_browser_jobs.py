@@ -23,7 +23,6 @@ from browser import (
     thumbnails,
     wait_until_idle,
 )
-from chromium import launched
 from helpers import wait_until
 from playwright.sync_api import expect
 
@@ -35,12 +34,6 @@ expect.set_options(timeout=20_000)
 def calls_for(fake, prompt: str) -> int:
     """Upstream calls for this prompt (a job another test left running may call the shared fake too)."""
     return sum(prompt in str(request.body) for request in fake.requests)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture

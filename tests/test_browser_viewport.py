@@ -5,11 +5,11 @@ window zoomed: 640×360 CSS pixels at twice the density)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from browser import FINAL_SRC, PREVIEW_SRC, button, expect_decoded, generate_button, new_page, open_app, prompt_box
-from chromium import launched
-from helpers import TEST_SETTINGS
 from playwright.sync_api import Locator, Page, expect
 
 SIZES = {
@@ -25,21 +25,15 @@ TILE = 160  # px, a batch tile's short side at least
 expect.set_options(timeout=15_000)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def slow_url(fake_server, launch) -> str:
-    """Patient enough for previews that take seconds."""
-    return launch(**{**TEST_SETTINGS, "request_timeout": 10.0, "total_timeout": 30.0}, base_url=fake_server.url)
-
-
-def tab(browser, size: str):
+@contextmanager
+def tab(browser, size: str) -> Iterator[Page]:
+    """A new session's tab at `size`, closed after; no uncaught error in its page."""
     context, page, errors = new_page(browser, **SIZES[size])
-    return context, page, errors
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
 
 
 def in_view(page: Page, locator: Locator) -> dict:
@@ -74,8 +68,7 @@ def four_at_once(page: Page, url: str, fake) -> None:
 
 @pytest.mark.parametrize("size", LAPTOPS)
 def test_four_at_once_are_all_in_view_and_big_enough(browser, app_url, fake, size):
-    context, page, errors = tab(browser, size)
-    try:
+    with tab(browser, size) as page:
         four_at_once(page, app_url, fake)
         for tile in page.locator("#batch img").all():
             box = in_view(page, tile)
@@ -83,15 +76,11 @@ def test_four_at_once_are_all_in_view_and_big_enough(browser, app_url, fake, siz
         for action in ("button#approve", "button#regenerate", "button#compare"):
             in_view(page, page.locator(action))
         not_scrolled(page)
-        assert errors == []
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_a_focused_one_and_every_action_are_in_one_view(browser, app_url, fake, size):
-    context, page, errors = tab(browser, size)
-    try:
+    with tab(browser, size) as page:
         four_at_once(page, app_url, fake)
         page.evaluate("window.scrollTo(0, 0)")
         second = page.locator("#batch button.thumbnail-item").nth(1)
@@ -108,15 +97,11 @@ def test_a_focused_one_and_every_action_are_in_one_view(browser, app_url, fake, 
         button(page, "show-batch").click()  # and back to the grid
         expect(page.locator("#batch img")).to_have_count(4)
         expect(image).to_be_hidden()
-        assert errors == []
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_side_by_side_shows_both_at_once_each_with_its_approve(browser, app_url, fake, size):
-    context, page, errors = tab(browser, size)
-    try:
+    with tab(browser, size) as page:
         four_at_once(page, app_url, fake)
         button(page, "compare").click()
         page.evaluate("window.scrollTo(0, 0)")
@@ -135,16 +120,12 @@ def test_side_by_side_shows_both_at_once_each_with_its_approve(browser, app_url,
         button(page, "approve-right").click()
         expect(page.locator("#stage-final")).to_be_visible()
         expect(page.locator("#image img")).to_have_attribute("src", right_src)
-        assert errors == []
-    finally:
-        context.close()
 
 
-def test_on_a_phone_the_progress_and_the_first_preview_show_after_generate(browser, slow_url, fake):
-    context, page, errors = tab(browser, "phone")
-    try:
+def test_on_a_phone_the_progress_and_the_first_preview_show_after_generate(browser, slow_app_url, fake):
+    with tab(browser, "phone") as page:
         fake.latency = 4.5
-        open_app(page, slow_url)
+        open_app(page, slow_app_url)
         prompt_box(page).fill("a slow paper boat")
         generate_button(page).tap()
         in_view(page, page.locator("#progress [role=status]"))
@@ -154,17 +135,13 @@ def test_on_a_phone_the_progress_and_the_first_preview_show_after_generate(brows
         in_view(page, preview)
         not_scrolled(page)
         button(page, "cancel").click()
-        assert errors == []
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("size", ["1280x720", "1440x900", "phone"])
-def test_four_at_once_draw_in_view_each_in_its_tile(browser, slow_url, fake, size):
-    context, page, errors = tab(browser, size)
-    try:
+def test_four_at_once_draw_in_view_each_in_its_tile(browser, slow_app_url, fake, size):
+    with tab(browser, size) as page:
         fake.latency = 4.5
-        open_app(page, slow_url)
+        open_app(page, slow_app_url)
         prompt_box(page).fill("four slow boats")
         page.locator("#count").get_by_label("4", exact=True).check()
         generate_button(page).tap() if size == "phone" else generate_button(page).click()
@@ -179,15 +156,11 @@ def test_four_at_once_draw_in_view_each_in_its_tile(browser, slow_url, fake, siz
             assert min(box["width"], box["height"]) >= (TILE if size in LAPTOPS else 120), box
         not_scrolled(page)
         button(page, "cancel").click()
-        assert errors == []
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("size", ["1280x720", "phone"])
 def test_paint_a_region_from_the_grid_brings_the_marked_one_up_to_paint_on(browser, app_url, fake, size):
-    context, page, errors = tab(browser, size)
-    try:
+    with tab(browser, size) as page:
         four_at_once(page, app_url, fake)
         marked = page.locator("#batch button[aria-current='true'] img").get_attribute("src")
         page.locator("#paint-toggle").click()
@@ -195,6 +168,3 @@ def test_paint_a_region_from_the_grid_brings_the_marked_one_up_to_paint_on(brows
         page.evaluate("window.scrollTo(0, 0)")
         in_view(page, page.locator("#paint-canvas"))
         in_view(page, page.locator("#paint-toggle"))
-        assert errors == []
-    finally:
-        context.close()
