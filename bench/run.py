@@ -39,7 +39,7 @@ for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
 
 import httpx  # noqa: E402 - after the environment is cleaned above
 
-from bench import capacity, loadgen, servers, tabs  # noqa: E402
+from bench import capacity, first_visit, loadgen, servers, tabs  # noqa: E402
 
 MIB = 1 << 20
 UI_MODULE = "hitl.web.ui"  # --ui-module: a module with build_demo and launch_options, to compare a candidate change
@@ -980,8 +980,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="environment for a second memory run, e.g. MALLOC_MMAP_THRESHOLD_=131072")
     p.add_argument("--wait-quiet", type=float, default=0.0,
                    help="first wait up to this many seconds for the machine's load average to drop (shared machines)")
-    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory,tabs,capacity",
-                   help="comma-separated subset of single,nopartials,small,concurrency,variants,memory,tabs,capacity; "
+    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory,tabs,capacity,firstvisit",
+                   help="comma-separated subset of single,nopartials,small,concurrency,variants,memory,tabs,capacity,"
+                        "firstvisit; "
                         "add 'analytics' for a variant run with GRADIO_ANALYTICS_CACHE_FREQUENCY=1000")
     p.add_argument("--capacity-sessions", type=int, help="visitors in each capacity run (default 3000, quick 1000)")
     p.add_argument("--capacity-window", type=int, default=150,
@@ -1000,6 +1001,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="times the idle tabs open, each window with them between two without (default 2)")
     p.add_argument("--tab-generations", type=int, default=10,
                    help="generations watched by a second tab in the tabs phase (default 10)")
+    p.add_argument("--first-visits", type=int, help="empty-cache visits of each page per network (default 5, quick 2)")
     p.add_argument("--out", default=str(HERE / "results.md"), help="where to write the markdown table")
     p.add_argument("--json", default=None, help="also dump raw numbers to this JSON file")
     args = p.parse_args(argv)
@@ -1007,6 +1009,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.reps = args.reps or (1 if args.quick else 3)
     args.memory_sessions = args.memory_sessions or (16 if args.quick else 64)
     args.capacity_sessions = args.capacity_sessions or (1000 if args.quick else 3000)
+    args.first_visits = args.first_visits or (2 if args.quick else 5)
     ns = [int(x) for x in (args.ns or ("16,64" if args.quick else "16,64,256")).split(",")]
     args.ns = [1] + [n for n in ns if n != 1]
     args.phases = set(args.phases.split(","))
@@ -1143,7 +1146,18 @@ async def measure(args, fake: Proc) -> dict:
         out["tabs"] = await tabs_phase(args, fake)
     if "capacity" in args.phases:
         out["capacity"] = await asyncio.to_thread(capacity_phase, args)
+    if "firstvisit" in args.phases:
+        out["firstvisit"] = await first_visit_phase(args, fake)
     return out
+
+
+async def first_visit_phase(args, fake: Proc) -> dict:
+    """The page's first visit against the bare Gradio page's, both launched alike."""
+    log(f"phase: first visit, {args.first_visits} empty-cache visits of each page, loopback and Fast 3G")
+    with start_app(fake.info["url"], partial_images=args.partial_images) as app, \
+            start_app(fake.info["url"], kind="bare") as bare:
+        return await asyncio.to_thread(first_visit.first_visits, app.info["url"], bare.info["url"],
+                                       args.first_visits)
 
 
 async def run(args) -> None:
@@ -1166,6 +1180,8 @@ async def run(args) -> None:
     m["foreign_share"] = max(0.0, foreign) / (elapsed * (os.cpu_count() or 1))
     text = report(args, m, results["single"], results["nopartials"], results["small"], results["concurrency"],
                   results["variants"], results["memory"], elapsed, results["capacity"], results["tabs"])
+    if results.get("firstvisit"):
+        text += "\n" + first_visit.section(results["firstvisit"])
     print()
     print(text)
     Path(args.out).write_text(text, encoding="utf-8")

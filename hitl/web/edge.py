@@ -1,6 +1,7 @@
-"""What the server refuses before any of the app's code runs: Gradio's routes that store or serve
-files (this app makes none: every picture travels as a `data:` URL and is served from memory), and
-request bodies larger than the largest the app accepts, refused before they are read whole.
+"""What the server does before any of the app's code runs: it refuses Gradio's routes that store or
+serve files (this app makes none: every picture travels as a `data:` URL and is served from memory)
+and request bodies larger than the largest the app accepts, before they are read whole; and it
+compresses the pages' HTML, which Gradio sends as it is.
 
 Routes given to FastAPI's constructor (`launch_options`' `app_kwargs`) are matched before the ones
 Gradio adds afterwards, so the paths below answer 404 in place of Gradio's handlers.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Response
 from fastapi.routing import APIRoute
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hitl.core.uploads import MAX_UPLOAD_URL
@@ -88,3 +90,19 @@ async def _too_large(send: Send) -> None:
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": TOO_LARGE})
+
+
+class CompressedPages:
+    """ASGI middleware: the pages' HTML gzipped. Gradio compresses only paths with a file extension
+    (`gradio/brotli_middleware.py`), so a page, whose HTML carries the whole app's config (about
+    200 KB here, a third of a first visit), went uncompressed: on a slow connection, seconds of a
+    blank page."""
+
+    PAGES = ("/", "/review")  # the app's page and the reviewer's (hitl/web/review.py's PATH)
+
+    def __init__(self, app: ASGIApp):
+        self.app, self.gzip = app, GZipMiddleware(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        page = scope["type"] == "http" and scope["path"] in self.PAGES
+        await (self.gzip if page else self.app)(scope, receive, send)
