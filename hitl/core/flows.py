@@ -44,27 +44,29 @@ def _chain(*nodes) -> AsyncFlow:
 def generate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.GENERATE),
                   ValidateRequest(text="task_input", into="input_used_by_process", what="prompt"),
-                  MakeRoom(), CheckLimits(), CheckBudget(), ValidateUpload(), GenerateImage(action=Action.GENERATE))
+                  MakeRoom(action=Action.GENERATE), CheckLimits(), CheckBudget(), ValidateUpload(),
+                  GenerateImage(action=Action.GENERATE))
 
 
 def regenerate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.REGENERATE),
                   ValidateRequest(text="input_used_by_process", into="input_used_by_process", what="prompt"),
-                  MakeRoom(),
+                  MakeRoom(action=Action.REGENERATE),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REGENERATE))
 
 
 def refine_flow() -> AsyncFlow:
     return _chain(CheckSeen(), CheckStage(action=Action.REFINE),
                   ValidateRequest(text="feedback", into="feedback", what="feedback"),
-                  MakeRoom(),
+                  MakeRoom(action=Action.REFINE),
                   CheckLimits(), CheckBudget(), GenerateImage(action=Action.REFINE))
 
 
 def edit_region_flow() -> AsyncFlow:
     return _chain(CheckSeen(), CheckStage(action=Action.EDIT_REGION),
                   ValidateRequest(text="instruction", into="feedback", what="instruction"),
-                  MakeRoom(), CheckLimits(), CheckBudget(), ValidateMask(), GenerateImage(action=Action.EDIT_REGION))
+                  MakeRoom(action=Action.EDIT_REGION), CheckLimits(), CheckBudget(), ValidateMask(),
+                  GenerateImage(action=Action.EDIT_REGION))
 
 
 def select_flow() -> AsyncFlow:

@@ -120,7 +120,7 @@ class ImageMemory:
 
     def __init__(self, budget: int):
         self.budget = budget
-        self.reserved = 0  # bytes set aside for generations under way
+        self.reserved = 0  # bytes set aside for generations under way: their images and the pictures they send
         self.released = 0  # images released so far
         self.refused = 0  # generations refused for want of room
         self._held = 0
@@ -155,11 +155,13 @@ class ImageMemory:
         """Pin an image as soon as a session puts it on screen (before the event ends and `settle`)."""
         self._pins[owner] = self._pins.get(owner, frozenset()) | {key}
 
-    def admit(self, n: int = 1) -> int | None:
-        """Room for `n` more images: releases least recently used unpinned images if needed, and reserves
-        the room (hand it back with `unreserve`). None when even that leaves no room: refuse."""
+    def admit(self, n: int = 1, in_flight: int = 0) -> int | None:
+        """Room for `n` more images and `in_flight` bytes the calls hold while they run (pictures sent, as
+        base64 and in the request body): releases least recently used unpinned images if needed, and
+        reserves the room (hand it back with `unreserve` when the calls end). None when even that leaves no
+        room: refuse."""
         self._forget_gone()
-        expected = n * (self._held // len(self._lru) if self._lru else min(EXPECTED, self.budget))
+        expected = n * (self._held // len(self._lru) if self._lru else min(EXPECTED, self.budget)) + in_flight
         if not self._make_room(expected, partly=False):
             self.refused += 1
             log.warning("image memory full: %d images, %.1f MiB held, %.1f MiB reserved, budget %.1f MiB",
