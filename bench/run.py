@@ -836,7 +836,9 @@ def flood_outcomes(c: Ctx) -> str:
     return (f"{c.r['calls']} /generate calls from one address past its limit ({c.r['rate']:.0f}/s while flooding, "
             f"{c.r['workers']} at a time, each a new session; every other one starting from a "
             f"{flood.PICTURE_SIDE}×{flood.PICTURE_SIDE} PNG of {c.r['picture_bytes'] / 1024:.0f} KB, the rest "
-            f"with a {c.r['prompt_chars'] / MIB:g} Mi-character prompt): {calls or 'none'}")
+            f"with a {c.r['prompt_chars'] / MIB:g} Mi-character prompt): {calls or 'none'}"
+            + ("" if c.r["flooder_spent_its_limit"] else "; **the flooder's one generation failed: its limit was "
+                                                        "not spent**"))
 
 
 FLOOD = [  # issue 24: how it is shown
@@ -845,7 +847,7 @@ FLOOD = [  # issue 24: how it is shown
             lambda c: f"{fmt(c.r['flood_p50'])} s ÷ {fmt(c.r['idle_p50'])} s, {c.r['samples']} samples each, "
                       f"interleaved (max {fmt(c.r['flood_max'])} / {fmt(c.r['idle_max'])} s); the app's CPU during "
                       f"them {c.r['flood_cpu']:.0%} / {c.r['idle_cpu']:.0%} of a core; "
-                      f"{len(c.r['errors'])} bystander generations failed",
+                      f"bystander generations that failed: {len(c.r['errors'])}",
             at_most("flood")),
         Row("flood calls not refused", lambda c: c.r["outcomes"].get("not refused", 0), flood_outcomes, zero,
             shown="{:d}")]),
