@@ -68,14 +68,14 @@ def picture_url(side: int = PICTURE_SIDE) -> str:
 
 
 def bodies(fn_index: int, trigger_id: int | None, data: list, prompt_at: int, upload_at: int,
-           picture_at: str) -> list[bytes]:
+           picture: str) -> list[bytes]:
     """The flood's two queue/join bodies, encoded once (a real attacker pays for encoding elsewhere):
-    a picture to start from, and a giant prompt. MARK stands where each call's session hash goes."""
-    picture, giant = list(data), list(data)
-    picture[upload_at] = picture_at
-    giant[prompt_at] = ("a giant prompt " * (GIANT_PROMPT // 15 + 1))[:GIANT_PROMPT]
+    `picture` to start from, and a giant prompt. MARK stands where each call's session hash goes."""
+    with_picture, with_prompt = list(data), list(data)
+    with_picture[upload_at] = picture
+    with_prompt[prompt_at] = ("a giant prompt " * (GIANT_PROMPT // 15 + 1))[:GIANT_PROMPT]
     return [json.dumps({"data": d, "fn_index": fn_index, "session_hash": MARK, "event_data": None,
-                        "trigger_id": trigger_id}).encode() for d in (picture, giant)]
+                        "trigger_id": trigger_id}).encode() for d in (with_picture, with_prompt)]
 
 
 class Flood:
@@ -128,7 +128,8 @@ class Flood:
                 seen += chunk[:SEEN - len(seen)]
                 if b"close_stream" in chunk:
                     break
-        return next((what for mark, what in REFUSALS.items() if mark in seen), "not refused")
+        refusal = next((what for mark, what in REFUSALS.items() if mark in seen), None)
+        return refusal or ("not refused" if b'"process_completed"' in seen else "no answer")
 
 
 def flood_main(conn, root: str, fn_index: int, trigger_id: int | None, data: list, prompt_at: int, upload_at: int,
@@ -171,9 +172,24 @@ async def bystander(client: httpx.AsyncClient, ep: loadgen.Endpoint, i: int, tim
     return result, app_cpu() - before
 
 
+async def flooded(client: httpx.AsyncClient, ep: loadgen.Endpoint, flooder, i: int, timeout: float, app_cpu,
+                  out: dict) -> tuple[loadgen.SessionResult, float]:
+    """A bystander generation under the flood, which begins RAMP s before it and pauses once it is done;
+    the flood's seconds and the app's CPU seconds meanwhile add up in `out`."""
+    cpu, start = app_cpu(), time.monotonic()
+    await asyncio.to_thread(flooder.ask, "flood")
+    await asyncio.sleep(RAMP)
+    measured = await bystander(client, ep, i, timeout, app_cpu)
+    out["flooder"] = await asyncio.to_thread(flooder.ask, "pause", 90)
+    out["flood_seconds"] += time.monotonic() - start
+    out["flood_app_cpu"] += app_cpu() - cpu
+    return measured
+
+
 async def measure(ep: loadgen.Endpoint, flooder, app_cpu, *, samples: int, timeout: float) -> dict:
     """Bystander generations on the idle app and under the flood, interleaved (which goes first alternates)."""
-    out: dict = {"idle": [], "flood": [], "idle_cpu": [], "flood_cpu": [], "errors": [], "flood_seconds": 0.0}
+    out: dict = {"idle": [], "flood": [], "idle_cpu": [], "flood_cpu": [], "errors": [], "flood_seconds": 0.0,
+                 "flood_app_cpu": 0.0}
     async with loadgen.new_client() as client:
         spent = await loadgen.run_session(client, ep, ep.data("the flooder's one generation"), timeout=timeout,
                                           headers={"x-forwarded-for": FLOODER})
@@ -181,14 +197,9 @@ async def measure(ep: loadgen.Endpoint, flooder, app_cpu, *, samples: int, timeo
         await bystander(client, ep, 0, timeout, app_cpu)  # warm-up
         for i in range(samples):
             for flooding in ((False, True) if i % 2 == 0 else (True, False)):
-                if flooding:
-                    await asyncio.to_thread(flooder.ask, "flood")
-                    await asyncio.sleep(RAMP)
-                    started = time.monotonic()
-                result, cpu = await bystander(client, ep, 1 + 2 * i + flooding, timeout, app_cpu)
-                if flooding:
-                    out["flood_seconds"] += time.monotonic() - started + RAMP
-                    out["flooder"] = await asyncio.to_thread(flooder.ask, "pause", 90)
+                who = 1 + 2 * i + flooding
+                result, cpu = await (flooded(client, ep, flooder, who, timeout, app_cpu, out) if flooding
+                                     else bystander(client, ep, who, timeout, app_cpu))
                 key = "flood" if flooding else "idle"
                 if not result.ok:
                     out["errors"].append(f"{key}: {result.error}")
@@ -205,10 +216,13 @@ def summary(raw: dict) -> dict:
 
     flooder = raw.get("flooder", {"calls": 0, "outcomes": {}, "under_way": 0})
     idle, flood = p50(raw["idle"]), p50(raw["flood"])
+    # The app's CPU while flooding, less what it spends at the idle bystander's pace, per flood call.
+    extra = raw["flood_app_cpu"] - p50(raw["idle_cpu"]) * raw["flood_seconds"]
     return {"samples": min(len(raw["idle"]), len(raw["flood"])), "idle_p50": idle, "flood_p50": flood,
             "ratio": flood / idle, "idle_max": max(raw["idle"], default=float("nan")),
             "flood_max": max(raw["flood"], default=float("nan")),
             "idle_cpu": p50(raw["idle_cpu"]), "flood_cpu": p50(raw["flood_cpu"]),
             "calls": flooder["calls"], "rate": flooder["calls"] / raw["flood_seconds"] if raw["flood_seconds"] else 0,
+            "cpu_ms_per_call": 1000 * extra / flooder["calls"] if flooder["calls"] else float("nan"),
             "outcomes": flooder["outcomes"], "errors": raw["errors"],
             "flooder_spent_its_limit": raw["flooder_spent_its_limit"]}

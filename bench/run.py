@@ -836,7 +836,8 @@ def flood_outcomes(c: Ctx) -> str:
     return (f"{c.r['calls']} /generate calls from one address past its limit ({c.r['rate']:.0f}/s while flooding, "
             f"{c.r['workers']} at a time, each a new session; every other one starting from a "
             f"{flood.PICTURE_SIDE}×{flood.PICTURE_SIDE} PNG of {c.r['picture_bytes'] / 1024:.0f} KB, the rest "
-            f"with a {c.r['prompt_chars'] / MIB:g} Mi-character prompt): {calls or 'none'}"
+            f"with a {c.r['prompt_chars'] / MIB:g} Mi-character prompt), each costing the app about "
+            f"{fmt(c.r['cpu_ms_per_call'], 0)} ms of CPU: {calls or 'none'}"
             + ("" if c.r["flooder_spent_its_limit"] else "; **the flooder's one generation failed: its limit was "
                                                         "not spent**"))
 

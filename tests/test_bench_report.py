@@ -131,6 +131,7 @@ def make_flood_raw() -> dict:
     """Shaped like flood.measure(...): a bystander's seconds idle and under the flood, and the flooder's count."""
     return {"idle": [2.1, 2.3, 2.2], "flood": [2.5, 2.4, 2.9], "idle_cpu": [0.1, 0.12, 0.08],
             "flood_cpu": [0.9, 0.95, 0.85], "errors": ["flood: join 503: queue full"], "flood_seconds": 12.5,
+            "flood_app_cpu": 6.25,
             "flooder_spent_its_limit": True,
             "flooder": {"calls": 250, "under_way": 0, "outcomes": {"refused: the address's limit": 125,
                                                                    "refused: the prompt's length": 124,
@@ -406,7 +407,8 @@ def test_the_flood_phase_reports_the_bystanders_ratio_and_every_flood_call_not_r
             "90% / 10% of a core; bystander generations that failed: 1 |") in lines
     assert ("| flood calls not refused | 1 | 0 | **missed** | 250 /generate calls from one address past its limit "
             "(20/s while flooding, 32 at a time, each a new session; every other one starting from a 4096×4096 PNG "
-            "of 75 KB, the rest with a 2 Mi-character prompt): 125 refused: the address's limit, 124 refused: "
+            "of 75 KB, the rest with a 2 Mi-character prompt), each costing the app about 20 ms of CPU: "
+            "125 refused: the address's limit, 124 refused: "
             "the prompt's length, 1 not refused |") in lines
     assert "flood" not in build("sparse")
     unspent = {**make_flood(), "flooder_spent_its_limit": False}
@@ -419,6 +421,8 @@ def test_the_flood_summary_is_the_ratio_of_the_p50s_and_the_flooders_rate():
     assert r["ratio"] == pytest.approx(2.5 / 2.2) and r["samples"] == 3
     assert (r["idle_max"], r["flood_max"]) == (2.3, 2.9)
     assert r["rate"] == pytest.approx(20.0) and r["calls"] == 250 and r["flooder_spent_its_limit"]
+    assert r["cpu_ms_per_call"] == pytest.approx(20.0)  # (6.25 s − 10% of a core × 12.5 s) ÷ 250 calls
     raw.update(flood=[], flood_cpu=[], flood_seconds=0.0)  # every bystander under the flood failed
     none = bench.flood.summary(raw)
     assert none["samples"] == 0 and math.isnan(none["ratio"]) and none["rate"] == 0
+    assert math.isnan(bench.flood.summary({**raw, "flooder": {"calls": 0, "outcomes": {}}})["cpu_ms_per_call"])
