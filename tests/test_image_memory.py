@@ -9,6 +9,7 @@ import gc
 import io
 import json
 import os
+import time
 from dataclasses import replace
 from urllib.parse import urljoin
 
@@ -347,6 +348,21 @@ def test_a_picture_the_budget_cannot_hold_in_flight_is_refused_before_it_is_deco
     own = run(runtime, Action.GENERATE, Session(), task_input="a kite", upload_input=upload)
     assert own.error_message == FULL and decoded == [] and backend.made == 0
     assert runtime.images.reserved == 0 and runtime.images.refused == 1
+
+
+def test_a_caller_past_its_limit_releases_nobodys_images_however_big_its_picture():
+    runtime, backend = picture_runtime(budget=int(4.5 * PICTURE))
+    runtime.settings = replace(runtime.settings, session_limit=1)
+    theirs = Candidate(b"o" * PICTURE)  # another visitor's, off screen: the first to go when room is made
+    elsewhere = review(theirs, image("on screen"), selected=1)
+    runtime.images.settle(elsewhere)
+    mine = review(Candidate(b"p" * PICTURE))
+    runtime.images.settle(mine)
+    spent = run(runtime, Action.REFINE, replace(mine, generations=[time.monotonic()]), feedback="darker")
+    assert spent.error_message.startswith("Generation limit reached") and backend.made == 0
+    assert not theirs.released and runtime.images.reserved == 0 and runtime.images.released == 0
+    allowed = run(runtime, Action.REFINE, mine, feedback="darker")  # within its limit: room is made
+    assert not allowed.error_message and theirs.released and backend.made == 1
 
 
 # -- the real app ---------------------------------------------------------------------------------

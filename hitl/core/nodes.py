@@ -348,15 +348,13 @@ def _unavailable(index, candidates: list[Candidate]) -> str | None:
     return None
 
 
-class MakeRoom(AsyncNode):
-    """Admission control for the server's image memory (`image_memory`): makes room for the image about
-    to be made, releasing the least recently used images nobody is looking at. When only images on
-    screen or approved are left, the generation is refused at once: memory comes back only as sessions
-    close, so a wait of seconds would rarely help while holding a generation slot. Before the limits,
-    so a refusal costs the visitor none of their generations.
-
-    The room covers the pictures the calls send too, for as long as they run (`in_flight`): before any
-    is decoded or encoded, so a picture the budget cannot hold costs nothing."""
+class CheckRoom(AsyncNode):
+    """Admission control for the server's image memory (`image_memory`), before the limits: refuses at once
+    when even releasing every image nobody is looking at would leave no room for the images to be made and
+    the pictures the calls send (`in_flight`). Memory comes back only as sessions close, so a wait of
+    seconds would rarely help while holding a generation slot; and a refusal here costs the visitor none of
+    their generations. It releases and reserves nothing: a caller the limits refuse next (a flood from an
+    address past its limit) must not cost anyone their images. `MakeRoom` does both once the limits allow."""
 
     def __init__(self, *, action: Action):
         super().__init__()
@@ -365,6 +363,23 @@ class MakeRoom(AsyncNode):
     async def prep_async(self, shared):
         count = shared.get("count", 1)
         return shared.get("images"), count, in_flight(shared, self.action, count)  # no images: no budget
+
+    async def exec_async(self, prep_res):
+        images, count, sent = prep_res
+        return images is None or images.has_room(count, sent)
+
+    async def post_async(self, shared, prep_res, room):
+        if not room:
+            shared["error_message"] = FULL
+            return STOP
+        return None
+
+
+class MakeRoom(CheckRoom):
+    """After the limits and the budget, before any picture is decoded or encoded: makes the room `CheckRoom`
+    found, releasing the least recently used images nobody is looking at, and reserves it for as long as
+    the calls run (the runner hands it back). Refuses only if other events took the room meanwhile (the
+    limits may wait on the shared counters), which then costs the generation the limits counted."""
 
     async def exec_async(self, prep_res):
         images, count, sent = prep_res
