@@ -7,7 +7,8 @@ generates once on the idle app and once while the flooder's process sends the pa
 `workers` calls at a time, each in a new session: every other call starts from a big picture (a
 4096×4096 PNG), the rest carry a giant prompt. All of them should be refused (the address's limit,
 the prompt's length). The flooder runs in a process of its own, so its work never delays the
-bystander's clock in this one; it shares the machine's cores with the app, as the tabs phase does.
+bystander's clock in this one; it does share the machine's cores with the app, as a real attacker's
+machine would not.
 """
 
 from __future__ import annotations
