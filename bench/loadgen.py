@@ -162,11 +162,12 @@ class _SessionRun:
         self.stage = "join"
         self.generating: list[bytes] = []  # raw process_generating lines, kept only when analyzing
 
-    async def join(self, data: list, session_hash: str) -> bool:
-        """POST queue/join as the page does; False (with the error noted) if the server refuses."""
+    async def join(self, data: list, session_hash: str, headers: dict | None = None) -> bool:
+        """POST queue/join as the page does (`headers`: what a proxy would add, X-Forwarded-For); False (with
+        the error noted) if the server refuses."""
         join = await self.client.post(f"{self.ep.root}{API}/queue/join", json={
             "data": data, "fn_index": self.ep.fn_index, "session_hash": session_hash,
-            "event_data": None, "trigger_id": self.ep.trigger_id}, headers=PAGE_HEADERS)
+            "event_data": None, "trigger_id": self.ep.trigger_id}, headers={**PAGE_HEADERS, **(headers or {})})
         self.result.bytes_received += len(join.content)
         if join.status_code != 200:
             self.result.error = f"join {join.status_code}: {join.text[:200]}"
@@ -242,14 +243,15 @@ class _SessionRun:
 
 
 async def run_session(client: httpx.AsyncClient, ep: Endpoint, data: list, *, timeout: float,
-                      analyze: bool = False, session_hash: str | None = None) -> SessionResult:
+                      analyze: bool = False, session_hash: str | None = None,
+                      headers: dict | None = None) -> SessionResult:
     """One event in one (new or given) session; returns timings and byte counts, never raises."""
     run = _SessionRun(client, ep, analyze)
     session_hash = session_hash or uuid.uuid4().hex[:12]
     run.result.t_start = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            if await run.join(data, session_hash):
+            if await run.join(data, session_hash, headers):
                 await run.read_stream(session_hash)
     except TimeoutError:
         run.result.error = f"{run.stage}: timeout after {timeout:.0f} s"

@@ -39,11 +39,11 @@ for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
 
 import httpx  # noqa: E402 - after the environment is cleaned above
 
-from bench import capacity, first_visit, loadgen, servers, tabs  # noqa: E402
+from bench import capacity, first_visit, flood, loadgen, servers, tabs  # noqa: E402
 
 MIB = 1 << 20
 UI_MODULE = "hitl.web.ui"  # --ui-module: a module with build_demo and launch_options, to compare a candidate change
-GOALS = {"overhead": 1.05, "concurrency_vs_floor_64": 1.1, "first_preview": 0.35, "bytes": 1.4}
+GOALS = {"overhead": 1.05, "concurrency_vs_floor_64": 1.1, "first_preview": 0.35, "bytes": 1.4, "flood": 1.1}
 
 
 # -- small statistics ----------------------------------------------------------------------------
@@ -162,9 +162,10 @@ def started(name: str, target, env: dict[str, str] | None = None, **kwargs):
 
 def app_settings(fake_url: str, partial_images: int, **extra) -> dict:
     # The app's own defaults, except a key, the fake's URL, and rate limits and sessions per address high
-    # enough not to refuse (or evict) the benchmark's thousands of sessions and generations from one address.
-    return dict(api_key=servers.BENCH_KEY, base_url=fake_url, partial_images=partial_images,
-                ip_limit=10**6, session_limit=10**6, sessions_per_address=10**6, **extra)
+    # enough not to refuse (or evict) the benchmark's thousands of sessions and generations from one address
+    # (unless `extra` says otherwise: the flood phase's are the app's own).
+    return {**dict(api_key=servers.BENCH_KEY, base_url=fake_url, partial_images=partial_images,
+                   ip_limit=10**6, session_limit=10**6, sessions_per_address=10**6), **extra}
 
 
 def start_app(fake_url: str, *, partial_images: int = 2, settings: dict | None = None, launch: dict | None = None,
@@ -829,6 +830,31 @@ TABS = [  # issue 22: how it is shown
 ]
 HEADLINE += TABS
 
+
+def flood_outcomes(c: Ctx) -> str:
+    calls = ", ".join(f"{n} {what}" for what, n in sorted(c.r["outcomes"].items(), key=lambda item: -item[1]))
+    return (f"{c.r['calls']} /generate calls from one address past its limit ({c.r['rate']:.0f}/s while flooding, "
+            f"{c.r['workers']} at a time, each a new session; every other one starting from a "
+            f"{flood.PICTURE_SIDE}×{flood.PICTURE_SIDE} PNG of {c.r['picture_bytes'] / 1024:.0f} KB, the rest "
+            f"with a {c.r['prompt_chars'] / MIB:g} Mi-character prompt), each costing the app about "
+            f"{fmt(c.r['cpu_ms_per_call'], 0)} ms of CPU: {calls or 'none'}"
+            + ("" if c.r["flooder_spent_its_limit"] else "; **the flooder's one generation failed: its limit was "
+                                                        "not spent**"))
+
+
+FLOOD = [  # issue 24: how it is shown
+    Section(whole("flood"), [
+        Row("flood_ratio p50: a bystander's generation while one address floods ÷ idle", "ratio",
+            lambda c: f"{fmt(c.r['flood_p50'])} s ÷ {fmt(c.r['idle_p50'])} s, {c.r['samples']} samples each, "
+                      f"interleaved (max {fmt(c.r['flood_max'])} / {fmt(c.r['idle_max'])} s); the app's CPU during "
+                      f"them {c.r['flood_cpu']:.0%} / {c.r['idle_cpu']:.0%} of a core; "
+                      f"bystander generations that failed: {len(c.r['errors'])}",
+            at_most("flood")),
+        Row("flood calls not refused", lambda c: c.r["outcomes"].get("not refused", 0), flood_outcomes, zero,
+            shown="{:d}")]),
+]
+HEADLINE += FLOOD
+
 # The details tables, by column: (header, cell of one item).
 CONCURRENCY_COLUMNS = [  # items: (one concurrency run, N)
     ("N", lambda r, n: n),
@@ -933,11 +959,12 @@ def _memory_details(label: str, mem: dict) -> list[str]:
 
 
 def report(args, m: dict, single: dict | None, nopart: dict | None, small: dict | None, conc: dict | None,
-           variants: dict, mems: dict, elapsed: float, cap: dict | None = None, tabs: dict | None = None) -> str:
+           variants: dict, mems: dict, elapsed: float, cap: dict | None = None, tabs: dict | None = None,
+           flood: dict | None = None) -> str:
     """The markdown report: how the run was made, the headline table (HEADLINE), then the details.
     A phase that did not run is None (variants and mems: empty) and leaves its rows out."""
     c = Ctx(args=args, L=args.latency, single=single, nopart=nopart, small=small, conc=conc, variants=variants,
-            mems=mems, capacity=cap, tabs=tabs)
+            mems=mems, capacity=cap, tabs=tabs, flood=flood)
     lines = _preamble(args, m, elapsed)
     lines += md_table(["metric", "value", "goal", "status", "how / notes"], headline_rows(c))
     lines += ["", "## Details", ""]
@@ -980,10 +1007,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="environment for a second memory run, e.g. MALLOC_MMAP_THRESHOLD_=131072")
     p.add_argument("--wait-quiet", type=float, default=0.0,
                    help="first wait up to this many seconds for the machine's load average to drop (shared machines)")
-    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory,tabs,capacity,firstvisit",
+    p.add_argument("--phases", default="single,nopartials,small,concurrency,variants,memory,tabs,capacity,flood,"
+                                       "firstvisit",
                    help="comma-separated subset of single,nopartials,small,concurrency,variants,memory,tabs,capacity,"
-                        "firstvisit; "
-                        "add 'analytics' for a variant run with GRADIO_ANALYTICS_CACHE_FREQUENCY=1000")
+                        "flood,firstvisit; add 'analytics' for a variant run with "
+                        "GRADIO_ANALYTICS_CACHE_FREQUENCY=1000")
+    p.add_argument("--flood-samples", type=int, help="bystander generations idle and under the flood, each "
+                                                      "(default 8, quick 4)")
+    p.add_argument("--flood-workers", type=int, default=32,
+                   help="flood calls under way at once (default 32, well under the queue's 256)")
+    p.add_argument("--flood-max-calls", type=int, default=20_000, help="flood calls in all, at most (default 20000)")
     p.add_argument("--capacity-sessions", type=int, help="visitors in each capacity run (default 3000, quick 1000)")
     p.add_argument("--capacity-window", type=int, default=150,
                    help="open pages in the capacity run (older ones close), default 150: their images on screen "
@@ -1006,6 +1039,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", default=None, help="also dump raw numbers to this JSON file")
     args = p.parse_args(argv)
     args.samples = args.samples or (5 if args.quick else 16)
+    args.flood_samples = args.flood_samples or (4 if args.quick else 8)
     args.reps = args.reps or (1 if args.quick else 3)
     args.memory_sessions = args.memory_sessions or (16 if args.quick else 64)
     args.capacity_sessions = args.capacity_sessions or (1000 if args.quick else 3000)
@@ -1104,6 +1138,25 @@ async def tabs_phase(args, fake: Proc) -> dict:
     return {"idle": {**idle, **tabs.idle_cost(idle)}, "previews": previews}
 
 
+async def flood_phase(args, fake: Proc) -> dict:
+    """A bystander's generation on the idle app and while one address floods it, interleaved, in one fresh
+    app with per-address limits on (bench/flood.py)."""
+    fake.ask({"latency": args.latency, "image_bytes": args.image_bytes})
+    with start_app(fake.info["url"], partial_images=args.partial_images, settings=flood.settings()) as app:
+        ep = loadgen.endpoint(app.info["url"], "generate")
+        log(f"phase: flood, {args.flood_samples} bystander generations idle and as many under a flood of "
+            f"{args.flood_workers} calls at a time")
+        with started("flooder", flood.flood_main, **flood.flood_kwargs(ep, args.flood_workers,
+                                                                       args.flood_max_calls)) as flooder:
+            raw = await flood.measure(ep, flooder, lambda: cpu_seconds(app.info["pid"]),
+                                      samples=args.flood_samples, timeout=20 * args.latency + 60)
+    result = {**flood.summary(raw), "workers": args.flood_workers, "picture_bytes": flooder.info["picture_bytes"],
+              "prompt_chars": flood.GIANT_PROMPT}
+    log(f"  bystander p50 idle {result['idle_p50']:.3f} s, flooding {result['flood_p50']:.3f} s "
+        f"(ratio {result['ratio']:.3f}); flooder: {result['calls']} calls, {result['outcomes']}")
+    return result
+
+
 CAPACITY_SVG = "capacity.svg"  # written next to the report
 NO_BUDGET = 10**7  # MiB: nothing is ever released, as before the budget existed
 
@@ -1129,7 +1182,7 @@ async def measure(args, fake: Proc) -> dict:
     a phase that did not run is None (variants and memory: empty)."""
     L = args.latency
     out: dict = {"single": None, "nopartials": None, "small": None, "concurrency": None, "variants": {},
-                 "memory": {}, "tabs": None, "capacity": None}
+                 "memory": {}, "tabs": None, "capacity": None, "flood": None, "firstvisit": None}
     out.update(await single_phases(args, fake))
     fake.ask({"latency": L, "image_bytes": args.concurrency_image_bytes})
     if "concurrency" in args.phases:
@@ -1146,6 +1199,8 @@ async def measure(args, fake: Proc) -> dict:
         out["tabs"] = await tabs_phase(args, fake)
     if "capacity" in args.phases:
         out["capacity"] = await asyncio.to_thread(capacity_phase, args)
+    if "flood" in args.phases:
+        out["flood"] = await flood_phase(args, fake)
     if "firstvisit" in args.phases:
         out["firstvisit"] = await first_visit_phase(args, fake)
     return out
@@ -1179,7 +1234,8 @@ async def run(args) -> None:
     foreign = (machine_busy_seconds() - busy0) - (own_seconds() - own0)
     m["foreign_share"] = max(0.0, foreign) / (elapsed * (os.cpu_count() or 1))
     text = report(args, m, results["single"], results["nopartials"], results["small"], results["concurrency"],
-                  results["variants"], results["memory"], elapsed, results["capacity"], results["tabs"])
+                  results["variants"], results["memory"], elapsed, results["capacity"], results["tabs"],
+                  results["flood"])
     if results.get("firstvisit"):
         text += "\n" + first_visit.section(results["firstvisit"])
     print()

@@ -127,6 +127,23 @@ def make_tabs() -> dict:
     return {"idle": {**idle, **bench.tabs.idle_cost(idle)}, "previews": previews}
 
 
+def make_flood_raw() -> dict:
+    """Shaped like flood.measure(...): a bystander's seconds idle and under the flood, and the flooder's count."""
+    return {"idle": [2.1, 2.3, 2.2], "flood": [2.5, 2.4, 2.9], "idle_cpu": [0.1, 0.12, 0.08],
+            "flood_cpu": [0.9, 0.95, 0.85], "errors": ["flood: join 503: queue full"], "flood_seconds": 12.5,
+            "flood_app_cpu": 6.25,
+            "flooder_spent_its_limit": True,
+            "flooder": {"calls": 250, "under_way": 0, "outcomes": {"refused: the address's limit": 125,
+                                                                   "refused: the prompt's length": 124,
+                                                                   "not refused": 1}}}
+
+
+def make_flood() -> dict:
+    """Shaped like flood_phase(...)."""
+    return {**bench.flood.summary(make_flood_raw()), "workers": 32, "picture_bytes": 75 * 1024,
+            "prompt_chars": 2 << 20}
+
+
 def full_inputs() -> dict:
     return dict(args=make_args(), m=make_machine(), single=make_single(errors=["timeout after 60 s"]),
                 nopart=make_single(partial_images=0, scale=0.97), small=make_single(scale=0.5),
@@ -134,7 +151,7 @@ def full_inputs() -> dict:
                 variants={"launch(max_threads=4096), max_concurrent=4096": make_concurrency([1, 64], shift=0.1)},
                 mems={"default": make_memory(),
                       "MALLOC_MMAP_THRESHOLD_=131072": make_memory(n=16, grace=None, traced=False)},
-                elapsed=594.0, cap=make_capacity(), tabs=make_tabs())
+                elapsed=594.0, cap=make_capacity(), tabs=make_tabs(), flood=make_flood())
 
 
 def sparse_inputs() -> dict:
@@ -239,7 +256,7 @@ def test_full_report_headline_rows_in_order():
                    "first_preview_ratio p50", "bytes_ratio, partial images on (÷ every image delivered)",
                    "bytes_ratio, partial images on (÷ final image only)", "bytes_ratio, partial images off"])
     assert names[:len(expected)] == expected
-    memory = names[len(expected):-10]
+    memory = names[len(expected):-12]
     assert [name.split(" (")[0] for name in memory] == [
         "memory_per_session", "memory after all sessions closed", "memory after the app's closed-tab grace",
         "memory after Gradio's closed-session TTL too", "memory after that + malloc_trim(0)",
@@ -291,7 +308,7 @@ def test_the_capacity_phase_says_whether_rss_stayed_within_the_bound_and_nothing
     text = build("full")
     lines = text.splitlines()
     names = [row[0] for row in table_rows(text)]
-    assert names[-10:-4] == [
+    assert names[-12:-6] == [
         "capacity: peak RSS over baseline, 3000 sessions, 200 open pages, 512 MiB budget",
         "capacity: peak RSS over baseline, 3000 sessions, 400 open pages, 512 MiB budget",
         "capacity: processes that died", "capacity: on-screen or approved images lost",
@@ -338,7 +355,7 @@ def test_the_rss_curve_is_an_svg_with_one_line_per_run_and_the_bound():
 def test_the_tabs_phase_reports_idle_cpu_per_tab_and_the_second_tab_delay():
     lines = build("full").splitlines()
     names = [row[0] for row in table_rows("\n".join(lines))]
-    assert names[-4:] == ["idle_tab_cpu_ms_per_s", "Gradio sessions left once closed idle tabs should be gone",
+    assert names[-6:-2] == ["idle_tab_cpu_ms_per_s", "Gradio sessions left once closed idle tabs should be gone",
                           "second_tab_preview_delay_p50_ms",
                           "preview arrival after the click p50: clicking tab / second tab"]
     # (mean(1.7, 1.8) − mean(1.5, 1.7, 1.6)) ÷ 50 tabs ÷ 30 s = 0.1 ms per tab per second
@@ -377,3 +394,35 @@ def test_preview_delays_pair_each_preview_by_its_first_arrival_on_each_tab():
 def test_idle_cost_is_the_mean_window_with_tabs_minus_the_mean_without_per_tab_and_second():
     cost = bench.tabs.idle_cost({"n": 50, "window": 20.0, "quiet_cpu": [1.0, 1.2, 1.1], "tabs_cpu": [2.0, 2.2]})
     assert cost == pytest.approx({"ms_per_tab_s": 1.0, "core_per_tab": 0.001, "core_all_tabs": 0.05})
+
+
+def test_the_flood_phase_reports_the_bystanders_ratio_and_every_flood_call_not_refused():
+    lines = build("full").splitlines()
+    names = [row[0] for row in table_rows("\n".join(lines))]
+    assert names[-2:] == ["flood_ratio p50: a bystander's generation while one address floods ÷ idle",
+                          "flood calls not refused"]
+    # p50 2.5 s under the flood ÷ 2.2 s idle; the app's CPU p50 90% / 10% of a core
+    assert ("| flood_ratio p50: a bystander's generation while one address floods ÷ idle | 1.136 | ≤ 1.1 | **missed** "
+            "| 2.500 s ÷ 2.200 s, 3 samples each, interleaved (max 2.900 / 2.300 s); the app's CPU during them "
+            "90% / 10% of a core; bystander generations that failed: 1 |") in lines
+    assert ("| flood calls not refused | 1 | 0 | **missed** | 250 /generate calls from one address past its limit "
+            "(20/s while flooding, 32 at a time, each a new session; every other one starting from a 4096×4096 PNG "
+            "of 75 KB, the rest with a 2 Mi-character prompt), each costing the app about 20 ms of CPU: "
+            "125 refused: the address's limit, 124 refused: "
+            "the prompt's length, 1 not refused |") in lines
+    assert "flood" not in build("sparse")
+    unspent = {**make_flood(), "flooder_spent_its_limit": False}
+    assert "its limit was not spent" in bench.report(**{**empty_inputs(), "flood": unspent})
+
+
+def test_the_flood_summary_is_the_ratio_of_the_p50s_and_the_flooders_rate():
+    raw = make_flood_raw()
+    r = bench.flood.summary(raw)
+    assert r["ratio"] == pytest.approx(2.5 / 2.2) and r["samples"] == 3
+    assert (r["idle_max"], r["flood_max"]) == (2.3, 2.9)
+    assert r["rate"] == pytest.approx(20.0) and r["calls"] == 250 and r["flooder_spent_its_limit"]
+    assert r["cpu_ms_per_call"] == pytest.approx(20.0)  # (6.25 s − 10% of a core × 12.5 s) ÷ 250 calls
+    raw.update(flood=[], flood_cpu=[], flood_seconds=0.0)  # every bystander under the flood failed
+    none = bench.flood.summary(raw)
+    assert none["samples"] == 0 and math.isnan(none["ratio"]) and none["rate"] == 0
+    assert math.isnan(bench.flood.summary({**raw, "flooder": {"calls": 0, "outcomes": {}}})["cpu_ms_per_call"])

@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
+import io
 import json
+import os
+import time
 from dataclasses import replace
 from urllib.parse import urljoin
 
 import pytest
 from fake_openai import prompt_of
-from helpers import Page, cancel_the_next
+from helpers import Page, cancel_the_next, data_url
+from PIL import Image
 
 from hitl.core.history import history, markdown
 from hitl.core.runner import Runtime, run_action
@@ -248,6 +252,117 @@ def test_a_cancelled_generation_hands_its_room_back():
 
     asyncio.run(cancel_midway())
     assert runtime.images.reserved == 0
+
+
+# -- pictures in flight ----------------------------------------------------------------------------
+PICTURE = 30_000  # bytes of the candidate Refine sends
+
+
+class Noting(Sized):
+    """Notes the image memory's reservation while each call runs, then makes its image, fails or hangs."""
+
+    def __init__(self, images: ImageMemory, outcome: str = "done"):
+        super().__init__()
+        self.images, self.outcome, self.seen = images, outcome, []
+
+    async def generate(self, request, on_partial):
+        self.seen.append(self.images.reserved)
+        if self.outcome == "failed":
+            raise ConnectionError("the upstream went away")
+        if self.outcome == "cancelled":
+            await asyncio.sleep(30)
+        return await super().generate(request, on_partial)
+
+
+def picture_runtime(budget: int, outcome: str = "done") -> tuple[Runtime, Noting]:
+    runtime = Runtime.create(load_settings(api_key=None, session_limit=100, ip_limit=100,
+                                           image_memory_mb=budget / (1 << 20)))
+    backend = Noting(runtime.images, outcome)
+    runtime.service.backend_for = lambda key: backend
+    return runtime, backend
+
+
+def noise_png(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, "PNG", compress_level=0)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("outcome", ["done", "failed", "cancelled"])
+def test_a_picture_in_flight_counts_against_the_budget_until_its_calls_end(outcome):
+    runtime, backend = picture_runtime(budget=1 << 20, outcome=outcome)
+    on_screen = Candidate(b"p" * PICTURE)
+    session = review(on_screen)
+    runtime.images.settle(session)
+    inputs = dict(feedback="darker", count=2, options={})
+
+    async def refine():
+        items = run_action(Action.REFINE, session, runtime, **inputs)
+        if outcome == "cancelled":
+            await items.__anext__()  # Started: the calls are under way
+            await asyncio.sleep(0.05)
+            await cancel_the_next(items, after=0.05)
+            return None
+        return [item async for item in items][-1]
+
+    after = asyncio.run(refine())
+    # Each of the two calls holds the picture as a data URL and again inside its request body.
+    in_flight = 2 * 2 * len(on_screen.data_url)
+    assert len(backend.seen) == 2 and all(seen >= in_flight for seen in backend.seen)
+    assert runtime.images.reserved == 0  # handed back however the calls ended
+    if outcome == "done":
+        assert len(after.candidates) == 3 and not after.error_message
+    if outcome == "failed":
+        assert after.candidates == [on_screen] and after.error_message
+
+
+def test_a_picture_of_ones_own_counts_decoded_and_sent_while_its_call_runs():
+    runtime, backend = picture_runtime(budget=1 << 20)
+    elsewhere = review(image("elsewhere"))  # so room for a new image is SIZE bytes, not the 2 MiB of an empty ledger
+    runtime.images.settle(elsewhere)
+    picture = noise_png(96)
+    made = run(runtime, Action.GENERATE, Session(), task_input="a kite", upload_input=data_url(picture))
+    assert made.candidates[0].image == picture and not made.error_message
+    assert backend.seen[0] >= len(picture) + 2 * len(data_url(picture))  # decoded, base64, in the body
+    assert runtime.images.reserved == 0
+
+
+def test_a_picture_the_budget_cannot_hold_in_flight_is_refused_before_it_is_decoded_or_sent(monkeypatch):
+    # Room for the image on screen and a new one, not for the picture sent as well.
+    runtime, backend = picture_runtime(budget=3 * PICTURE)
+    session = review(Candidate(b"p" * PICTURE))
+    runtime.images.settle(session)
+    room = runtime.images.admit()
+    assert room is not None  # a new image alone fits
+    runtime.images.unreserve(room)
+    refused = run(runtime, Action.REFINE, session, feedback="darker")
+    assert refused.error_message == FULL and refused.candidates == session.candidates
+    assert backend.made == 0 and refused.generations == []  # never sent, and no generation spent
+
+    decoded = []
+    monkeypatch.setattr("hitl.core.nodes.check_upload", lambda url: decoded.append(url))
+    upload = data_url(noise_png(96))  # the same size as the one on screen: a new image would fit
+    runtime, backend = picture_runtime(budget=3 * (len(upload) * 3 // 4))
+    pinned_elsewhere = review(Candidate(b"q" * (len(upload) * 3 // 4)))
+    runtime.images.settle(pinned_elsewhere)
+    own = run(runtime, Action.GENERATE, Session(), task_input="a kite", upload_input=upload)
+    assert own.error_message == FULL and decoded == [] and backend.made == 0
+    assert runtime.images.reserved == 0 and runtime.images.refused == 1
+
+
+def test_a_caller_past_its_limit_releases_nobodys_images_however_big_its_picture():
+    runtime, backend = picture_runtime(budget=int(4.5 * PICTURE))
+    runtime.settings = replace(runtime.settings, session_limit=1)
+    theirs = Candidate(b"o" * PICTURE)  # another visitor's, off screen: the first to go when room is made
+    elsewhere = review(theirs, image("on screen"), selected=1)
+    runtime.images.settle(elsewhere)
+    mine = review(Candidate(b"p" * PICTURE))
+    runtime.images.settle(mine)
+    spent = run(runtime, Action.REFINE, replace(mine, generations=[time.monotonic()]), feedback="darker")
+    assert spent.error_message.startswith("Generation limit reached") and backend.made == 0
+    assert not theirs.released and runtime.images.reserved == 0 and runtime.images.released == 0
+    allowed = run(runtime, Action.REFINE, mine, feedback="darker")  # within its limit: room is made
+    assert not allowed.error_message and theirs.released and backend.made == 1
 
 
 # -- the real app ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Each backend has one coroutine, `generate(request, on_partial) -> Candidate`.
 
 from __future__ import annotations
 
-from hitl.backends.base import Backend, ImageOptions, ImageRequest, OnPartial, OpenAIBackend
+from hitl.backends.base import SENT_COPIES, Backend, ImageOptions, ImageRequest, OnPartial, OpenAIBackend
 from hitl.backends.clients import Clients, Lease
 from hitl.backends.demo import DemoBackend
 from hitl.backends.openai_images import ImagesBackend
@@ -50,4 +50,4 @@ class _Leased:
             self.clients.done(self.lease)
 
 
-__all__ = ["Backend", "ImageOptions", "ImageRequest", "ImageService", "OnPartial"]
+__all__ = ["SENT_COPIES", "Backend", "ImageOptions", "ImageRequest", "ImageService", "OnPartial"]

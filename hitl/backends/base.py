@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 OnPartial = Callable[[Candidate], None]
 
+# While a call that sends a picture runs, the picture is in memory this many times over besides its own
+# bytes: as base64 (4/3) and again inside the request's JSON body (4/3). The Images API's multipart body
+# holds it about once; counting it the same is on the safe side.
+SENT_COPIES = 8 / 3
+
 SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
 QUALITIES = ("auto", "low", "medium", "high")
 BACKGROUNDS = ("auto", "opaque", "transparent")

@@ -2,8 +2,10 @@
 
 Cheap refusals come first: the stage, the text's length, the count and options, the image memory, the
 limits and the budget are all checked before a picture the user sent is decoded (work in a shared thread
-pool), so a caller past their limit costs a few comparisons however large the picture they send. A
-picture refused after that counts as a generation, as a failed image call does."""
+pool), so a caller past their limit costs a few comparisons however large the picture they send. The
+image memory is checked before the limits (a refusal for want of room costs no generation) and claimed
+only after them (`MakeRoom`), so a caller the limits refuse releases nobody's images. A picture refused
+after that counts as a generation, as a failed image call does."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from hitl.core.nodes import (
     Approve,
     CheckBudget,
     CheckLimits,
+    CheckRoom,
     CheckSeen,
     CheckStage,
     CompareCandidate,
@@ -44,27 +47,29 @@ def _chain(*nodes) -> AsyncFlow:
 def generate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.GENERATE),
                   ValidateRequest(text="task_input", into="input_used_by_process", what="prompt"),
-                  MakeRoom(), CheckLimits(), CheckBudget(), ValidateUpload(), GenerateImage(action=Action.GENERATE))
+                  CheckRoom(action=Action.GENERATE), CheckLimits(), CheckBudget(), MakeRoom(action=Action.GENERATE),
+                  ValidateUpload(), GenerateImage(action=Action.GENERATE))
 
 
 def regenerate_flow() -> AsyncFlow:
     return _chain(CheckStage(action=Action.REGENERATE),
                   ValidateRequest(text="input_used_by_process", into="input_used_by_process", what="prompt"),
-                  MakeRoom(),
-                  CheckLimits(), CheckBudget(), GenerateImage(action=Action.REGENERATE))
+                  CheckRoom(action=Action.REGENERATE), CheckLimits(), CheckBudget(),
+                  MakeRoom(action=Action.REGENERATE), GenerateImage(action=Action.REGENERATE))
 
 
 def refine_flow() -> AsyncFlow:
     return _chain(CheckSeen(), CheckStage(action=Action.REFINE),
                   ValidateRequest(text="feedback", into="feedback", what="feedback"),
-                  MakeRoom(),
-                  CheckLimits(), CheckBudget(), GenerateImage(action=Action.REFINE))
+                  CheckRoom(action=Action.REFINE), CheckLimits(), CheckBudget(),
+                  MakeRoom(action=Action.REFINE), GenerateImage(action=Action.REFINE))
 
 
 def edit_region_flow() -> AsyncFlow:
     return _chain(CheckSeen(), CheckStage(action=Action.EDIT_REGION),
                   ValidateRequest(text="instruction", into="feedback", what="instruction"),
-                  MakeRoom(), CheckLimits(), CheckBudget(), ValidateMask(), GenerateImage(action=Action.EDIT_REGION))
+                  CheckRoom(action=Action.EDIT_REGION), CheckLimits(), CheckBudget(),
+                  MakeRoom(action=Action.EDIT_REGION), ValidateMask(), GenerateImage(action=Action.EDIT_REGION))
 
 
 def select_flow() -> AsyncFlow:

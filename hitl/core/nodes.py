@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from pocketflow import AsyncNode
 
-from hitl.backends import ImageRequest
+from hitl.backends import SENT_COPIES, ImageRequest
 from hitl.backends.errors import describe
 from hitl.core.images import thumbnail
 from hitl.core.stages import OWNER, REVIEWER, Action, Candidate, StageError, add_candidate, next_stage
@@ -348,19 +348,42 @@ def _unavailable(index, candidates: list[Candidate]) -> str | None:
     return None
 
 
-class MakeRoom(AsyncNode):
-    """Admission control for the server's image memory (`image_memory`): makes room for the image about
-    to be made, releasing the least recently used images nobody is looking at. When only images on
-    screen or approved are left, the generation is refused at once: memory comes back only as sessions
-    close, so a wait of seconds would rarely help while holding a generation slot. Before the limits,
-    so a refusal costs the visitor none of their generations."""
+class CheckRoom(AsyncNode):
+    """Admission control for the server's image memory (`image_memory`), before the limits: refuses at once
+    when even releasing every image nobody is looking at would leave no room for the images to be made and
+    the pictures the calls send (`in_flight`). Memory comes back only as sessions close, so a wait of
+    seconds would rarely help while holding a generation slot; and a refusal here costs the visitor none of
+    their generations. It releases and reserves nothing: a caller the limits refuse next (a flood from an
+    address past its limit) must not cost anyone their images. `MakeRoom` does both once the limits allow."""
+
+    def __init__(self, *, action: Action):
+        super().__init__()
+        self.action = action
 
     async def prep_async(self, shared):
-        return shared.get("images"), shared.get("count", 1)  # no images: a flow run on its own (no budget)
+        count = shared.get("count", 1)
+        return shared.get("images"), count, in_flight(shared, self.action, count)  # no images: no budget
 
     async def exec_async(self, prep_res):
-        images, count = prep_res
-        return images.admit(count) if images is not None else 0
+        images, count, sent = prep_res
+        return images is None or images.has_room(count, sent)
+
+    async def post_async(self, shared, prep_res, room):
+        if not room:
+            shared["error_message"] = FULL
+            return STOP
+        return None
+
+
+class MakeRoom(CheckRoom):
+    """After the limits and the budget, before any picture is decoded or encoded: makes the room `CheckRoom`
+    found, releasing the least recently used images nobody is looking at, and reserves it for as long as
+    the calls run (the runner hands it back). Refuses only if other events took the room meanwhile (the
+    limits may wait on the shared counters), which then costs the generation the limits counted."""
+
+    async def exec_async(self, prep_res):
+        images, count, sent = prep_res
+        return images.admit(count, sent) if images is not None else 0
 
     async def post_async(self, shared, prep_res, reserved):
         if reserved is None:
@@ -368,6 +391,27 @@ class MakeRoom(AsyncNode):
             return STOP
         shared["reserved"] = reserved  # the runner hands it back when the event ends
         return None
+
+
+def in_flight(shared, action: Action, count: int) -> int:
+    """Bytes the image calls of `action` hold while they run, beyond the images they make: each call
+    encodes the picture it sends (and Edit region's mask) anew (`SENT_COPIES`); a picture of the user's
+    own is held decoded as well, and joins the budget's ledger only when the event ends. Sizes are read
+    from what is already in memory: the candidate on screen, or a data URL's length (3/4 of it)."""
+    if action is Action.GENERATE:
+        own = _decoded_size(shared.get("upload_input"))
+        return own + int(count * SENT_COPIES * own)
+    if action in (Action.REFINE, Action.EDIT_REGION):  # Refine by a stored response may fall back to the image
+        candidates, selected = shared["candidates"], shared["selected"]
+        sent = len(candidates[selected].image) if 0 <= selected < len(candidates) else 0
+        if action is Action.EDIT_REGION:
+            sent += _decoded_size(shared.get("mask_input"))
+        return int(count * SENT_COPIES * sent)
+    return 0
+
+
+def _decoded_size(url) -> int:
+    return len(url) * 3 // 4 if isinstance(url, str) else 0
 
 
 def _pin(shared, candidate: Candidate) -> None:

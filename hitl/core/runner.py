@@ -101,5 +101,6 @@ async def _run(action: Action, session: Session, runtime: Runtime, client_ip: st
         return
     finally:
         flow.cancel()
-        runtime.images.unreserve(shared.get("reserved", 0))  # MakeRoom's; the new image itself is counted next
+        # MakeRoom's room, the pictures in flight included: the calls are over; their images are counted next
+        runtime.images.unreserve(shared.get("reserved", 0))
     yield from_shared(shared, session.busy)

@@ -120,7 +120,7 @@ class ImageMemory:
 
     def __init__(self, budget: int):
         self.budget = budget
-        self.reserved = 0  # bytes set aside for generations under way
+        self.reserved = 0  # bytes set aside for generations under way: their images and the pictures they send
         self.released = 0  # images released so far
         self.refused = 0  # generations refused for want of room
         self._held = 0
@@ -155,21 +155,37 @@ class ImageMemory:
         """Pin an image as soon as a session puts it on screen (before the event ends and `settle`)."""
         self._pins[owner] = self._pins.get(owner, frozenset()) | {key}
 
-    def admit(self, n: int = 1) -> int | None:
-        """Room for `n` more images: releases least recently used unpinned images if needed, and reserves
-        the room (hand it back with `unreserve`). None when even that leaves no room: refuse."""
+    def has_room(self, n: int = 1, in_flight: int = 0) -> bool:
+        """Whether `admit` would find the room, releasing and reserving nothing: a caller refused later (by
+        its limits) must not have released anyone's images."""
         self._forget_gone()
-        expected = n * (self._held // len(self._lru) if self._lru else min(EXPECTED, self.budget))
-        if not self._make_room(expected, partly=False):
-            self.refused += 1
-            log.warning("image memory full: %d images, %.1f MiB held, %.1f MiB reserved, budget %.1f MiB",
-                        len(self._lru), self._held / MIB, self.reserved / MIB, self.budget / MIB)
+        return self._victims(self._expected(n) + in_flight)[1] or self._refuse()
+
+    def admit(self, n: int = 1, in_flight: int = 0) -> int | None:
+        """Room for `n` more images and `in_flight` bytes the calls hold while they run (pictures sent, as
+        base64 and in the request body): releases least recently used unpinned images if needed, and
+        reserves the room (hand it back with `unreserve` when the calls end). None when even that leaves no
+        room: refuse."""
+        self._forget_gone()
+        room = self._expected(n) + in_flight
+        if not self._make_room(room, partly=False):
+            self._refuse()
             return None
-        self.reserved += expected
-        return expected
+        self.reserved += room
+        return room
 
     def unreserve(self, size: int) -> None:
         self.reserved -= size
+
+    def _expected(self, n: int) -> int:
+        """Room for `n` new images: the average held, or before any is held a typical one."""
+        return n * (self._held // len(self._lru) if self._lru else min(EXPECTED, self.budget))
+
+    def _refuse(self) -> bool:
+        self.refused += 1
+        log.warning("image memory full: %d images, %.1f MiB held, %.1f MiB reserved, budget %.1f MiB",
+                    len(self._lru), self._held / MIB, self.reserved / MIB, self.budget / MIB)
+        return False
 
     def _hold(self, image: Candidate) -> None:
         size, key, gone = len(image.image), image.key, self._gone  # the callback holds these, not self
@@ -179,10 +195,17 @@ class ImageMemory:
     def _make_room(self, room: int, partly: bool) -> bool:
         """Release the least recently used unpinned images until `room` more bytes fit the budget. With
         `partly`, release what can be released even when that is not enough; else release nothing then."""
+        victims, enough = self._victims(room)
+        if enough or partly:
+            for key in victims:
+                self._release(key)
+        return enough
+
+    def _victims(self, room: int) -> tuple[list[str], bool]:
+        """The least recently used unpinned images whose release makes `room` more bytes fit the budget, and
+        whether they are enough."""
         over = self._held + self.reserved + room - self.budget
-        if over <= 0:
-            return True
-        keep = frozenset().union(*self._pins.values())
+        keep = frozenset().union(*self._pins.values()) if over > 0 else frozenset()
         victims = []
         for key, (_, size) in self._lru.items():
             if over <= 0:
@@ -190,11 +213,7 @@ class ImageMemory:
             if key not in keep:
                 victims.append(key)
                 over -= size
-        if over > 0 and not partly:
-            return False
-        for key in victims:
-            self._release(key)
-        return over <= 0
+        return victims, over <= 0
 
     def _release(self, key: str) -> None:
         ref, size = self._lru.pop(key)
