@@ -45,7 +45,8 @@ def settings() -> dict:
 
     defaults = load_settings(api_key=None)
     return {"proxy_hops": 1, "ip_limit": 1, "session_limit": defaults.session_limit,
-            "sessions_per_address": defaults.sessions_per_address}
+            "sessions_per_address": defaults.sessions_per_address, "call_rate": defaults.call_rate,
+            "call_burst": defaults.call_burst}
 
 
 def address(i: int) -> dict:

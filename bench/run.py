@@ -165,7 +165,8 @@ def app_settings(fake_url: str, partial_images: int, **extra) -> dict:
     # enough not to refuse (or evict) the benchmark's thousands of sessions and generations from one address
     # (unless `extra` says otherwise: the flood phase's are the app's own).
     return {**dict(api_key=servers.BENCH_KEY, base_url=fake_url, partial_images=partial_images,
-                   ip_limit=10**6, session_limit=10**6, sessions_per_address=10**6), **extra}
+                   ip_limit=10**6, session_limit=10**6, sessions_per_address=10**6, call_rate=1e6,
+                   call_burst=10**6), **extra}
 
 
 def start_app(fake_url: str, *, partial_images: int = 2, settings: dict | None = None, launch: dict | None = None,

@@ -20,7 +20,7 @@ from PIL import Image
 TEST_KEY = "sk-test-1234567890abcdefghijklmnopqrstuvwxyzSECRET"
 # Fast, generous defaults for tests; individual tests override what they examine.
 TEST_SETTINGS = dict(api_key=TEST_KEY, request_timeout=1.0, total_timeout=8.0, max_attempts=3,
-                     partial_images=2, ip_limit=100_000, session_limit=100_000)
+                     partial_images=2, ip_limit=100_000, session_limit=100_000, call_rate=1e6, call_burst=10**6)
 
 # The named endpoints return (image, revised_prompt, candidates, message).
 IMAGE, REVISED, CANDIDATES, MESSAGE = range(4)

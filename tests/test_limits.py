@@ -6,6 +6,7 @@ import asyncio
 import re
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -15,8 +16,9 @@ from helpers import MESSAGE, TEST_SETTINGS, Page, image_b64, image_prompt
 
 from hitl.core.nodes import STOP, CheckLimits
 from hitl.serving.config import load_settings
-from hitl.serving.limits import window_wait
+from hitl.serving.limits import Buckets, window_wait
 from hitl.serving.shared_counters import MemoryCounters
+from hitl.web.edge import CallRate
 from hitl.web.ui import launch_options
 
 LIMIT_MESSAGE = re.compile(r"^Generation limit reached\. Try again in (\d+) s\.$")
@@ -264,3 +266,42 @@ def test_limits_stand_wherever_there_are_visitors(monkeypatch, argv, spaces, lim
 
     monkeypatch.setattr(app, "ON_SPACES", spaces)
     assert app.settings_for(app.parse_args(argv)).limited is limited
+
+
+def test_an_address_gets_its_burst_then_its_rate():
+    buckets = Buckets(rate=2.0, burst=3)
+    assert [buckets.take("a", 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.take("a", 0.0) == pytest.approx(0.5)  # a token every half second
+    assert buckets.take("b", 0.0) == 0.0  # another address has its own bucket
+    assert buckets.take("a", 0.5) == 0.0
+    assert buckets.take("a", 0.5) == pytest.approx(0.5)
+
+
+def test_address_buckets_are_bounded_and_forget_the_idle():
+    buckets = Buckets(rate=1.0, burst=2, keep=3)
+    for i in range(5):
+        buckets.take(f"10.0.0.{i}", 0.0)
+    assert list(buckets.levels) == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]  # the least recently seen went first
+    buckets.take("10.0.0.9", 10.0)  # 10 s later every other bucket would be full again: forgotten
+    assert list(buckets.levels) == ["10.0.0.9"]
+
+
+def test_an_address_past_the_call_rate_is_refused_at_the_edge_and_others_are_not(launch_limited, fake):
+    """Calls past the burst get 429 with Retry-After before Gradio reads them (no event runs, nothing
+    is generated); a bystander behind the same proxy is untouched."""
+    url = launch_limited(proxy_hops=1, call_rate=0.5, call_burst=3)
+    flooder, bystander = {"X-Forwarded-For": "203.0.113.70"}, {"X-Forwarded-For": "203.0.113.71"}
+    join = url + "gradio_api/queue/join"
+    answers = [httpx.post(join, json={"data": [], "fn_index": 0, "session_hash": f"f{i}"}, headers=flooder)
+               for i in range(6)]
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(refused) == 3 and all(int(a.headers["retry-after"]) >= 1 for a in refused), answers
+    assert "Too many requests" in refused[0].text
+    assert Client(url, verbose=False, headers=bystander).predict("still on time", api_name="/generate")[MESSAGE] == ""
+    assert fake.attempts == 1
+
+
+def test_the_owner_on_their_own_machine_has_no_call_rate():
+    assert launch_options(replace(load_settings(api_key=None), limited=False))["app_kwargs"]["middleware"][0].cls \
+        is not CallRate
+    assert launch_options(load_settings(api_key=None))["app_kwargs"]["middleware"][0].cls is CallRate

@@ -32,6 +32,8 @@ BAD = {
     "HITL_MAX_CANDIDATES": ("0", "a whole number 1 or more"),
     "HITL_SESSION_TTL": ("0", "a whole number 1 or more seconds"),
     "HITL_SESSIONS_PER_ADDRESS": ("0", "a whole number 1 or more"),
+    "HITL_CALL_RATE": ("0", "a number more than 0"),
+    "HITL_CALL_BURST": ("0", "a whole number 1 or more"),
     "HITL_CLOSED_SESSION_GRACE": ("-1", "a whole number 0 or more seconds"),
     "HITL_IMAGE_MEMORY_MB": ("nan", "a number 0 or more"),
     "HITL_API_STYLE": ("chat", "one of responses, images"),

@@ -112,6 +112,8 @@ class Settings:
     max_candidates: int  # images kept per session in review
     session_ttl: int  # seconds before an idle session's state is dropped
     sessions_per_address: int  # sessions one client address keeps at once: its own oldest go first past it
+    call_rate: float  # calls per second one client address may make, on average (hitl/web/edge.py)
+    call_burst: int  # and at once
     closed_session_grace: int  # seconds a closed tab's state is kept, in case it reconnects
     redis_url: str | None  # where the per-address limits and the daily spend are counted (None: in memory)
     image_memory_mb: float  # MiB of images all sessions hold together (0: a quarter of the memory we may use)
@@ -154,6 +156,8 @@ def load_settings(**overrides) -> Settings:
         max_candidates=number_setting("HITL_MAX_CANDIDATES", 8, int, 1),
         session_ttl=number_setting("HITL_SESSION_TTL", 1800, int, 1, note=" seconds"),
         sessions_per_address=number_setting("HITL_SESSIONS_PER_ADDRESS", 200, int, 1),
+        call_rate=number_setting("HITL_CALL_RATE", 4, float, 0, note=" calls per second", above=True),
+        call_burst=number_setting("HITL_CALL_BURST", 40, int, 1),
         closed_session_grace=number_setting("HITL_CLOSED_SESSION_GRACE", 60, int, 0, note=" seconds"),
         redis_url=_url("HITL_REDIS_URL", ("redis", "rediss"),
                        "redis://[:password@]host[:port][/db] (rediss:// for TLS)"),

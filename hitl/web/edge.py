@@ -1,7 +1,8 @@
 """What the server does before any of the app's code runs: it refuses Gradio's routes that store or
-serve files (this app makes none: every picture travels as a `data:` URL and is served from memory)
-and request bodies larger than the largest the app accepts, before they are read whole; and it
-compresses the pages' HTML, which Gradio sends as it is.
+serve files (this app makes none: every picture travels as a `data:` URL and is served from memory),
+request bodies larger than the largest the app accepts, before they are read whole, and an address's
+calls past a rate no person reaches, before Gradio parses them; and it compresses the pages' HTML,
+which Gradio sends as it is.
 
 Routes given to FastAPI's constructor (`launch_options`' `app_kwargs`) are matched before the ones
 Gradio adds afterwards, so the paths below answer 404 in place of Gradio's handlers.
@@ -9,12 +10,16 @@ Gradio adds afterwards, so the paths below answer 404 in place of Gradio's handl
 
 from __future__ import annotations
 
+import math
+import time
+
 from fastapi import HTTPException, Response
 from fastapi.routing import APIRoute
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hitl.core.uploads import MAX_UPLOAD_URL
+from hitl.serving.limits import Buckets, forwarded_client
 
 # Gradio 6.31's routes (gradio/routes.py) that write a request's files to disk or serve files from
 # its temp folder (or a Space's, by proxy), none of which this app uses:
@@ -34,6 +39,8 @@ CLOSED = (
 # the prompt, the recent prompts and the options (JSON, a few hundred KB at most).
 MAX_BODY = MAX_UPLOAD_URL + (2 << 20)
 TOO_LARGE = b"The request is larger than this app accepts (a picture may be at most 10 MB)."
+TOO_MANY = b"Too many requests from your address at once. Wait a few seconds and try again."
+CALLS = "/gradio_api/"  # every event a page or a script asks for is a POST under it (join, run, call, cancel)
 
 
 async def _refuse() -> Response:
@@ -106,3 +113,32 @@ class CompressedPages:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         page = scope["type"] == "http" and scope["path"] in self.PAGES
         await (self.gzip if page else self.app)(scope, receive, send)
+
+
+class CallRate:
+    """ASGI middleware: an address's calls (POSTs under /gradio_api/) past `buckets`' rate get 429 with
+    Retry-After before their body is read. Each call Gradio takes costs it tens of milliseconds of CPU
+    before the app's own limits refuse it (bench/flood.py), so one address sending many at once slowed
+    every other visitor; the rate is far above what a person clicking, or a few behind one address, sends."""
+
+    def __init__(self, app: ASGIApp, buckets: Buckets, proxy_hops: int):
+        self.app, self.buckets, self.proxy_hops = app, buckets, proxy_hops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(CALLS):
+            wait = self.buckets.take(self._address(scope), time.monotonic())
+            if wait:
+                return await _too_many(send, wait)
+        await self.app(scope, receive, send)
+
+    def _address(self, scope: Scope) -> str:
+        lines = [value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"]
+        peer = scope.get("client") or ("unknown", 0)
+        return forwarded_client(lines, peer[0], self.proxy_hops)
+
+
+async def _too_many(send: Send, wait: float) -> None:
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
+                            (b"retry-after", str(math.ceil(wait)).encode())]})
+    await send({"type": "http.response.body", "body": TOO_MANY})

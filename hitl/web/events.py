@@ -26,25 +26,19 @@ from hitl.core.runner import BUSY, Preview, Runtime, run_action
 from hitl.core.stages import Action, Session
 from hitl.core.validation import MAX_COUNT
 from hitl.serving.config import Settings
+from hitl.serving.limits import forwarded_client
 from hitl.web.page import HISTORY, Page, estimate_html
 from hitl.web.review_panel import OwnerShown
 from hitl.web.screen import Screen
 
 
 def client_address(request: gr.Request | None, proxy_hops: int) -> str:
-    """The caller's address. Each trusted proxy appends the peer it saw to X-Forwarded-For, so
-    the entry `proxy_hops` from the end is the client; entries before it are the client's own
-    invention and would let anyone dodge the per-address limit. A client may also send the header
-    itself, on lines of its own before the proxy's: all lines are read as one list, in order
-    (RFC 9110 §5.3), never the first line alone."""
+    """The caller's address (`hitl.serving.limits.forwarded_client`)."""
     if request is None:
         return "local"
     headers = request.headers
     lines = headers.getlist("x-forwarded-for") if hasattr(headers, "getlist") else [headers.get("x-forwarded-for", "")]
-    hops = [h.strip() for line in lines for h in line.split(",") if h.strip()]
-    if proxy_hops and hops:
-        return hops[-min(proxy_hops, len(hops))]
-    return request.client.host if request.client else "unknown"
+    return forwarded_client(lines, request.client.host if request.client else "unknown", proxy_hops)
 
 
 def tab_of(request: gr.Request) -> str:

@@ -13,10 +13,11 @@ from hitl.core.continuity import ByAddress
 from hitl.core.nodes import MAX_COMMENT
 from hitl.core.runner import Runtime
 from hitl.serving.config import Settings
+from hitl.serving.limits import Buckets
 from hitl.serving.memory import trim
 from hitl.web import gradio_internals
 from hitl.web.api import add_endpoints
-from hitl.web.edge import BodyLimit, CompressedPages, closed_routes
+from hitl.web.edge import BodyLimit, CallRate, CompressedPages, closed_routes
 from hitl.web import events as page_events
 from hitl.web.events import PageEvents, client_address, tab_of, wire
 from hitl.web.image_route import image_route
@@ -37,14 +38,23 @@ def launch_options(settings: Settings) -> dict:
     the concurrency limits say (an open tab's watch among them), so it is lifted above the generation
     pool and the watching tabs. The page fetches its images and the decision log from routes that read
     the session itself; Gradio's routes that store or serve files are closed and oversized bodies
-    refused unread, and the pages' HTML compressed (`hitl/web/edge.py`); Gradio's public monitoring (an event summary at
+    refused unread, an address's calls past a rate refused, and the pages' HTML compressed
+    (`hitl/web/edge.py`); Gradio's public monitoring (an event summary at
     `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1. Gradio's session store holds
     as many sessions as the vault (`max_sessions`), each address's bounded by the vault's eviction."""
     slots = settings.max_concurrent + 16 + page_events.MAX_WATCHES
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": slots,
             "enable_monitoring": settings.monitoring, "state_session_capacity": settings.max_sessions,
             "app_kwargs": {"routes": [image_route(), log_route(), *closed_routes()],
-                           "middleware": [Middleware(BodyLimit), Middleware(CompressedPages)]}}
+                           "middleware": [*call_rate(settings), Middleware(BodyLimit), Middleware(CompressedPages)]}}
+
+
+def call_rate(settings: Settings) -> list[Middleware]:
+    """Each address's calls past a rate no person reaches refused at the edge, where limits apply at all."""
+    if not settings.limited:
+        return []
+    buckets = Buckets(settings.call_rate, settings.call_burst)
+    return [Middleware(CallRate, buckets=buckets, proxy_hops=settings.proxy_hops)]
 
 
 def build_demo(settings: Settings) -> gr.Blocks:
