@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     fake = PictureFake(latency=3.0)
     fake.start()
     settings = load_settings(api_key="sk-screenshots-not-a-real-key", base_url=fake.url, partial_images=2,
-                             request_timeout=30.0, total_timeout=60.0, ip_limit=1000, session_limit=1000)
+                             request_timeout=30.0, total_timeout=60.0, ip_limit=1000, session_limit=1000,
+                             call_rate=1000.0, call_burst=1000)
     demo = build_demo(settings)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
                 **launch_options(settings))
