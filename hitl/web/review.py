@@ -92,22 +92,28 @@ class ReviewPage:
 
 
 def review_layout(max_comment: int) -> ReviewPage:
-    """The reviewer's page, inside `demo.route(...)`: one column, big targets, for a phone first."""
+    """The reviewer's page, inside `demo.route(...)`: the candidate and the decisions in one screen, big targets."""
     view = gr.State(None)
     token = gr.Textbox("", visible=False, elem_id="review-token")
-    gr.Markdown("# 🎨 Review")
+    gr.Markdown("# 🎨 Review", elem_id="review-title")
     message = gr.Textbox(label="Message", interactive=False, elem_id="review-message", value="Opening the review…")
     with gr.Column(visible=False, elem_id="review-body") as body:
-        gr.Markdown(REVIEWER_HELP)
-        progress = gr.HTML("", elem_id="review-progress")
-        image = MemoryImage(label="Candidate", interactive=False, height=480, elem_id="review-image",
-                            buttons=["fullscreen"], alt_text="The candidate under review")
-        caption = gr.HTML("", elem_id="review-caption")
-        approve = gr.Button("Approve this", variant="primary", elem_id="review-approve")
-        comment = gr.Textbox(label="What should change?", lines=2, max_length=max_comment, elem_id="review-comment")
-        ask = gr.Button("Ask for changes", elem_id="review-ask")
-        gallery = MemoryGallery(label="Candidates (click one to look at it)", columns=3, allow_preview=False,
-                                buttons=[], height="auto", elem_id="review-gallery")
+        gr.Markdown(REVIEWER_HELP, elem_id="review-help")
+        # The picture and the two decisions in one screen: side by side on a desktop, stacked on a phone
+        # (the columns wrap below their min_width; assets/review.css sizes the picture to fit).
+        with gr.Row(elem_id="review-workspace"):
+            with gr.Column(scale=3, min_width=320):
+                progress = gr.HTML("", elem_id="review-progress")
+                image = MemoryImage(label="Candidate", interactive=False, height=480, elem_id="review-image",
+                                    buttons=["fullscreen"], alt_text="The candidate under review")
+                caption = gr.HTML("", elem_id="review-caption")
+            with gr.Column(scale=2, min_width=320, elem_id="review-decide"):
+                approve = gr.Button("Approve this", variant="primary", elem_id="review-approve")
+                comment = gr.Textbox(label="What should change?", lines=2, max_length=max_comment,
+                                     elem_id="review-comment")
+                ask = gr.Button("Ask for changes", elem_id="review-ask")
+        gallery = MemoryGallery(label="Candidates (click one to look at it)", columns=4, fit_columns=False,
+                                allow_preview=False, buttons=[], height="auto", elem_id="review-gallery")
     return ReviewPage(view, token, message, body, progress, image, caption, gallery, approve, comment, ask)
 
 
