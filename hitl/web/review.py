@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import time
+import weakref
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -140,6 +141,9 @@ class ReviewEvents:
 
     def __init__(self, page: ReviewPage, page_events: PageEvents):
         self.page, self.events, self.runtime = page, page_events, page_events.runtime
+        # What each page last told its reviewer ("Sent: …"): the watch redraws the page as the session moves
+        # (the reviewer's own request moves it too), and the answer must outlive that redraw.
+        self.notes: weakref.WeakKeyDictionary[Reviewer, str] = weakref.WeakKeyDictionary()
 
     def looked_at(self, view: Reviewer, session: Session) -> Candidate | None:
         key = view.picked or (session.shown_image.key if session.shown_image else "")
@@ -157,9 +161,7 @@ class ReviewEvents:
         drawing = [(job.previews[s].candidate, "ready" if job.previews[s].ready else "drawing…")
                    for s in sorted(job.previews)] if job is not None else []
         index = session.candidates.index(candidate) if candidate in session.candidates else -1
-        said = note or (("✓ Approved by you. Thank you!" if session.approved_by_reviewer else
-                         "The owner approved one of these.") if session.stage is Stage.FINAL else
-                        "An image is being made: it appears here when it is ready." if job is not None else "")
+        said = self.told(view, note, session, job is not None)
         return {
             page.view: view, page.message: gr.update(value=said, visible=bool(said)),
             page.body: gr.update(visible=True),
@@ -169,6 +171,16 @@ class ReviewEvents:
             page.gallery: gallery_payload([Linked(c, tab) for c in session.candidates], index, -1, drawing),
             page.approve: gr.update(interactive=deciding), page.ask: gr.update(interactive=deciding),
         }
+
+    def told(self, view: Reviewer, note: str, session: Session, making: bool) -> str:
+        """The page's message: a new note, else where the session stands (approved, an image being made), else
+        the last note, until the session moves on to one of those."""
+        standing = (("✓ Approved by you. Thank you!" if session.approved_by_reviewer else
+                     "The owner approved one of these.") if session.stage is Stage.FINAL else
+                    "An image is being made: it appears here when it is ready." if making else "")
+        if note or standing:
+            self.notes[view] = note
+        return note or standing or self.notes.get(view, "")
 
     def open(self, token, request: gr.Request) -> dict:
         view = Reviewer.open(self.runtime.desk, token)
@@ -194,6 +206,7 @@ class ReviewEvents:
         if view is not None and session is not None and isinstance(event.index, int) \
                 and 0 <= event.index < len(session.candidates):
             view.picked = session.candidates[event.index].key
+            self.notes.pop(view, None)  # a new look: the last answer was about another
         return self.render(view, tab_of(request))
 
     async def approve(self, view: Reviewer | None, request: gr.Request) -> dict:
