@@ -33,6 +33,7 @@ from test_review_page import OPTIONS, Reviewer, owner_in_review, value
 from test_review_page import send_for_review as send_token
 
 from hitl.core.review import INVALID
+from hitl.web import events as page_events
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 SIZES = {
@@ -159,7 +160,9 @@ def test_a_request_for_changes_appears_for_the_owner_and_one_click_puts_it_into_
         expect(button(owner, "refine")).to_be_enabled()
 
 
-def test_a_revoked_link_stops_working_at_once(browser, app_url, fake):
+def test_a_revoked_link_stops_working_at_once(browser, app_url, fake, monkeypatch):
+    # "At once": the open page hears of it from the revoke itself, never from its watch's idle ping.
+    monkeypatch.setattr(page_events, "WATCH_PING", 3600.0)
     with person(browser, **DESKTOP) as owner, person(browser, **DESKTOP) as reviewer:
         open_app(owner, app_url)
         generate(owner, "a fox, then a change of mind")
@@ -215,10 +218,10 @@ def test_nothing_a_reviewers_tab_can_send_makes_an_image(app_url, fake):
     key = script.predict(token_of(link), api_name="/review_view")["candidates"][0]["key"]
     assert script.predict(token_of(link), key, "Make it night", api_name="/review_request_changes") == ""
     assert value(tab, tab.click("review-approve"), "review-message") == APPROVED
+    assert len(fake.requests) == calls, fake.requests[calls:]
     decisions = owner.predict(api_name="/history")["decisions"]
     assert [(d["decision"], d["by"]) for d in decisions] == [("changes requested", "reviewer"),
                                                              ("approved", "reviewer")]
-    assert len(fake.requests) == calls, fake.requests[calls:]
 
 
 # -- keyboard, phone, axe ------------------------------------------------------------------------------------
