@@ -71,6 +71,8 @@ def test_the_reviewer_watches_live_approves_and_the_owner_sees_it(app_url, fake)
     owner.click("regenerate", *OPTIONS)  # made after the link was opened: it arrives on the reviewer's page
     wait_until(lambda: streamed(watch, "#2 · regenerate of #1"))  # with its lineage and cost
     watch.close()
+    reviewer = Reviewer(app_url)  # the page reloaded: a click on a tab whose stream just closed races Gradio's
+    reviewer.open(token)  # clean-up of that tab's queue (its stream then ends in a 404)
     approved = reviewer.click("review-approve")
     assert "Approved by you" in value(reviewer, approved, "review-message")
     wait_until(lambda: streamed(owner_watch, "Approved by the reviewer"))
