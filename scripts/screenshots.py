@@ -2,8 +2,9 @@
 
 Launches the real app in-process against the fake OpenAI server of the tests (made slow, so
 partial previews can be caught), drives headless chromium (which one: tests/chromium.py)
-through the stages with Playwright and writes docs/screenshots/01-prompt.png … 08-several.png
-(the stages, then side by side, a painted region, a picture of your own, four at once).
+through the stages with Playwright and writes docs/screenshots/01-prompt.png … 10-reviewer.png
+(the stages, then side by side, a painted region, a picture of your own, four at once, and Send for
+review: the owner's link and the reviewer's page on a phone).
 No key, no internet.
 
 The fake's own images are 32 px squares; here a subclass draws a pixel-art lighthouse with
@@ -36,7 +37,7 @@ from hitl.serving.config import load_settings  # noqa: E402
 from hitl.web.ui import build_demo, launch_options  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 from PIL.PngImagePlugin import PngInfo  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 PROMPT = "Isometric pixel-art lighthouse on a tiny island at sunset"
 VIEWPORT = {"width": 1280, "height": 900}
@@ -143,9 +144,9 @@ def shown_prompt(page: Page) -> str:
     return prompt_of(src.split(",", 1)[1])[0] if src.startswith("data:image/png") else ""
 
 
-def save(page: Page, path: Path) -> None:
-    """A full-page screenshot; re-encoded with a 256-colour palette if it is too large."""
-    data = page.screenshot(full_page=True)
+def save(page: Page, path: Path, full_page: bool = True) -> None:
+    """A screenshot (of the whole page, or of the window); re-encoded with a 256-colour palette if it is too large."""
+    data = page.screenshot(full_page=full_page)
     if len(data) > MAX_BYTES:
         out = io.BytesIO()
         Image.open(io.BytesIO(data)).convert("RGB").quantize(256).save(out, "PNG", optimize=True)
@@ -164,6 +165,32 @@ def paint(page: Page) -> None:
     page.mouse.up()
     page.get_by_label("What to change there").fill("a small sailing boat with a red sail")
     page.mouse.move(0, 0)
+
+
+def send_for_review(page: Page, browser: Browser, out: Path) -> None:
+    """The owner's Send for review with its link, and the reviewer's page on a phone (a reviewer on the go
+    is the common case); then the link is revoked and the panel closed, as the later screenshots expect."""
+    panel = page.locator("#send-review").get_by_text("Send for review").first  # the panel's header
+    panel.click()
+    page.locator("button#send-review-link").click()
+    link = page.locator("#review-link").locator("textarea, input")
+    expect(link).to_have_value(re.compile(r"/review#"))
+    page.locator("#review-panel").scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    save(page, out / "09-send-for-review.png", full_page=False)
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                             device_scale_factor=2)
+    phone.goto(link.input_value())
+    expect(phone.locator("button#review-approve")).to_be_enabled()
+    picture = phone.locator("#review-image img")
+    phone.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+    phone.get_by_label("What should change?").fill("Warmer light on the tower, please")
+    save(phone, out / "10-reviewer.png", full_page=False)
+    phone.close()
+    page.locator("button#revoke-review").click()
+    expect(page.locator("button#revoke-review")).to_be_hidden()
+    panel.click()
+    page.evaluate("window.scrollTo(0, 0)")
 
 
 def several(page: Page, fake: PictureFake, out: Path) -> None:
@@ -232,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
                 expect(page.locator("#cancel")).to_be_hidden()
             page.mouse.move(0, 0)
             save(page, args.out / "03-review.png")
+            send_for_review(page, browser, args.out)
 
             page.locator("button#compare").click()
             sides = page.locator("#image img, #beside img")  # next to each other

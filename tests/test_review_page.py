@@ -71,6 +71,8 @@ def test_the_reviewer_watches_live_approves_and_the_owner_sees_it(app_url, fake)
     owner.click("regenerate", *OPTIONS)  # made after the link was opened: it arrives on the reviewer's page
     wait_until(lambda: streamed(watch, "#2 · regenerate of #1"))  # with its lineage and cost
     watch.close()
+    reviewer = Reviewer(app_url)  # the page reloaded: a click on a tab whose stream just closed races Gradio's
+    reviewer.open(token)  # clean-up of that tab's queue (its stream then ends in a 404)
     approved = reviewer.click("review-approve")
     assert "Approved by you" in value(reviewer, approved, "review-message")
     wait_until(lambda: streamed(owner_watch, "Approved by the reviewer"))
@@ -146,3 +148,18 @@ def test_the_reviewer_page_has_no_control_that_spends_money(app_url):
     assert not [c for c in on_page if c.get("props", {}).get("type") == "password"]  # no key field
     labels = {c["props"].get("value") for c in on_page if c["type"] == "button"}
     assert labels == {"Approve this", "Ask for changes"}, labels
+
+
+def test_the_reviewers_answer_stays_when_the_session_moves_on(app_url, fake):
+    """The watch redraws the reviewer's page whenever the session moves (the reviewer's own request moves it
+    too): "Sent" stays until there is something newer to say."""
+    owner = owner_in_review(app_url)
+    owner.click("regenerate", *OPTIONS)
+    reviewer = Reviewer(app_url)
+    reviewer.open(send_for_review(owner))
+    asked = reviewer.click("review-ask", None, "Less fog")
+    assert value(reviewer, asked, "review-message").startswith("Sent")
+    watch = reviewer.watch_review()
+    owner.click("compare")  # the owner looks at two side by side: the reviewer's page is redrawn
+    wait_until(lambda: streamed(watch, "#2 · regenerate of #1") and streamed(watch, "Sent: the owner sees"))
+    watch.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import time
+import weakref
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -92,22 +93,28 @@ class ReviewPage:
 
 
 def review_layout(max_comment: int) -> ReviewPage:
-    """The reviewer's page, inside `demo.route(...)`: one column, big targets, for a phone first."""
+    """The reviewer's page, inside `demo.route(...)`: the candidate and the decisions in one screen, big targets."""
     view = gr.State(None)
     token = gr.Textbox("", visible=False, elem_id="review-token")
-    gr.Markdown("# 🎨 Review")
+    gr.Markdown("# 🎨 Review", elem_id="review-title")
     message = gr.Textbox(label="Message", interactive=False, elem_id="review-message", value="Opening the review…")
     with gr.Column(visible=False, elem_id="review-body") as body:
-        gr.Markdown(REVIEWER_HELP)
-        progress = gr.HTML("", elem_id="review-progress")
-        image = MemoryImage(label="Candidate", interactive=False, height=480, elem_id="review-image",
-                            buttons=["fullscreen"], alt_text="The candidate under review")
-        caption = gr.HTML("", elem_id="review-caption")
-        approve = gr.Button("Approve this", variant="primary", elem_id="review-approve")
-        comment = gr.Textbox(label="What should change?", lines=2, max_length=max_comment, elem_id="review-comment")
-        ask = gr.Button("Ask for changes", elem_id="review-ask")
-        gallery = MemoryGallery(label="Candidates (click one to look at it)", columns=3, allow_preview=False,
-                                buttons=[], height="auto", elem_id="review-gallery")
+        gr.Markdown(REVIEWER_HELP, elem_id="review-help")
+        # The picture and the two decisions in one screen: side by side on a desktop, stacked on a phone
+        # (the columns wrap below their min_width; assets/review.css sizes the picture to fit).
+        with gr.Row(elem_id="review-workspace"):
+            with gr.Column(scale=3, min_width=320):
+                progress = gr.HTML("", elem_id="review-progress")
+                image = MemoryImage(label="Candidate", interactive=False, height=480, elem_id="review-image",
+                                    buttons=["fullscreen"], alt_text="The candidate under review")
+                caption = gr.HTML("", elem_id="review-caption")
+            with gr.Column(scale=2, min_width=320, elem_id="review-decide"):
+                approve = gr.Button("Approve this", variant="primary", elem_id="review-approve")
+                comment = gr.Textbox(label="What should change?", lines=2, max_length=max_comment,
+                                     elem_id="review-comment")
+                ask = gr.Button("Ask for changes", elem_id="review-ask")
+        gallery = MemoryGallery(label="Candidates (click one to look at it)", columns=4, fit_columns=False,
+                                allow_preview=False, buttons=[], height="auto", elem_id="review-gallery")
     return ReviewPage(view, token, message, body, progress, image, caption, gallery, approve, comment, ask)
 
 
@@ -134,6 +141,9 @@ class ReviewEvents:
 
     def __init__(self, page: ReviewPage, page_events: PageEvents):
         self.page, self.events, self.runtime = page, page_events, page_events.runtime
+        # What each page last told its reviewer ("Sent: …"): the watch redraws the page as the session moves
+        # (the reviewer's own request moves it too), and the answer must outlive that redraw.
+        self.notes: weakref.WeakKeyDictionary[Reviewer, str] = weakref.WeakKeyDictionary()
 
     def looked_at(self, view: Reviewer, session: Session) -> Candidate | None:
         key = view.picked or (session.shown_image.key if session.shown_image else "")
@@ -151,9 +161,7 @@ class ReviewEvents:
         drawing = [(job.previews[s].candidate, "ready" if job.previews[s].ready else "drawing…")
                    for s in sorted(job.previews)] if job is not None else []
         index = session.candidates.index(candidate) if candidate in session.candidates else -1
-        said = note or (("✓ Approved by you. Thank you!" if session.approved_by_reviewer else
-                         "The owner approved one of these.") if session.stage is Stage.FINAL else
-                        "An image is being made: it appears here when it is ready." if job is not None else "")
+        said = self.told(view, note, session, job is not None)
         return {
             page.view: view, page.message: gr.update(value=said, visible=bool(said)),
             page.body: gr.update(visible=True),
@@ -163,6 +171,16 @@ class ReviewEvents:
             page.gallery: gallery_payload([Linked(c, tab) for c in session.candidates], index, -1, drawing),
             page.approve: gr.update(interactive=deciding), page.ask: gr.update(interactive=deciding),
         }
+
+    def told(self, view: Reviewer, note: str, session: Session, making: bool) -> str:
+        """The page's message: a new note, else where the session stands (approved, an image being made), else
+        the last note, until the session moves on to one of those."""
+        standing = (("✓ Approved by you. Thank you!" if session.approved_by_reviewer else
+                     "The owner approved one of these.") if session.stage is Stage.FINAL else
+                    "An image is being made: it appears here when it is ready." if making else "")
+        if note or standing:
+            self.notes[view] = note
+        return note or standing or self.notes.get(view, "")
 
     def open(self, token, request: gr.Request) -> dict:
         view = Reviewer.open(self.runtime.desk, token)
@@ -188,6 +206,7 @@ class ReviewEvents:
         if view is not None and session is not None and isinstance(event.index, int) \
                 and 0 <= event.index < len(session.candidates):
             view.picked = session.candidates[event.index].key
+            self.notes.pop(view, None)  # a new look: the last answer was about another
         return self.render(view, tab_of(request))
 
     async def approve(self, view: Reviewer | None, request: gr.Request) -> dict:

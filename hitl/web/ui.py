@@ -27,7 +27,7 @@ from hitl.web.review import PATH as REVIEW_PATH
 from hitl.web.review import reviewer_page, wire_owner
 
 ASSETS = Path(__file__).parent / "assets"
-CSS = (ASSETS / "page.css").read_text(encoding="utf-8")
+CSS = "\n".join((ASSETS / name).read_text(encoding="utf-8") for name in ("page.css", "review.css"))
 HEAD = f"<script>{(ASSETS / 'page.js').read_text(encoding='utf-8')}</script>"
 
 

@@ -40,7 +40,7 @@
     // The candidate under review carries the caption's mark: outline it and tell screen readers.
     // Each thumbnail's name starts with its visible caption, so what is seen is what is heard.
     const markCurrent = () => {
-      for (const item of document.querySelectorAll("#gallery button.thumbnail-item, #batch button.thumbnail-item")) {
+      for (const item of document.querySelectorAll(":is(#gallery, #batch, #review-gallery) button.thumbnail-item")) {
         const caption = item.querySelector(".caption-label")?.textContent?.trim() || "";
         const current = caption.endsWith("on screen");
         item.classList.toggle("hitl-current", current);
