@@ -53,6 +53,19 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt(page):
     assert outputs[page.your_prompt] == "a kite" and outputs[page.progress] == ""
 
 
+def test_your_prompt_is_sent_when_it_changes_never_over_an_edit_being_typed(page):
+    """Review's prompt box is typed into for Remix: a render for anything else (another tab's Regenerate, a
+    watch) leaves the edit alone; a Remix's new prompt, or a new review, brings the box up to date."""
+    review = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="a kite", candidates=[IMAGE], selected=0)
+    screen = Screen.of(page, Session(), "abc")
+    assert screen.show(review)[page.your_prompt] == "a kite"
+    other = Candidate(b"DEF", prompt="a kite", made_by="regenerate", parent=IMAGE.key)
+    assert page.your_prompt not in screen.show(replace(review, candidates=[IMAGE, other], selected=1))
+    assert screen.show(replace(review, input_used_by_process="a kite at dusk"))[page.your_prompt] == "a kite at dusk"
+    screen.show(replace(review, stage=Stage.INITIAL_INPUT, candidates=[], selected=-1))  # Start Over
+    assert screen.show(replace(review, input_used_by_process="a kite at dusk"))[page.your_prompt] == "a kite at dusk"
+
+
 def test_a_started_generation_shows_cancel_and_hides_the_last_message(page):
     before = Session(error_message="Generation limit reached. Try again in 3 s.")
     outputs = Screen.of(page, before, "abc").show(before, running())

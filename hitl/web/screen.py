@@ -122,6 +122,9 @@ class Screen:
     shown: dict
     picture: Any  # the Candidate on screen (a preview while running), or None
     prompt: str  # what the prompt box was last given
+    # what "Your prompt" (review) was last given, and in which stage: sent again only when either changes,
+    # so an edit being typed for Remix is never written over, yet a new review starts from its own prompt
+    remix_prompt: tuple[str, Stage] = ("", Stage.INITIAL_INPUT)
     previews_expected: int = 0  # partial images per generation, for "preview n of m"
     version: int = -1  # the home's version this tab shows
     focused: bool = False  # one of the latest batch at full size, not the grid (this tab's own view)
@@ -131,7 +134,8 @@ class Screen:
     @classmethod
     def of(cls, page: Page, session: Session, session_hash: str, previews_expected: int = 0) -> Screen:
         """The screen as `session` left it."""
-        return cls(page, session_hash, visible(session), session.shown_image, session.prompt_draft, previews_expected,
+        return cls(page, session_hash, visible(session), session.shown_image, session.prompt_draft,
+                   (session.input_used_by_process, session.stage), previews_expected,
                    batch=tuple(c.key for c in latest_batch(session)))
 
     def _progress(self, job: Job | None) -> str:
@@ -180,6 +184,9 @@ class Screen:
             outputs[page.image] = part("image", image_payload(picture if shown_preview else self._linked(picture)))
         if session.prompt_draft != self.prompt:  # another tab asked for it, or a reload brings it back
             outputs[page.prompt] = self.prompt = session.prompt_draft
+        if (session.input_used_by_process, session.stage) != self.remix_prompt:
+            self.remix_prompt = (session.input_used_by_process, session.stage)
+            outputs[page.your_prompt] = session.input_used_by_process
         reviewed = session.shown_image  # a preview has no revised prompt yet: the last one stays
         if note:
             self.note = (note, job if running else session)
@@ -198,7 +205,6 @@ class Screen:
             page.beside: image_payload(self._linked(session.compared_image)),
             page.slider: part("comparing", slider_payload(self._pair(session))),
             page.progress: progress_html(self._progress(job), job.since if job else 0.0),
-            page.your_prompt: session.input_used_by_process,
             page.cost: cost_html(session, reviewed),
             page.download: download_html(self.session_hash, session),
             # Always set: a note or a refusal may show whatever the session says. A note stays while
