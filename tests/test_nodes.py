@@ -63,6 +63,15 @@ def test_blank_prompt_stops_before_the_backend():
     assert shared["stage"] is Stage.INITIAL_INPUT
 
 
+def test_a_refusal_names_what_it_is_about_so_the_page_shows_it_beside_its_cause():
+    blank = run(Action.GENERATE, Session(), task_input=" ", options={})["error_message"]
+    picture = run(Action.GENERATE, Session(), task_input="a kite", options={},
+                  upload_input=data_url(b"not a picture"))["error_message"]
+    options = run(Action.GENERATE, Session(), task_input="a kite", options={"size": "huge"})["error_message"]
+    assert (blank.about, picture.about, getattr(options, "about", "")) == ("prompt", "picture", "")
+    assert "not a PNG, JPEG or WebP" in picture
+
+
 def test_too_long_prompt_stops_before_the_backend():
     backend = FailingBackend(AssertionError("must not be called"))
     shared = run(Action.GENERATE, Session(), backend, task_input="x" * (SETTINGS.max_prompt_chars + 1), options={})

@@ -18,7 +18,7 @@ from pocketflow import AsyncNode
 from hitl.backends import ImageRequest
 from hitl.backends.errors import describe
 from hitl.core.images import thumbnail
-from hitl.core.stages import OWNER, REVIEWER, Action, Candidate, StageError, add_candidate, next_stage
+from hitl.core.stages import OWNER, REVIEWER, Action, Candidate, Message, StageError, add_candidate, next_stage
 from hitl.core.uploads import PictureError, check_mask, check_upload, picture_size
 from hitl.core.validation import InputError, check_count, check_options, check_prompt
 from hitl.serving.costs import money
@@ -79,13 +79,16 @@ class ValidateRequest(AsyncNode):
                 cleaned = await asyncio.to_thread(check_prompt, text, max_chars, self.what)
             else:
                 cleaned = check_prompt(text, max_chars, self.what)
+        except InputError as problem:
+            return Message(str(problem), self.what)  # fixed where it is typed
+        try:
             return cleaned, check_options(options), check_count(count)
         except InputError as problem:
-            return problem
+            return Message(str(problem))
 
     async def post_async(self, shared, prep_res, result):
-        if isinstance(result, InputError):
-            shared["error_message"] = str(result)
+        if isinstance(result, Message):
+            shared["error_message"] = result
             return STOP
         shared[self.into], shared["options"], shared["count"] = result
         return None
@@ -97,6 +100,7 @@ class _PictureCheck(AsyncNode):
     work); post puts what it made into `shared[into]`, or stops with what is wrong with the picture."""
 
     into = ""
+    about = ""  # what a refusal's message is about (a Message's `about`)
 
     @staticmethod
     async def checked(check, *args):
@@ -107,7 +111,7 @@ class _PictureCheck(AsyncNode):
 
     async def post_async(self, shared, prep_res, result):
         if isinstance(result, PictureError):
-            shared["error_message"] = str(result)
+            shared["error_message"] = Message(str(result), self.about)
             return STOP
         shared[self.into] = result
         return None
@@ -118,6 +122,7 @@ class ValidateUpload(_PictureCheck):
     makes it a version of its own: made_by "upload", free, the parent of what is made from it."""
 
     into = "upload"
+    about = "picture"  # the page shows it beside the picture input
 
     async def prep_async(self, shared):
         return shared.get("upload_input") or "", shared["input_used_by_process"], shared.get("thumbnails", False)

@@ -64,6 +64,19 @@ _REFUSALS = {
 }
 
 
+class Message(str):
+    """A message for the user that names what it is about, so the page shows it beside its cause and takes
+    it away once the user fixes that: "prompt", "feedback", "instruction" (the text typed there), "picture"
+    (the starting picture). A plain str is about the action as a whole."""
+
+    about: str
+
+    def __new__(cls, text: str, about: str = "") -> Message:
+        message = super().__new__(cls, text)
+        message.about = about
+        return message
+
+
 class StageError(ValueError):
     """An action that the current stage does not allow; its text is for the user."""
 

@@ -12,7 +12,7 @@ import gradio as gr
 
 from hitl.backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
 from hitl.core.stages import Session, Stage
-from hitl.core.uploads import MAX_SIDE, MAX_UPLOAD_BYTES
+from hitl.core.uploads import MAX_SIDE, MAX_UPLOAD_BYTES, MIMES, MIN_SIDE
 from hitl.core.validation import MAX_COUNT
 from hitl.serving.config import Settings
 from hitl.serving.costs import money
@@ -145,15 +145,19 @@ def estimate_html(settings: Settings, size: str, quality: str, count: int = 1) -
 
 # -- your own pictures ------------------------------------------------------------------------------------
 MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
-UPLOAD_PICKER = f"""<div class="hitl-upload" data-max-bytes="{MAX_UPLOAD_BYTES}">
+# The server's limits, handed to the page's script (data-*), which checks a picture as it is picked; the
+# server checks it again. The message takes the hint's place in the drop zone: nothing below it moves.
+UPLOAD_PICKER = f"""<div class="hitl-upload" data-max-bytes="{MAX_UPLOAD_BYTES}" data-max-side="{MAX_SIDE}"
+data-min-side="{MIN_SIDE}" data-types="{' '.join(sorted(set(MIMES.values())))}">
 <p class="hitl-upload-title" id="upload-title">Start from your own image (optional)</p>
 <label class="hitl-upload-drop" for="upload-file">
-<input type="file" id="upload-file" accept="image/png,image/jpeg,image/webp" aria-describedby="upload-hint">
-<span id="upload-hint">Choose a file, paste (Ctrl+V) or drop a PNG, JPEG or WebP here, up to {MAX_UPLOAD_MB} MB
-and {MAX_SIDE} px a side.</span></label>
+<input type="file" id="upload-file" accept="{','.join(sorted(set(MIMES.values())))}" aria-labelledby="upload-hint"
+aria-describedby="upload-error">
+<span class="hitl-upload-says"><span id="upload-hint">Choose a file, paste (Ctrl+V) or drop a PNG, JPEG or WebP here,
+up to {MAX_UPLOAD_MB} MB and {MAX_SIDE} px a side.</span>
+<span class="hitl-upload-error" id="upload-error" role="alert"></span></span></label>
 <div class="hitl-upload-preview" hidden><img alt="Your starting image" id="upload-preview">
 <button type="button" id="upload-remove">Remove image</button></div>
-<p class="hitl-upload-error" id="upload-error" role="alert"></p>
 </div>"""
 PAINT_TOGGLE = '<button type="button" id="paint-toggle" aria-pressed="false">🖌 Paint a region</button>'
 REGION_TOOLS = """<div class="hitl-region" role="group" aria-label="Paint a region to change">
