@@ -145,13 +145,14 @@ def estimate_html(settings: Settings, size: str, quality: str, count: int = 1) -
 
 # -- your own pictures ------------------------------------------------------------------------------------
 MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
+UPLOAD_TYPES = sorted(set(MIMES.values()))
 # The server's limits, handed to the page's script (data-*), which checks a picture as it is picked; the
 # server checks it again. The message takes the hint's place in the drop zone: nothing below it moves.
 UPLOAD_PICKER = f"""<div class="hitl-upload" data-max-bytes="{MAX_UPLOAD_BYTES}" data-max-side="{MAX_SIDE}"
-data-min-side="{MIN_SIDE}" data-types="{' '.join(sorted(set(MIMES.values())))}">
+data-min-side="{MIN_SIDE}" data-types="{' '.join(UPLOAD_TYPES)}">
 <p class="hitl-upload-title" id="upload-title">Start from your own image (optional)</p>
 <label class="hitl-upload-drop" for="upload-file">
-<input type="file" id="upload-file" accept="{','.join(sorted(set(MIMES.values())))}" aria-labelledby="upload-hint"
+<input type="file" id="upload-file" accept="{','.join(UPLOAD_TYPES)}" aria-labelledby="upload-hint"
 aria-describedby="upload-error">
 <span class="hitl-upload-says"><span id="upload-hint">Choose a file, paste (Ctrl+V) or drop a PNG, JPEG or WebP here,
 up to {MAX_UPLOAD_MB} MB and {MAX_SIDE} px a side.</span>

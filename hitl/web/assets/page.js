@@ -141,7 +141,8 @@
   // Files are read here (FileReader) into data: URLs, and the painted region is exported here as a mask;
   // the Generate and Edit region events' js= takes them as input values (window.hitlStudio), so the bytes
   // travel inside the queue's JSON and stay in memory: Gradio's upload route, which writes files, is never
-  // used. The page checks type and size to say so early; the server checks everything again.
+  // used. The page checks a picture as it is picked (type, bytes, pixels) to say so at once; the server checks
+  // everything again.
   {
     let upload = "";  // the picked picture, as a data: URL
     let picking = 0;  // the latest pick: an earlier one still being read gives way to it
@@ -203,8 +204,8 @@
       if (!file) return;
       const mine = ++picking;
       mark("picture", true);  // a new picture: what was said about the last one, or the blank prompt, is done
-      const url = file.size > limits().bytes ? "" : await read(file).catch(() => "");
-      const wrong = url ? await problem(file, url) : await problem(file, "");
+      const url = file.size > limits().bytes ? "" : await read(file).catch(() => "");  // too big: not even read
+      const wrong = await problem(file, url);
       if (mine !== picking) return;
       if (!wrong) upload = url;  // a refused picture leaves the last good one in place
       say(wrong);
