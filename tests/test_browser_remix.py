@@ -38,6 +38,10 @@ def test_edit_the_prompt_in_review_and_remix_from_the_keyboard(browser, app_url,
     assert image_origin(page, expect_final_image(page))[0] == "a harbour at dusk"  # what the fake was asked
     expect(box).to_have_value("a harbour at dusk")  # the prompt the session goes on with
     expect(button(page, "approve")).to_be_focused()  # where the user acts next
+    box.fill("a harbour at night")
+    box.press("Control+Enter")  # the page's shortcut from this box remixes too
+    expect(thumbnails(page)).to_have_count(3)
+    expect(thumbnails(page).nth(2)).to_have_accessible_name(re.compile(r"^#3 · remix of #2 “a harbour at night”"))
     context.close()
     assert errors == []
 
