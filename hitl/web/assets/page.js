@@ -86,7 +86,7 @@
       }
     };
 
-    // Keyboard first: Ctrl/⌘+Enter generates (or refines, from the feedback box); A approves,
+    // Keyboard first: Ctrl/⌘+Enter generates (refines from the feedback box, remixes from "Your prompt"); A approves,
     // R regenerates, C compares two side by side (or stops), Esc cancels (from anywhere: it types nothing), ←/→ move through the
     // candidates. Letters and arrows never fire while the user types in a text box.
     const clickVisible = (selector) => {
@@ -117,7 +117,8 @@
       if (event.key === "Escape") {
         done = clickVisible("button#cancel");
       } else if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
-        done = event.target.closest("#feedback") ? clickVisible("button#refine") : clickVisible("button#generate");
+        const from = event.target.closest("#feedback, #your-prompt")?.id;
+        done = clickVisible({ feedback: "button#refine", "your-prompt": "button#remix" }[from] || "button#generate");
       } else if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
         const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
         done = SINGLE_KEYS[key]?.() ?? false;
