@@ -6,7 +6,10 @@ import re
 
 import httpx
 from gradio_client import Client
-from helpers import MESSAGE, TEST_SETTINGS, Page
+from helpers import CANDIDATES, MESSAGE, TEST_SETTINGS, Page, image_prompt
+
+from hitl.core.history import came_from, history, markdown
+from hitl.core.stages import Candidate, Session, Stage
 
 OPTIONS = ("auto", "auto", "auto", "png", "", 0)
 
@@ -28,6 +31,34 @@ def test_history_tells_each_versions_lineage_and_cost(client, fake):
     assert all(v["cost_usd"] > 0 and not v["cost_estimated"] for v in tree["versions"])
     assert abs(tree["spent_usd"] - sum(v["cost_usd"] for v in tree["versions"])) < 1e-9
     assert tree["versions"][0]["options"]["size"] == "auto"
+
+
+def test_a_remix_says_which_candidate_it_was_remixed_from_and_with_what_prompt():
+    first = Candidate(b"A", prompt="a harbour")
+    remix = Candidate(b"B", prompt="a harbour at dusk", made_by="remix", parent=first.key,
+                      instruction="a harbour at dusk")
+    session = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="a harbour at dusk",
+                      candidates=[first, remix], selected=1)
+    assert came_from("remix", "#1") == "remix of #1"
+    (_, second) = history(session)["versions"]
+    assert (second["made_by"], second["parent"], second["prompt"]) == ("remix", 1, "a harbour at dusk")
+    log = markdown(session)
+    assert "## #2: remix of #1 — on screen" in log and "- Asked: a harbour at dusk" in log
+
+
+def test_remix_through_the_api_is_a_version_of_the_candidate_on_screen(client, fake):
+    client.predict("a harbour", api_name="/generate")
+    client.predict(api_name="/regenerate")
+    client.predict(0, api_name="/select")
+    result = client.predict("a harbour in fog", count=2, api_name="/remix")
+    assert result[MESSAGE] == "" and fake.requests[-1].body["tools"][0]["action"] == "edit"
+    captions = [item["caption"] for item in result[CANDIDATES]]
+    assert captions[2].startswith("#3 · remix of #1 “a harbour in fog”") and captions[3].startswith("#4 · remix of #1")
+    tree = client.predict(api_name="/history")
+    assert tree["prompt"] == "a harbour in fog"  # what Regenerate now makes more of
+    assert [(v["made_by"], v["parent"]) for v in tree["versions"]] == [
+        ("generate", None), ("regenerate", 1), ("remix", 1), ("remix", 1)]
+    assert image_prompt(client.predict(api_name="/regenerate")) == "a harbour in fog"
 
 
 def test_history_of_another_session_is_its_own(app_url, fake):

@@ -63,6 +63,15 @@ def test_blank_prompt_stops_before_the_backend():
     assert shared["stage"] is Stage.INITIAL_INPUT
 
 
+def test_a_refusal_names_what_it_is_about_so_the_page_shows_it_beside_its_cause():
+    blank = run(Action.GENERATE, Session(), task_input=" ", options={})["error_message"]
+    picture = run(Action.GENERATE, Session(), task_input="a kite", options={},
+                  upload_input=data_url(b"not a picture"))["error_message"]
+    options = run(Action.GENERATE, Session(), task_input="a kite", options={"size": "huge"})["error_message"]
+    assert (blank.about, picture.about, getattr(options, "about", "")) == ("prompt", "picture", "")
+    assert "not a PNG, JPEG or WebP" in picture
+
+
 def test_too_long_prompt_stops_before_the_backend():
     backend = FailingBackend(AssertionError("must not be called"))
     shared = run(Action.GENERATE, Session(), backend, task_input="x" * (SETTINGS.max_prompt_chars + 1), options={})
@@ -134,6 +143,54 @@ def test_refine_passes_the_current_candidate_and_feedback():
     request = seen["request"]
     assert request.previous is current and request.feedback == "make it blue" and request.prompt == "p"
     assert len(shared["candidates"]) == 2
+
+
+class Recording(DemoBackend):
+    """The demo backend, keeping every request it was asked."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.requests = []
+
+    async def generate(self, request, on_partial):
+        self.requests.append(request)
+        return await super().generate(request, on_partial)
+
+
+def reviewing(*prompts: str) -> Session:
+    """A session in review with one candidate per prompt, the last on screen."""
+    candidates = [Candidate(mask_png((64, 64), None), prompt=p) for p in prompts]  # any real picture
+    return Session(stage=Stage.USER_FEEDBACK, input_used_by_process=prompts[-1], candidates=candidates,
+                   selected=len(candidates) - 1, made=len(candidates))
+
+
+def test_remix_makes_the_candidate_on_screen_again_from_the_edited_prompt():
+    session = reviewing("a harbour", "a harbour")
+    session.selected = 0
+    backend = Recording(SETTINGS)
+    shared = run(Action.REMIX, session, backend, remix_input="  a harbour at dusk\x00 ", count=2, options={})
+    assert [(r.prompt, r.previous, r.feedback) for r in backend.requests] == [
+        ("a harbour at dusk", session.candidates[0], "")] * 2  # the picture is sent with the new prompt itself
+    remixed = shared["candidates"][2:]
+    assert [(c.made_by, c.parent, c.instruction, c.prompt) for c in remixed] == [
+        ("remix", session.candidates[0].key, "a harbour at dusk", "a harbour at dusk")] * 2
+    assert shared["input_used_by_process"] == "a harbour at dusk"  # Regenerate goes on from the remix
+    assert shared["stage"] is Stage.USER_FEEDBACK and shared["error_message"] == ""
+
+
+def test_a_remix_that_fails_or_is_refused_keeps_the_prompt_it_had():
+    backend = FailingBackend(RuntimeError("upstream down"))
+    failed = run(Action.REMIX, reviewing("a harbour"), backend, remix_input="at dusk", options={})
+    assert backend.calls == 1 and failed["input_used_by_process"] == "a harbour"
+    assert len(failed["candidates"]) == 1 and failed["error_message"]
+    empty = run(Action.REMIX, reviewing("a harbour"), Recording(SETTINGS), remix_input=" \n ", options={})
+    assert "empty" in empty["error_message"] and empty["input_used_by_process"] == "a harbour"
+
+
+def test_remix_is_refused_outside_review_before_any_call():
+    backend = FailingBackend(AssertionError("must not be called"))
+    shared = run(Action.REMIX, Session(), backend, remix_input="at dusk", options={})
+    assert backend.calls == 0 and "Generate Image" in shared["error_message"]
 
 
 def collect(action: Action, session: Session, **inputs) -> list:

@@ -1,6 +1,6 @@
 """One state-changing action per session at a time: two calls on one session at once.
 
-While an image is being made, Approve, Start Over, Select and another Generate are refused with
+While an image is being made, Approve, Start Over, Select, Remix and another Generate are refused with
 a message and change nothing; Cancel is the one way out. An approved image never changes.
 """
 
@@ -22,19 +22,21 @@ def test_approve_during_a_regenerate_is_refused_and_the_approval_is_what_was_on_
     assert refused[MESSAGE] == BUSY
     for endpoint in ("/start_over", "/regenerate"):
         assert client.predict(api_name=endpoint)[MESSAGE] == BUSY
+    assert client.predict("a fox at dusk", api_name="/remix")[MESSAGE] == BUSY
     assert client.predict(0, api_name="/select")[MESSAGE] == BUSY
     assert client.predict(0, api_name="/compare")[MESSAGE] == BUSY
     assert client.predict(0, api_name="/approve")[MESSAGE] == BUSY  # approving by index waits its turn too
     assert not running.done(), "the refusals above were not all made while the regenerate ran"
     regenerated = running.result(timeout=30)
     assert regenerated[MESSAGE] == "" and len(regenerated[CANDIDATES]) == 2
-    assert fake.attempts == 2, "the refused Regenerate made no upstream call"
+    assert fake.attempts == 2, "the refused Regenerate and Remix made no upstream call"
 
     approved = client.predict(api_name="/approve")
     assert approved[MESSAGE] == "" and image_b64(approved) == image_b64(regenerated)
     assert image_b64(approved) != image_b64(shown)
     fake.latency = 0.0
     assert client.predict(api_name="/regenerate")[MESSAGE].startswith("This image is already approved")
+    assert client.predict("a fox at dusk", api_name="/remix")[MESSAGE].startswith("This image is already approved")
     assert image_b64(client.predict(api_name="/approve")) is None  # refused: no image, the approval stands
 
 

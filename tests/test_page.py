@@ -53,6 +53,34 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt(page):
     assert outputs[page.your_prompt] == "a kite" and outputs[page.progress] == ""
 
 
+def test_your_prompt_is_sent_when_it_changes_never_over_an_edit_being_typed(page):
+    """Review's prompt box is typed into for Remix: a render for anything else (another tab's Regenerate, a
+    watch) leaves the edit alone; a Remix's new prompt, or a new review, brings the box up to date."""
+    review = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="a kite", candidates=[IMAGE], selected=0)
+    screen = Screen.of(page, Session(), "abc")
+    assert screen.show(review)[page.your_prompt] == "a kite"
+    other = Candidate(b"DEF", prompt="a kite", made_by="regenerate", parent=IMAGE.key)
+    assert page.your_prompt not in screen.show(replace(review, candidates=[IMAGE, other], selected=1))
+    assert screen.show(replace(review, input_used_by_process="a kite at dusk"))[page.your_prompt] == "a kite at dusk"
+    screen.show(replace(review, stage=Stage.INITIAL_INPUT, candidates=[], selected=-1))  # Start Over
+    assert screen.show(replace(review, input_used_by_process="a kite at dusk"))[page.your_prompt] == "a kite at dusk"
+
+
+def test_a_message_tells_the_page_what_it_is_about_and_each_saying_is_new(page):
+    """page.js takes a message away once its cause is fixed, and brings it back when an action says it again:
+    the classes say what it is about and which saying it is; a plain message has none."""
+    from hitl.core.stages import Message
+
+    screen = Screen.of(page, Session(), "abc")
+    empty = Session(error_message=Message("The prompt is empty.", "prompt"))
+    first = screen.show(empty)[page.message]
+    assert first["elem_classes"] == ["hitl-about-prompt", "hitl-said-1"] and first["value"] == "The prompt is empty."
+    assert "elem_classes" not in screen.show(empty)[page.message]  # the same saying, drawn again (a watch)
+    again = screen.show(replace(empty))[page.message]  # the next Generate says it again: a new session
+    assert again["elem_classes"] == ["hitl-about-prompt", "hitl-said-2"]
+    assert screen.show(Session(error_message="Generation limit reached."))[page.message]["elem_classes"] == []
+
+
 def test_a_started_generation_shows_cancel_and_hides_the_last_message(page):
     before = Session(error_message="Generation limit reached. Try again in 3 s.")
     outputs = Screen.of(page, before, "abc").show(before, running())

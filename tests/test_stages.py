@@ -39,6 +39,14 @@ def test_every_other_action_is_refused_with_a_message(stage, action):
     assert str(refusal.value)
 
 
+def test_remix_belongs_to_review_only():
+    assert next_stage(Stage.USER_FEEDBACK, Action.REMIX) is Stage.USER_FEEDBACK
+    with pytest.raises(StageError, match="Generate Image"):  # nothing on screen to remix yet
+        next_stage(Stage.INITIAL_INPUT, Action.REMIX)
+    with pytest.raises(StageError, match="already approved"):
+        next_stage(Stage.FINAL, Action.REMIX)
+
+
 def test_refusals_name_the_way_forward():
     with pytest.raises(StageError, match="Generate Image"):
         next_stage(Stage.INITIAL_INPUT, Action.APPROVE)

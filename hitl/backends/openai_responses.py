@@ -54,7 +54,7 @@ class ResponsesBackend(OpenAIBackend):
         if request.mask is not None:  # the mask applies to the input image: always send the image itself
             tool["input_image_mask"] = {"image_url": as_data_url(request.mask, "image/png")}
         elif previous.response_id:  # only set on candidates from stored responses
-            return {**arguments, "previous_response_id": previous.response_id, "input": request.feedback}
+            return {**arguments, "previous_response_id": previous.response_id, "input": request.instruction}
         return {**arguments, "input": [{"role": "user", "content": [
             {"type": "input_text", "text": request.instruction},
             {"type": "input_image", "image_url": previous.data_url, "detail": "auto"},  # encoded here, per request

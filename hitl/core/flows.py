@@ -72,6 +72,13 @@ def edit_region_flow() -> AsyncFlow:
                   MakeRoom(action=Action.EDIT_REGION), ValidateMask(), GenerateImage(action=Action.EDIT_REGION))
 
 
+def remix_flow() -> AsyncFlow:
+    """The candidate on screen made again from an edited prompt, which the session then goes on with."""
+    return _chain(CheckSeen(), CheckStage(action=Action.REMIX),
+                  ValidateRequest(text="remix_input", into="remix_prompt", what="prompt"),
+                  MakeRoom(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.REMIX))
+
+
 def select_flow() -> AsyncFlow:
     return _chain(CheckSeen(into="select_index"), CheckStage(action=Action.SELECT), SelectCandidate())
 
@@ -117,6 +124,7 @@ FLOWS = {
     Action.START_OVER: start_over_flow,
     Action.UNDO_START_OVER: undo_start_over_flow,
     Action.EDIT_REGION: edit_region_flow,
+    Action.REMIX: remix_flow,
     Action.REOPEN: reopen_flow,
     Action.REVIEW_APPROVE: review_approve_flow,
     Action.REQUEST_CHANGES: request_changes_flow,

@@ -10,7 +10,8 @@ from hitl.serving.costs import money
 from hitl.serving.image_memory import RELEASED
 
 # How a version came to be, in words: the decision log and the gallery captions say it alike.
-_OF = {"generate": "from", "regenerate": "regenerate of", "refine": "refine of", "edit_region": "region edit of"}
+_OF = {"generate": "from", "regenerate": "regenerate of", "refine": "refine of", "edit_region": "region edit of",
+       "remix": "remix of"}
 
 
 def came_from(made_by: str, parent: str | None) -> str:
@@ -28,6 +29,7 @@ def version(number: int, candidate: Candidate, numbers: dict[str, int], session:
         # The candidate it came from, by number; None for a first image or one that is no longer kept.
         "parent": numbers.get(candidate.parent) if candidate.parent else None,
         "instruction": candidate.instruction,
+        "prompt": candidate.prompt,  # the prompt it was made from (a Remix changes it)
         "options": candidate.options,
         "revised_prompt": candidate.revised_prompt,
         "cost_usd": candidate.cost,

@@ -18,7 +18,7 @@ from pocketflow import AsyncNode
 from hitl.backends import SENT_COPIES, ImageRequest
 from hitl.backends.errors import describe
 from hitl.core.images import thumbnail
-from hitl.core.stages import OWNER, REVIEWER, Action, Candidate, StageError, add_candidate, next_stage
+from hitl.core.stages import OWNER, REVIEWER, Action, Candidate, Message, StageError, add_candidate, next_stage
 from hitl.core.uploads import PictureError, check_mask, check_upload, picture_size
 from hitl.core.validation import InputError, check_count, check_options, check_prompt
 from hitl.serving.costs import money
@@ -79,13 +79,16 @@ class ValidateRequest(AsyncNode):
                 cleaned = await asyncio.to_thread(check_prompt, text, max_chars, self.what)
             else:
                 cleaned = check_prompt(text, max_chars, self.what)
+        except InputError as problem:
+            return Message(str(problem), self.what)  # fixed where it is typed
+        try:
             return cleaned, check_options(options), check_count(count)
         except InputError as problem:
-            return problem
+            return Message(str(problem))
 
     async def post_async(self, shared, prep_res, result):
-        if isinstance(result, InputError):
-            shared["error_message"] = str(result)
+        if isinstance(result, Message):
+            shared["error_message"] = result
             return STOP
         shared[self.into], shared["options"], shared["count"] = result
         return None
@@ -97,6 +100,7 @@ class _PictureCheck(AsyncNode):
     work); post puts what it made into `shared[into]`, or stops with what is wrong with the picture."""
 
     into = ""
+    about = ""  # what a refusal's message is about (a Message's `about`)
 
     @staticmethod
     async def checked(check, *args):
@@ -107,7 +111,7 @@ class _PictureCheck(AsyncNode):
 
     async def post_async(self, shared, prep_res, result):
         if isinstance(result, PictureError):
-            shared["error_message"] = str(result)
+            shared["error_message"] = Message(str(result), self.about)
             return STOP
         shared[self.into] = result
         return None
@@ -118,6 +122,7 @@ class ValidateUpload(_PictureCheck):
     makes it a version of its own: made_by "upload", free, the parent of what is made from it."""
 
     into = "upload"
+    about = "picture"  # the page shows it beside the picture input
 
     async def prep_async(self, shared):
         return shared.get("upload_input") or "", shared["input_used_by_process"], shared.get("thumbnails", False)
@@ -194,8 +199,7 @@ class CheckBudget(AsyncNode):
 
     async def prep_async(self, shared):
         settings, options = shared["settings"], shared["options"]
-        each = settings.prices.estimate(options.size, options.quality, settings.image_model,
-                                        shared["input_used_by_process"]) or 0.0
+        each = settings.prices.estimate(options.size, options.quality, settings.image_model, _prompt(shared)) or 0.0
         daily = 0.0 if shared.get("own_key") else settings.daily_budget_usd
         count = shared.get("count", 1)
         return (shared["spent_usd"], shared.get("budget") or 0.0, each * count, count, daily, shared["counters"],
@@ -223,7 +227,7 @@ class CheckBudget(AsyncNode):
 
 
 class GenerateImage(AsyncNode):
-    """Asks the image backend for `count` new candidates at once; used by Generate, Regenerate and Refine.
+    """Asks the image backend for `count` new candidates at once; used by every generating action.
 
     The calls run side by side, each streaming its own previews (by slot). Those that succeed are kept
     even when others fail; the message then says how many failed and why. Cancel stops them all."""
@@ -234,20 +238,21 @@ class GenerateImage(AsyncNode):
 
     async def prep_async(self, shared):
         refining = self.action in (Action.REFINE, Action.EDIT_REGION)
+        remixing = self.action is Action.REMIX  # the one on screen, made again from the edited prompt
         candidates, selected = shared["candidates"], shared["selected"]
         on_screen = candidates[selected] if 0 <= selected < len(candidates) else None
         own = shared.get("upload") if self.action is Action.GENERATE else None  # the user's own picture
         request = ImageRequest(
-            prompt=shared["input_used_by_process"],
+            prompt=_prompt(shared),
             options=shared["options"],
-            previous=on_screen if refining else own,
+            previous=on_screen if refining or remixing else own,
             feedback=shared.get("feedback", "") if refining else "",
             variant=shared["made"],
             mask=shared.get("mask") if self.action is Action.EDIT_REGION else None,
         )
         parent = own or on_screen
         lineage = dict(made_by=self.action.value, parent=parent.key if parent else None,
-                       instruction=request.feedback, options=asdict(request.options))
+                       instruction=request.prompt if remixing else request.feedback, options=asdict(request.options))
         requests = [replace(request, variant=request.variant + slot) for slot in range(shared.get("count", 1))]
         return shared["backend"], requests, lineage, shared["on_start"], shared["on_partial"], \
             shared.get("thumbnails", False), shared.get("calls") or contextlib.nullcontext(), shared.get("stop")
@@ -293,6 +298,7 @@ class GenerateImage(AsyncNode):
             add_candidate(shared, shared["upload"], shared["settings"].max_candidates)
         for candidate in made:
             await self._keep(shared, candidate)
+        shared["input_used_by_process"] = _prompt(shared)  # a Remix's prompt is the one to go on with
         shared["stage"] = next_stage(shared["stage"], self.action)
         shared["undo"] = None  # new work: what an earlier Start Over put aside is let go
         return "done"
@@ -304,6 +310,12 @@ class GenerateImage(AsyncNode):
         shared["spent_usd"] += candidate.cost or 0.0
         if candidate.cost and not candidate.estimated and not shared.get("own_key"):
             await shared["counters"].add_spend(candidate.cost, shared["today"])
+
+
+def _prompt(shared) -> str:
+    """The prompt this event's images are made from: a Remix's edited one (checked), else the session's.
+    The session takes a Remix's prompt only once its images came, so a refused or failed one changes nothing."""
+    return shared.get("remix_prompt") or shared["input_used_by_process"]
 
 
 STOPPED = "stopped"  # an image call that Cancel stopped before it finished

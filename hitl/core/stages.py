@@ -29,6 +29,7 @@ class Action(str, Enum):
     START_OVER = "start_over"
     UNDO_START_OVER = "undo_start_over"
     EDIT_REGION = "edit_region"  # repaint the painted area of the candidate on screen
+    REMIX = "remix"  # new candidates from an edited prompt, made from the candidate on screen
     REOPEN = "reopen"  # withdraw the approval and go back to review, every candidate still there
     REVIEW_APPROVE = "review_approve"  # the reviewer (a review link) approves a candidate they saw
     REQUEST_CHANGES = "request_changes"  # the reviewer asks for changes to a candidate, with a comment
@@ -44,6 +45,7 @@ TRANSITIONS: dict[tuple[Stage, Action], Stage | str] = {
     (Stage.USER_FEEDBACK, Action.REFINE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.SELECT): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.EDIT_REGION): Stage.USER_FEEDBACK,
+    (Stage.USER_FEEDBACK, Action.REMIX): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.COMPARE): Stage.USER_FEEDBACK,
     (Stage.USER_FEEDBACK, Action.APPROVE): Stage.FINAL,
     (Stage.USER_FEEDBACK, Action.REVIEW_APPROVE): Stage.FINAL,
@@ -60,6 +62,19 @@ _REFUSALS = {
     Stage.USER_FEEDBACK: "An image is waiting for review: Approve it, Regenerate, or Start Over.",
     Stage.FINAL: "This image is already approved: click Start Over to make a new one.",
 }
+
+
+class Message(str):
+    """A message for the user that names what it is about, so the page shows it beside its cause and takes
+    it away once the user fixes that: "prompt", "feedback", "instruction" (the text typed there), "picture"
+    (the starting picture). A plain str is about the action as a whole."""
+
+    about: str
+
+    def __new__(cls, text: str, about: str = "") -> Message:
+        message = super().__new__(cls, text)
+        message.about = about
+        return message
 
 
 class StageError(ValueError):
@@ -123,9 +138,9 @@ class Candidate:
     cost: float | None = None  # USD, from the usage OpenAI reported (None: no usage or no price)
     estimated: bool = False  # the cost is an estimate (demo mode: what it would have cost)
     # Its place in the version tree: which action made it, from which candidate, with what.
-    made_by: str = "generate"  # generate, regenerate or refine
+    made_by: str = "generate"  # generate, regenerate, refine, edit_region, remix or upload
     parent: str | None = None  # the key of the candidate on screen when it was asked for
-    instruction: str = ""  # Refine's feedback
+    instruction: str = ""  # Refine's feedback, Edit region's words, Remix's edited prompt
     options: dict = field(default_factory=dict)  # size, quality, background, output format
 
     def __post_init__(self):

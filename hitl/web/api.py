@@ -70,6 +70,14 @@ class Endpoints:
         return await self.answer(Action.EDIT_REGION, session, request, instruction=instruction, mask_input=mask,
                                  **upstream(size, quality, background, output_format, key, budget=0))
 
+    async def remix(self, prompt, size, quality, background, output_format, key, count, session,
+                    request: gr.Request):
+        """Make `count` (1-4) new candidates from the candidate on screen with an edited `prompt` (stage
+        user_feedback): the picture is sent with the new prompt, and the new ones' captions say "remix of #N"
+        (made_by "remix", their parent the one on screen). Regenerate then goes on with this prompt."""
+        return await self.answer(Action.REMIX, session, request, remix_input=prompt, count=count,
+                                 **upstream(size, quality, background, output_format, key, budget=0))
+
     async def select(self, index, session, request: gr.Request):
         """Put candidate `index` (0-based, in the order `candidates` lists them) on screen (stage user_feedback)."""
         return await self.answer(Action.SELECT, session, request, select_index=index)
@@ -123,6 +131,8 @@ def add_endpoints(page: Page, runtime: Runtime) -> None:
     gr.on([], api.refine, [page.feedback, *options, page.session], results, api_name="refine", **generating)
     gr.on([], api.edit_region, [page.mask, page.region_instruction, *options, page.session], results,
           api_name="edit_region", **generating)
+    gr.on([], api.remix, [page.your_prompt, *options, page.regenerate_count, page.session], results,
+          api_name="remix", **generating)
     gr.on([], api.select, [page.candidate_index, page.session], results, api_name="select", **quick)
     gr.on([], api.compare, [page.candidate_index, page.session], results, api_name="compare", **quick)
     gr.on([], api.approve, [page.approve_index, page.session], results, api_name="approve", **quick)

@@ -275,6 +275,13 @@ class PageEvents:
                                           **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs
 
+    async def remix(self, prompt, count, size, quality, background, output_format, api_key, budget, seen,
+                    session: Session, request: gr.Request):
+        async for outputs in self.run_job(Action.REMIX, session, request, prompt=prompt, remix_input=prompt,
+                                          count=count, seen=seen_of(seen),
+                                          **upstream(size, quality, background, output_format, api_key, budget)):
+            yield outputs
+
     async def edit_region(self, instruction, size, quality, background, output_format, api_key, budget, mask, seen,
                           session: Session, request: gr.Request):
         async for outputs in self.run_job(Action.EDIT_REGION, session, request, instruction=instruction,
@@ -394,6 +401,8 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
        "page_regenerate")
     on([page.refine.click, page.feedback.submit], events.refine,
        [page.feedback, *page.options, page.seen, page.session], "page_refine", sources=seen)
+    on([page.remix.click, page.your_prompt.submit], events.remix,
+       [page.your_prompt, page.regenerate_count, *page.options, page.seen, page.session], "page_remix", sources=seen)
     on([page.edit_region.click, page.region_instruction.submit], events.edit_region,
        [page.region_instruction, *page.options, page.mask, page.seen, page.session], "page_edit_region",
        sources={page.mask: "mask", **seen})

@@ -12,7 +12,7 @@ import gradio as gr
 
 from hitl.backends.base import BACKGROUNDS, FORMATS, QUALITIES, SIZES
 from hitl.core.stages import Session, Stage
-from hitl.core.uploads import MAX_SIDE, MAX_UPLOAD_BYTES
+from hitl.core.uploads import MAX_SIDE, MAX_UPLOAD_BYTES, MIMES, MIN_SIDE
 from hitl.core.validation import MAX_COUNT
 from hitl.serving.config import Settings
 from hitl.serving.costs import money
@@ -70,7 +70,8 @@ class Page:
     budget: gr.Number  # the visitor's own limit for this session, in USD (0: none)
     # user_feedback
     review_stage: gr.Column
-    your_prompt: gr.Textbox  # the user's own words, beside the model's revised prompt
+    your_prompt: gr.Textbox  # the prompt the candidates were made from, to edit and Remix
+    remix: gr.Button  # new candidates from the one on screen with the edited prompt
     approve: gr.Button
     regenerate: gr.Button
     regenerate_count: gr.Radio  # images per Regenerate (kept in step with `count` in the browser)
@@ -144,15 +145,20 @@ def estimate_html(settings: Settings, size: str, quality: str, count: int = 1) -
 
 # -- your own pictures ------------------------------------------------------------------------------------
 MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
-UPLOAD_PICKER = f"""<div class="hitl-upload" data-max-bytes="{MAX_UPLOAD_BYTES}">
+UPLOAD_TYPES = sorted(set(MIMES.values()))
+# The server's limits, handed to the page's script (data-*), which checks a picture as it is picked; the
+# server checks it again. The message takes the hint's place in the drop zone: nothing below it moves.
+UPLOAD_PICKER = f"""<div class="hitl-upload" data-max-bytes="{MAX_UPLOAD_BYTES}" data-max-side="{MAX_SIDE}"
+data-min-side="{MIN_SIDE}" data-types="{' '.join(UPLOAD_TYPES)}">
 <p class="hitl-upload-title" id="upload-title">Start from your own image (optional)</p>
 <label class="hitl-upload-drop" for="upload-file">
-<input type="file" id="upload-file" accept="image/png,image/jpeg,image/webp" aria-describedby="upload-hint">
-<span id="upload-hint">Choose a file, paste (Ctrl+V) or drop a PNG, JPEG or WebP here, up to {MAX_UPLOAD_MB} MB
-and {MAX_SIDE} px a side.</span></label>
+<input type="file" id="upload-file" accept="{','.join(UPLOAD_TYPES)}" aria-labelledby="upload-hint"
+aria-describedby="upload-error">
+<span class="hitl-upload-says"><span id="upload-hint">Choose a file, paste (Ctrl+V) or drop a PNG, JPEG or WebP here,
+up to {MAX_UPLOAD_MB} MB and {MAX_SIDE} px a side.</span>
+<span class="hitl-upload-error" id="upload-error" role="alert"></span></span></label>
 <div class="hitl-upload-preview" hidden><img alt="Your starting image" id="upload-preview">
 <button type="button" id="upload-remove">Remove image</button></div>
-<p class="hitl-upload-error" id="upload-error" role="alert"></p>
 </div>"""
 PAINT_TOGGLE = '<button type="button" id="paint-toggle" aria-pressed="false">🖌 Paint a region</button>'
 REGION_TOOLS = """<div class="hitl-region" role="group" aria-label="Paint a region to change">
@@ -214,14 +220,17 @@ def layout(settings: Settings) -> Page:
                     feedback = gr.Textbox(label="Feedback", lines=1, max_lines=12, max_length=settings.max_prompt_chars,
                                           placeholder="Make it night time, add snow…", scale=3, elem_id="feedback")
                     refine = gr.Button("Refine", scale=1, min_width=96, elem_id="refine")
+                with gr.Row(equal_height=True, elem_id="remix-row"):  # edit the prompt, go again from the picture
+                    your_prompt = gr.Textbox(label="Your prompt", lines=1, max_lines=4, scale=3,
+                                             max_length=settings.max_prompt_chars, elem_id="your-prompt")
+                    remix = gr.Button("Remix", scale=1, min_width=96, elem_id="remix")
                 region_tools = gr.HTML(REGION_TOOLS, elem_id="region-tools")
                 region_instruction = gr.Textbox(label="What to change there", lines=1, max_lines=6,
                                                 max_length=settings.max_prompt_chars, placeholder="A red umbrella…",
                                                 elem_id="region-instruction")
                 edit_region = gr.Button("Edit region", elem_id="edit-region")
-                regenerate_count = gr.Radio(COUNTS, value=1, label="Images per Regenerate", elem_id="regenerate-count")
-                your_prompt = gr.Textbox(label="Your prompt", interactive=False, lines=1, max_lines=4,
-                                         elem_id="your-prompt")
+                regenerate_count = gr.Radio(COUNTS, value=1, label="Images per Regenerate or Remix",
+                                            elem_id="regenerate-count")
                 discard = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
                 gr.HTML(f'<p class="hitl-keys">{KEYS}</p>', elem_id="keys")  # what the page's script listens for
 
@@ -272,7 +281,7 @@ def layout(settings: Settings) -> Page:
         count=count,
         estimate=estimate, size=size, quality=quality, background=background, output_format=output_format,
         api_key=api_key, budget=budget,
-        review_stage=review_stage, your_prompt=your_prompt, approve=approve, regenerate=regenerate,
+        review_stage=review_stage, your_prompt=your_prompt, remix=remix, approve=approve, regenerate=regenerate,
         regenerate_count=regenerate_count,
         feedback=feedback, refine=refine,
         discard=discard, final_stage=final_stage, download=download, reopen=reopen, start_over=start_over,

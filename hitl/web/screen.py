@@ -122,16 +122,22 @@ class Screen:
     shown: dict
     picture: Any  # the Candidate on screen (a preview while running), or None
     prompt: str  # what the prompt box was last given
+    # what "Your prompt" (review) was last given, and in which stage: sent again only when either changes,
+    # so an edit being typed for Remix is never written over, yet a new review starts from its own prompt
+    remix_prompt: tuple[str, Stage] = ("", Stage.INITIAL_INPUT)
     previews_expected: int = 0  # partial images per generation, for "preview n of m"
     version: int = -1  # the home's version this tab shows
     focused: bool = False  # one of the latest batch at full size, not the grid (this tab's own view)
     batch: tuple[str, ...] = ()  # the latest batch's keys: a new batch shows as a grid again
     note: tuple[str, Any] = ("", None)  # this tab's own message, and the job (or session) it is about
+    said: tuple[Any, ...] = ("", None, 0)  # the message's text, the session that said it, and its serial
+    tags: tuple[str, ...] = ()  # the classes the message was last given (what it is about, and its serial)
 
     @classmethod
     def of(cls, page: Page, session: Session, session_hash: str, previews_expected: int = 0) -> Screen:
         """The screen as `session` left it."""
-        return cls(page, session_hash, visible(session), session.shown_image, session.prompt_draft, previews_expected,
+        return cls(page, session_hash, visible(session), session.shown_image, session.prompt_draft,
+                   (session.input_used_by_process, session.stage), previews_expected,
                    batch=tuple(c.key for c in latest_batch(session)))
 
     def _progress(self, job: Job | None) -> str:
@@ -180,11 +186,18 @@ class Screen:
             outputs[page.image] = part("image", image_payload(picture if shown_preview else self._linked(picture)))
         if session.prompt_draft != self.prompt:  # another tab asked for it, or a reload brings it back
             outputs[page.prompt] = self.prompt = session.prompt_draft
+        if (session.input_used_by_process, session.stage) != self.remix_prompt:
+            self.remix_prompt = (session.input_used_by_process, session.stage)
+            outputs[page.your_prompt] = session.input_used_by_process
         reviewed = session.shown_image  # a preview has no revised prompt yet: the last one stays
         if note:
             self.note = (note, job if running else session)
         held = bool(self.note[0]) and (self.note[1] is job or self.note[1] is session)
         text = self.note[0] if held else session.error_message
+        shown_message = gr.update(visible=bool(text) and (held or not running), value=text)
+        if (tags := self._tags(text, None if held else session)) != self.tags:
+            self.tags = tags
+            shown_message["elem_classes"] = list(tags)
         outputs |= {
             page.cancel: part("cancel", CANCEL),
             page.undo: part("undo", UNDO),
@@ -198,15 +211,25 @@ class Screen:
             page.beside: image_payload(self._linked(session.compared_image)),
             page.slider: part("comparing", slider_payload(self._pair(session))),
             page.progress: progress_html(self._progress(job), job.since if job else 0.0),
-            page.your_prompt: session.input_used_by_process,
             page.cost: cost_html(session, reviewed),
             page.download: download_html(self.session_hash, session),
             # Always set: a note or a refusal may show whatever the session says. A note stays while
             # what it is about does (the job it refused to interrupt, the session it refused to change).
-            page.message: gr.update(visible=bool(text) and (held or not running), value=text),
+            page.message: shown_message,
         }
         self.shown, self.picture = now, picture
         return outputs
+
+    def _tags(self, text: str, session: Session | None) -> tuple[str, ...]:
+        """What the page's script needs to take a message away once its cause is fixed (page.js): what it is
+        about ("hitl-about-prompt"), and a serial that is new for each event that says it, so a message the
+        user fixed comes back when the next action says it again. Plain messages get none."""
+        about = getattr(text, "about", "")
+        if not about:
+            return ()
+        if text != self.said[0] or session is not self.said[1]:
+            self.said = (text, session, self.said[2] + 1)
+        return f"hitl-about-{about}", f"hitl-said-{self.said[2]}"
 
     def _gallery(self, session: Session, drawing: list[tuple[Candidate, str]], first: int = 0) -> list[dict]:
         """The candidates' tiles from the `first` on, then those still being drawn."""

@@ -13,6 +13,41 @@
   }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
   const afterChanges = (task) => tasks.push(task);
 
+  // -- Messages: each beside its cause, and gone once the user fixes it ------------------------------------
+  // The server names what a message is about, and gives each saying of it a serial (classes on #status, from
+  // screen.py). Typing the missing text where it belongs, or picking a picture, fixes it (blank again: it is
+  // back); the next action's message has a new serial, so one said again shows again. A message about the
+  // picture shows in the picture's drop zone, where this page's own verdict on a picked picture shows too.
+  const FIXED_BY = { prompt: ["prompt", "your-prompt", "picture"], feedback: ["feedback"],
+                     instruction: ["region-instruction"], picture: ["picture"] };
+  let fixed = "";  // the serial of the message whose cause the user fixed
+  let verdict = "";  // what this page found wrong with the picture picked last ("" when nothing)
+  const spoken = () => {
+    const status = $("#status");
+    const classes = [...(status?.classList || [])];
+    return { status, text: status?.querySelector("textarea")?.value || "",
+             about: classes.find((c) => c.startsWith("hitl-about-"))?.slice(11) || "",
+             serial: classes.find((c) => c.startsWith("hitl-said-")) || "" };
+  };
+  const showMessages = () => {
+    const said = spoken();
+    const current = !!said.serial && said.serial !== fixed;
+    said.status?.classList.toggle("hitl-fixed", !!said.serial && !current);
+    const error = $("#upload-error");
+    const text = said.about === "picture" && current ? said.text : verdict;
+    if (error && error.textContent !== text) error.textContent = text;
+  };
+  const mark = (cause, done) => {  // cause: a text box's id, or "picture"
+    const said = spoken();
+    if (said.serial && FIXED_BY[said.about]?.includes(cause)) fixed = done ? said.serial : "";
+    showMessages();
+  };
+  document.addEventListener("input", (event) => {
+    const box = event.target.closest?.("#prompt, #your-prompt, #feedback, #region-instruction");
+    if (box && event.target.matches("textarea")) mark(box.id, !!event.target.value.trim());
+  });
+  afterChanges(showMessages);
+
   {
     // The elapsed time counts from the job's start (the server's clock, in data-since), so a reloaded
     // page or a second tab of the session counts from the click that asked for it.
@@ -51,7 +86,7 @@
       }
     };
 
-    // Keyboard first: Ctrl/⌘+Enter generates (or refines, from the feedback box); A approves,
+    // Keyboard first: Ctrl/⌘+Enter generates (refines from the feedback box, remixes from "Your prompt"); A approves,
     // R regenerates, C compares two side by side (or stops), Esc cancels (from anywhere: it types nothing), ←/→ move through the
     // candidates. Letters and arrows never fire while the user types in a text box.
     const clickVisible = (selector) => {
@@ -82,7 +117,8 @@
       if (event.key === "Escape") {
         done = clickVisible("button#cancel");
       } else if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
-        done = event.target.closest("#feedback") ? clickVisible("button#refine") : clickVisible("button#generate");
+        const from = event.target.closest("#feedback, #your-prompt")?.id;
+        done = clickVisible({ feedback: "button#refine", "your-prompt": "button#remix" }[from] || "button#generate");
       } else if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
         const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
         done = SINGLE_KEYS[key]?.() ?? false;
@@ -105,13 +141,56 @@
   // Files are read here (FileReader) into data: URLs, and the painted region is exported here as a mask;
   // the Generate and Edit region events' js= takes them as input values (window.hitlStudio), so the bytes
   // travel inside the queue's JSON and stay in memory: Gradio's upload route, which writes files, is never
-  // used. The page checks type and size to say so early; the server checks everything again.
+  // used. The page checks a picture as it is picked (type, bytes, pixels) to say so at once; the server checks
+  // everything again.
   {
-    const TYPES = ["image/png", "image/jpeg", "image/webp"];
-    const MB = 1024 * 1024;
     let upload = "";  // the picked picture, as a data: URL
+    let picking = 0;  // the latest pick: an earlier one still being read gives way to it
 
-    const say = (text) => { const error = $("#upload-error"); if (error) error.textContent = text; };
+    // The first bytes of each type the server takes (it sniffs them too); which types, and every limit,
+    // come from the server (the picker's data-*), so the page and the server never disagree.
+    const MAGIC = {
+      "image/png": [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+      "image/jpeg": [0xff, 0xd8, 0xff],
+      "image/webp": [0x52, 0x49, 0x46, 0x46, null, null, null, null, 0x57, 0x45, 0x42, 0x50],
+    };
+    const MB = 1024 * 1024;
+    const limits = () => {
+      const data = $(".hitl-upload")?.dataset || {};
+      return { bytes: Number(data.maxBytes), side: Number(data.maxSide), min: Number(data.minSide),
+               types: (data.types || "").split(" ") };
+    };
+    const sniff = async (file, types) => {
+      const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+      return types.find((type) => MAGIC[type]?.every((byte, i) => byte === null || head[i] === byte));
+    };
+    const read = (file) => new Promise((done, fail) => {
+      const reader = new FileReader();
+      reader.onload = () => done(String(reader.result));
+      reader.onerror = fail;
+      reader.readAsDataURL(file);
+    });
+    const measure = (url) => new Promise((done, fail) => {  // the header's size: no pixel is drawn
+      const img = new Image();
+      img.onload = () => done([img.naturalWidth, img.naturalHeight]);
+      img.onerror = fail;
+      img.src = url;
+    });
+    // What is wrong with a picture, in the server's words where it has them; "" when it can be used.
+    const problem = async (file, url) => {
+      const limit = limits();
+      const name = `“${(file.name || "The picture").slice(0, 40)}”`;
+      if (file.size > limit.bytes) return `${name} is ${(file.size / MB).toFixed(1)} MB; the limit is ${limit.bytes / MB} MB.`;
+      if (!(await sniff(file, limit.types))) return `${name} is not a PNG, JPEG or WebP picture.`;
+      const [width, height] = await measure(url).catch(() => [0, 0]);
+      if (!width) return `${name} could not be read: the file is damaged or incomplete.`;
+      if (Math.max(width, height) > limit.side) {
+        return `${name} is ${width} × ${height} pixels; the limit is ${limit.side} on each side. Resize it and try again.`;
+      }
+      if (Math.min(width, height) < limit.min) return `${name} is ${width} × ${height} pixels: at least ${limit.min} on each side, please.`;
+      return "";
+    };
+
     const showPicked = () => {
       const preview = $(".hitl-upload-preview");
       const img = $("#upload-preview");
@@ -120,21 +199,17 @@
       if (upload && img.getAttribute("src") !== upload) img.src = upload;
       if (!upload) img.removeAttribute("src");
     };
-    const take = (file) => {
+    const say = (text) => { verdict = text; showMessages(); };
+    const take = async (file) => {
       if (!file) return;
-      const max = Number($(".hitl-upload")?.dataset.maxBytes || 0);
-      if (!TYPES.includes(file.type)) {
-        say(`“${file.name || "The picture"}” is not a PNG, JPEG or WebP picture.`);
-        return;
-      }
-      if (max && file.size > max) {
-        say(`“${file.name || "The picture"}” is ${(file.size / MB).toFixed(1)} MB; the limit is ${Math.round(max / MB)} MB.`);
-        return;
-      }
-      const reader = new FileReader();
-      reader.onload = () => { upload = String(reader.result); say(""); showPicked(); };
-      reader.onerror = () => say("The picture could not be read: pick it again.");
-      reader.readAsDataURL(file);
+      const mine = ++picking;
+      mark("picture", true);  // a new picture: what was said about the last one, or the blank prompt, is done
+      const url = file.size > limits().bytes ? "" : await read(file).catch(() => "");  // too big: not even read
+      const wrong = await problem(file, url);
+      if (mine !== picking) return;
+      if (!wrong) upload = url;  // a refused picture leaves the last good one in place
+      say(wrong);
+      showPicked();
     };
     document.addEventListener("change", (event) => {
       if (event.target.id !== "upload-file") return;
@@ -144,6 +219,7 @@
     document.addEventListener("click", (event) => {
       if (!event.target.closest("#upload-remove")) return;
       upload = "";
+      picking++;
       say("");
       showPicked();
       $("#upload-file")?.focus();
