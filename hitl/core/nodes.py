@@ -413,7 +413,7 @@ def in_flight(shared, action: Action, count: int) -> int:
     if action is Action.GENERATE:
         own = _decoded_size(shared.get("upload_input"))
         return own + int(count * SENT_COPIES * own)
-    if action in (Action.REFINE, Action.EDIT_REGION):  # Refine by a stored response may fall back to the image
+    if action in (Action.REFINE, Action.EDIT_REGION, Action.REMIX):  # a stored response may fall back to it
         candidates, selected = shared["candidates"], shared["selected"]
         sent = len(candidates[selected].image) if 0 <= selected < len(candidates) else 0
         if action is Action.EDIT_REGION:
