@@ -163,3 +163,23 @@ def test_the_reviewers_answer_stays_when_the_session_moves_on(app_url, fake):
     owner.click("compare")  # the owner looks at two side by side: the reviewer's page is redrawn
     wait_until(lambda: streamed(watch, "#2 · regenerate of #1") and streamed(watch, "Sent: the owner sees"))
     watch.close()
+
+
+def test_a_reviewer_waits_for_an_api_owners_generation_and_watches_it(app_url, fake):
+    """An owner scripting the API shares the session with the reviewer as a page does: while its Regenerate
+    runs the reviewer's Approve is refused (it would be overwritten), and the reviewer's page sees it run."""
+    owner = Client(app_url, verbose=False)
+    owner.predict("a fox by script", api_name="/generate")
+    token = owner.predict(60, False, api_name="/review_link").split("#", 1)[1]
+    reviewer = Client(app_url, verbose=False)
+    key = reviewer.predict(token, api_name="/review_view")["candidates"][0]["key"]
+    fake.latency = 2.0
+    more = owner.submit(api_name="/regenerate")
+    wait_until(lambda: fake.handling > 0, limit=10)
+    view = reviewer.predict(token, api_name="/review_view")
+    assert view["making"], view  # the reviewer sees that an image is being made
+    assert reviewer.predict(token, key, api_name="/review_approve") != ""  # refused: an image is being made
+    more.result()
+    decisions = owner.predict(api_name="/history")["decisions"]
+    assert not [d for d in decisions if d["decision"] == "approved"]
+    assert len(reviewer.predict(token, api_name="/review_view")["candidates"]) == 2

@@ -10,16 +10,21 @@ These docstrings are what the API page shows.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import replace
 
 import gradio as gr
 
 from hitl.core.history import history
-from hitl.core.runner import Runtime
+from hitl.core.jobs import Home
+from hitl.core.runner import BUSY, Runtime
 from hitl.core.stages import Action, Session, allowed
 from hitl.web.components import Marked
 from hitl.web.events import last, run, upstream
 from hitl.web.page import Page
+
+JOBS = {Action.GENERATE, Action.REGENERATE, Action.REFINE, Action.EDIT_REGION, Action.REMIX}  # the page's too
 
 
 class Endpoints:
@@ -32,13 +37,35 @@ class Endpoints:
         # A client that sent its session for review (/review_link) has a home the reviewer acts on too.
         home = self.runtime.vault.home(request.session_hash or "")
         session = home.session if home is not None else session
-        after = await last(run(action, session, self.runtime, request, thumbnails=True, **inputs))
-        if home is not None:
-            home.set(after, time.monotonic())
+        if home is None:
+            after = await last(run(action, session, self.runtime, request, thumbnails=True, **inputs))
+        else:
+            after = await self.at_home(home, action, request, **inputs)
         shown = after.shown_image
         picture = shown if allowed(session.stage, action) else gr.skip()  # refused: no image
         return (after, picture, shown.revised_prompt if shown else "",
                 Marked(after.candidates, after.selected, after.compared), after.error_message)
+
+    async def at_home(self, home: Home, action: Action, request: gr.Request, **inputs) -> Session:
+        """The action on a home the reviewer's page shares: a generation runs as the session's job, as a
+        page's does (the reviewer's page watches it, and a reviewer's decision waits for it rather than be
+        written over by its outcome); cancelling the call cancels the job."""
+        if home.busy:
+            return replace(home.session, error_message=BUSY)
+        if action not in JOBS:
+            after = await last(run(action, home.session, self.runtime, request, thumbnails=True, **inputs))
+            home.set(after, time.monotonic())
+            return after
+        job = home.start(action, inputs.get("count", 1), lambda stop: run(
+            action, home.session, self.runtime, request, thumbnails=True, stop=stop, **inputs))
+        if job is None or job.task is None:
+            return replace(home.session, error_message=BUSY)
+        try:
+            await asyncio.shield(job.task)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        return home.session
 
     async def generate(self, prompt, size, quality, background, output_format, key, count, image, session,
                        request: gr.Request):
