@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from browser import new_page
 from system_tools import missing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,15 @@ def page(request, browser: Browser):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def desktop(browser: Browser):
+    """A new tab at a laptop's size, in its own context (a fresh Gradio session)."""
+    context, page, errors = new_page(browser, viewport={"width": 1280, "height": 900})
     yield page
     context.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
@@ -215,3 +225,39 @@ def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake)
         if any(others.values()):
             text += "\n\nalso found (moderate/minor, not failing):\n" + report(others)
         pytest.fail(text, pytrace=False)
+
+
+def focused(page: Page) -> str:
+    """What has the keyboard's focus: its radio group (the fieldset's id) and value, or its tag."""
+    return page.evaluate("""() => { const e = document.activeElement;
+        return e.type === "radio" ? `${e.closest("fieldset").id}=${e.value}` : e.tagName.toLowerCase(); }""")
+
+
+def expect_one_tab_stop(page: Page, group: str, checked: str, after: str) -> None:
+    """Focus is on `group`'s `checked` choice: the right arrow picks `after`, Tab leaves the group and
+    Shift+Tab comes back to the choice now checked. Gradio renames its radios on every change, so the
+    arrow's change is what puts the group's one name to the test."""
+    assert focused(page) == f"{group}={checked}"
+    page.keyboard.press("ArrowRight")
+    assert focused(page) == f"{group}={after}"
+    expect(page.locator(f"#{group} input[value='{after}']")).to_be_checked()
+    page.keyboard.press("Tab")
+    assert not focused(page).startswith(f"{group}=")
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == f"{group}={after}"
+
+
+def test_a_radio_group_is_one_tab_stop_and_arrow_keys_move_within_it(desktop, app_url, fake):
+    """As a native radio group: Tab enters at the checked choice and leaves the group, arrows pick."""
+    desktop.goto(app_url)
+    button(desktop, "generate").focus()
+    desktop.keyboard.press("Tab")
+    expect_one_tab_stop(desktop, "count", "1", "2")
+    expect(desktop.locator("#estimate")).to_contain_text("for 2 images")
+
+    prompt_box(desktop).fill("a lighthouse at dawn")
+    button(desktop, "generate").click()
+    expect(button(desktop, "approve")).to_be_visible()
+    wait_until_idle(desktop)
+    desktop.locator("#regenerate-count input:checked").focus()  # in step with Images: 2
+    expect_one_tab_stop(desktop, "regenerate-count", "2", "3")

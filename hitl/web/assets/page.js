@@ -372,6 +372,22 @@
     window.addEventListener("resize", sync);
   }
 
+  // -- One Tab stop per radio group: Gradio 6.31 names each radio input on its own ("radio-1", "radio-2", …),
+  // so each is a group of one and a Tab stop. One name per group makes them a native group: Tab enters at the
+  // checked one and leaves, arrow keys move within. Gradio renames them on every change, so this follows.
+  // Retired when Gradio's BaseRadio names its inputs once per group.
+  {
+    const group = (input) => input.closest("fieldset[id], .block[id]")?.id;
+    const regroup = () => {
+      for (const input of document.querySelectorAll("input[type='radio']")) {
+        const name = group(input) && `hitl-${group(input)}`;
+        if (name && input.name !== name) input.name = name;
+      }
+    };
+    new MutationObserver(regroup).observe(document.documentElement, { subtree: true, attributeFilter: ["name"] });
+    afterChanges(regroup);
+  }
+
   // -- Drafts: typed feedback and "what to change there" survive a reload (kept in this browser only,
   // like the recent prompts; the prompt itself is the session's from the click on) -------------------
   {
