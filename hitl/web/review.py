@@ -299,7 +299,7 @@ def wire_owner(page_events: PageEvents) -> None:
     panel.send.click(owner.send, [panel.minutes, page.session], every, api_name="page_send_review", **QUICK
                      ).then(None, [panel.link], [panel.link], js=ABSOLUTE)
     panel.revoke.click(owner.revoke, [page.session], every, api_name="page_revoke_review", **QUICK)
-    panel.use_request.click(owner.use_request, [page.session], [*every, page.feedback], api_name="page_use_request",
+    panel.use_request.click(owner.use_request, [page.session], every, api_name="page_use_request",
                             **QUICK)
     revoke = gr.Checkbox(False, visible=False, label="Revoke the link")
     api = ReviewEndpoints(page_events.runtime)

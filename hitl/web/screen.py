@@ -18,7 +18,7 @@ import gradio as gr
 from gradio.blocks import Block
 
 from hitl.core.jobs import Job
-from hitl.core.stages import Candidate, Session, Stage
+from hitl.core.stages import Action, Candidate, Session, Stage
 from hitl.core.validation import MAX_COUNT
 from hitl.serving.costs import money
 from hitl.web.components import Linked, gallery_payload, image_payload, slider_payload
@@ -132,6 +132,7 @@ class Screen:
     note: tuple[str, Any] = ("", None)  # this tab's own message, and the job (or session) it is about
     said: tuple[Any, ...] = ("", None, 0)  # the message's text, the session that said it, and its serial
     tags: tuple[str, ...] = ()  # the classes the message was last given (what it is about, and its serial)
+    refining: frozenset[str] | None = None  # the candidates there when this tab pressed Refine, until it ends
 
     @classmethod
     def of(cls, page: Page, session: Session, session_hash: str, previews_expected: int = 0) -> Screen:
@@ -217,6 +218,10 @@ class Screen:
             # what it is about does (the job it refused to interrupt, the session it refused to change).
             page.message: shown_message,
         }
+        if self.refining is not None and job is None:  # this tab's Refine is over
+            if any(c.made_by == Action.REFINE.value and c.key not in self.refining for c in session.candidates):
+                outputs[page.feedback] = ""  # used: it is in the new candidate's caption (a failure keeps it)
+            self.refining = None
         self.shown, self.picture = now, picture
         return outputs
 

@@ -400,7 +400,11 @@
     afterChanges(() => {
       for (const [selector, key] of Object.entries(DRAFTS)) {
         const box = $(selector);
-        if (!box || box.dataset.hitlRestored) continue;
+        if (!box) continue;
+        if (box.dataset.hitlRestored) {
+          if (!box.value) localStorage.removeItem(key);  // emptied by the app (a Refine done): no draft left
+          continue;
+        }
         box.dataset.hitlRestored = "1";  // once per box Gradio draws: restoring never fights typing
         const draft = localStorage.getItem(key);
         if (draft && !box.value) {
