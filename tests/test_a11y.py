@@ -4,9 +4,10 @@ The app runs against the fake OpenAI (conftest's `app_url`); chromium is launche
 test_browser.py (see chromium.py). axe-core is injected into the page and run on the whole
 document at each stage a user goes through: prompt, generating (Cancel on screen, a preview
 shown), review (one candidate, then two with the gallery, a batch of two as a grid, two side by side),
-final, and an error message. Both at
+final, after Start Over (its Undo) and an error message. Both at
 a desktop and a phone viewport. Any "serious" or "critical" violation fails the test; the
-failure lists every stage's findings, the moderate and minor ones included.
+failure lists every stage's findings, the moderate and minor ones included. No control, heading or
+the title may hold an emoji: without a colour-emoji font (this Debian's Chromium has none) it is a box.
 
 axe-core comes from npm, pinned in scripts/install-test-tools.sh (`npm install --no-save --prefix .ci/node
 axe-core@...`); `HITL_AXE_JS` may point at another axe.min.js. A missing axe skips the test with
@@ -123,6 +124,15 @@ def axe_violations(page: Page, axe_js: Path) -> list[dict]:
     return page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
 
 
+def pictographs(page: Page) -> list[str]:
+    """The page's title and the visible names of its controls and headings that hold an emoji (a pictograph):
+    without a colour-emoji font, as on this Debian's Chromium, each shows as an empty box."""
+    return page.evaluate("""() => [document.title, ...[...document.querySelectorAll(
+        "button, a, h1, h2, h3, label, legend, [role=button], [role=link]")]
+        .filter((e) => e.checkVisibility()).map((e) => e.textContent.trim())]
+        .filter((text) => /\\p{Extended_Pictographic}/u.test(text))""")
+
+
 def contrast_details(node: dict) -> str:
     """For a color-contrast node: the colours and ratios axe measured."""
     found = []
@@ -162,18 +172,23 @@ def report(found: dict[str, list[dict]]) -> str:
 def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake):
     axe_js = axe_script()
     found: dict[str, list[dict]] = {}
+    emoji: dict[str, list[str]] = {}
+
+    def scan(stage: str) -> None:
+        found[stage] = axe_violations(page, axe_js)
+        emoji[stage] = pictographs(page)
 
     page.goto(app_url)
     expect(prompt_box(page)).to_be_visible()
     expect(button(page, "generate")).to_be_visible()
-    found["prompt"] = axe_violations(page, axe_js)
+    scan("prompt")
 
     fake.latency = GENERATING_LATENCY
     prompt_box(page).fill("a lighthouse at dawn")
     button(page, "generate").click()
     expect(button(page, "cancel")).to_be_visible()
     expect(main_image(page)).to_have_attribute("src", PREVIEW_SRC)
-    found["generating"] = axe_violations(page, axe_js)
+    scan("generating")
     # The scan saw the generating stage only if it was still on screen when the scan ended.
     expect(button(page, "cancel")).to_be_visible(timeout=0)
     expect(main_image(page)).to_have_attribute("src", PREVIEW_SRC, timeout=0)
@@ -183,23 +198,23 @@ def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake)
     wait_until_idle(page)
     expect_final_image(page)
     fake.latency = 0.0
-    found["review"] = axe_violations(page, axe_js)
+    scan("review")
 
     button(page, "regenerate").click()
     expect(thumbnails(page)).to_have_count(2)
     wait_until_idle(page)
     expect_final_image(page)
-    found["review with gallery"] = axe_violations(page, axe_js)
+    scan("review with gallery")
 
     page.locator("#regenerate-count").get_by_label("2", exact=True).check()
     button(page, "regenerate").click()
     expect(page.locator("#batch img")).to_have_count(2)
     wait_until_idle(page)
-    found["review, a batch as a grid"] = axe_violations(page, axe_js)
+    scan("review, a batch as a grid")
 
     button(page, "compare").click()
     expect(page.locator("#beside img")).to_have_attribute("src", FINAL_SRC)
-    found["side by side"] = axe_violations(page, axe_js)
+    scan("side by side")
     button(page, "end-compare").click()
     expect(page.locator("#batch img")).to_have_count(2)  # back to the grid; Approve takes the marked one
 
@@ -207,16 +222,19 @@ def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake)
     expect(button(page, "start-over")).to_be_visible()
     expect(button(page, "approve")).to_be_hidden()
     expect_final_image(page)
-    found["final"] = axe_violations(page, axe_js)
+    scan("final")
 
     button(page, "start-over").click()
     expect(button(page, "generate")).to_be_visible()
+    expect(button(page, "undo")).to_be_visible()
+    scan("after Start Over")
     fake.fail_next("quota")
     button(page, "generate").click()
     expect(message(page)).to_have_value(re.compile("quota"))
     wait_until_idle(page)
-    found["error"] = axe_violations(page, axe_js)
+    scan("error")
 
+    assert not any(emoji.values()), f"emoji where a font may have none: {emoji}"
     failing = {stage: [v for v in violations if v["impact"] in FAILING_IMPACTS] for stage, violations in found.items()}
     if any(failing.values()):
         others = {stage: [v for v in violations if v["impact"] not in FAILING_IMPACTS]

@@ -465,7 +465,7 @@ def test_keyboard_only_flow_with_visible_focus(page, app_url, fake):
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineWidth")
     assert float(outline.removesuffix("px")) >= 3, outline  # a ring you can see
     page.keyboard.press("Enter")  # Approve
-    download = page.get_by_role("link", name="⬇ Download", exact=True)
+    download = page.get_by_role("link", name="Download", exact=True)
     expect(download).to_be_focused()
     for _ in range(3):  # past the decision log's two links
         page.keyboard.press("Tab")
@@ -480,7 +480,7 @@ def test_the_approved_image_has_a_visible_download_button(page, app_url, fake):
     open_app(page, app_url)
     generate(page, "download me")
     button(page, "approve").click()
-    download = page.get_by_role("link", name="⬇ Download", exact=True)
+    download = page.get_by_role("link", name="Download", exact=True)
     expect(download).to_be_visible()
     box = download.bounding_box()
     assert box["height"] >= 44 and box["width"] >= 44, box

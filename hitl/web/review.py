@@ -96,7 +96,7 @@ def review_layout(max_comment: int) -> ReviewPage:
     """The reviewer's page, inside `demo.route(...)`: the candidate and the decisions in one screen, big targets."""
     view = gr.State(None)
     token = gr.Textbox("", visible=False, elem_id="review-token")
-    gr.Markdown("# 🎨 Review", elem_id="review-title")
+    gr.Markdown("# Review", elem_id="review-title")
     message = gr.Textbox(label="Message", interactive=False, elem_id="review-message", value="Opening the review…")
     with gr.Column(visible=False, elem_id="review-body") as body:
         gr.Markdown(REVIEWER_HELP, elem_id="review-help")

@@ -103,7 +103,7 @@ def download_html(session_hash: str, session: Session) -> str:
         return ""
     url = html.escape(image_url(session_hash, image))
     name = html.escape(download_name(session, image))
-    return f'<a class="hitl-download" href="{url}" download="{name}">⬇ Download</a>' + log_html(session_hash, image)
+    return f'<a class="hitl-download" href="{url}" download="{name}">Download</a>' + log_html(session_hash, image)
 
 
 def cost_html(session: Session, image: Candidate | None, session_hash: str = "") -> str:
