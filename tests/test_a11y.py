@@ -4,10 +4,11 @@ The app runs against the fake OpenAI (conftest's `app_url`); chromium is launche
 test_browser.py (see chromium.py). axe-core is injected into the page and run on the whole
 document at each stage a user goes through: prompt, generating (Cancel on screen, a preview
 shown), review (one candidate, then two with the gallery, a batch of two as a grid, two side by side),
-final, after Start Over (its Undo) and an error message. Both at
-a desktop and a phone viewport. Any "serious" or "critical" violation fails the test; the
-failure lists every stage's findings, the moderate and minor ones included. No control, heading or
-the title may hold an emoji: without a colour-emoji font (this Debian's Chromium has none) it is a box.
+final, after Start Over (its Undo) and an error message. At a desktop and a phone viewport, each in
+light and dark mode (the browser's colour scheme, which Gradio follows). Any "serious" or "critical"
+violation fails the test; the failure lists every stage's findings, the moderate and minor ones included.
+No control, heading or the title may hold an emoji: without a colour-emoji font (this Debian's Chromium
+has none) it is a box. The message box must be in the page's colour scheme (not light pink on dark).
 
 axe-core comes from npm, pinned in scripts/install-test-tools.sh (`npm install --no-save --prefix .ci/node
 axe-core@...`); `HITL_AXE_JS` may point at another axe.min.js. A missing axe skips the test with
@@ -57,10 +58,15 @@ def axe_script() -> Path:
     return path
 
 
-@pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))
+SCHEMES = ("light", "dark")  # the browser's prefers-color-scheme, which Gradio follows (its `dark` class)
+LOOKS = [(viewport, scheme) for viewport in VIEWPORTS for scheme in SCHEMES]
+
+
+@pytest.fixture(params=LOOKS, ids=[f"{viewport}-{scheme}" for viewport, scheme in LOOKS])
 def page(request, browser: Browser):
-    """A new tab at the parametrized viewport, in its own context (a fresh Gradio session)."""
-    context = browser.new_context(**VIEWPORTS[request.param])
+    """A new tab at the parametrized viewport and colour scheme, in its own context (a fresh Gradio session)."""
+    viewport, scheme = request.param
+    context = browser.new_context(**VIEWPORTS[viewport], color_scheme=scheme)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -124,6 +130,16 @@ def axe_violations(page: Page, axe_js: Path) -> list[dict]:
     return page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
 
 
+def lighter_text(box: Locator) -> bool:
+    """Whether the text is lighter than its background (dark mode), by their relative luminance."""
+    return box.evaluate("""(e) => {
+        const style = getComputedStyle(e);
+        const luminance = (css) => css.match(/[\\d.]+/g).slice(0, 3).map(Number)
+            .map((c) => c / 255).map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+            .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+        return luminance(style.color) > luminance(style.backgroundColor); }""")
+
+
 def pictographs(page: Page) -> list[str]:
     """The page's title and the visible names of its controls and headings that hold an emoji (a pictograph):
     without a colour-emoji font, as on this Debian's Chromium, each shows as an empty box."""
@@ -181,6 +197,9 @@ def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake)
     page.goto(app_url)
     expect(prompt_box(page)).to_be_visible()
     expect(button(page, "generate")).to_be_visible()
+    dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    body = expect(page.locator("body"))
+    (body.to_have_class if dark else body.not_to_have_class)(re.compile(r"\bdark\b"))  # Gradio follows the browser
     scan("prompt")
 
     fake.latency = GENERATING_LATENCY
@@ -233,6 +252,7 @@ def test_no_serious_or_critical_axe_violations_at_any_stage(page, app_url, fake)
     expect(message(page)).to_have_value(re.compile("quota"))
     wait_until_idle(page)
     scan("error")
+    assert lighter_text(message(page)) == dark, "the message box is not in the page's colour scheme"
 
     assert not any(emoji.values()), f"emoji where a font may have none: {emoji}"
     failing = {stage: [v for v in violations if v["impact"] in FAILING_IMPACTS] for stage, violations in found.items()}
