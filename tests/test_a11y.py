@@ -299,3 +299,18 @@ def test_a_radio_group_is_one_tab_stop_and_arrow_keys_move_within_it(desktop, ap
     wait_until_idle(desktop)
     desktop.locator("#regenerate-count input:checked").focus()  # in step with Images: 2
     expect_one_tab_stop(desktop, "regenerate-count", "2", "3")
+
+
+def test_a_loading_sign_shows_until_the_app_is_ready(browser, desktop, app_url):
+    """Before Gradio's scripts have arrived (on a slow connection, many seconds) the page is not blank: the
+    sign is in the HTML itself. Without JavaScript the app never comes, so the sign is what shows meanwhile."""
+    context, waiting, _ = new_page(browser, java_script_enabled=False)
+    waiting.goto(app_url)
+    sign = waiting.get_by_role("status")
+    expect(sign).to_be_visible()
+    expect(sign).to_have_text("Loading HITL Image Studio…")
+    context.close()
+
+    desktop.goto(app_url)
+    expect(prompt_box(desktop)).to_be_visible()
+    expect(desktop.locator("#hitl-loading")).to_be_hidden()  # gone once the app is drawn
