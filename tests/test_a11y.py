@@ -314,3 +314,38 @@ def test_a_loading_sign_shows_until_the_app_is_ready(browser, desktop, app_url):
     desktop.goto(app_url)
     expect(prompt_box(desktop)).to_be_visible()
     expect(desktop.locator("#hitl-loading")).to_be_hidden()  # gone once the app is drawn
+
+
+def tab_stops(page: Page, container: str, limit: int = 6) -> list[str]:
+    """The names of the Tab stops inside `container`, in order, from the focused one on."""
+    stops: list[str] = []
+    while len(stops) < limit and page.evaluate("(c) => !!document.activeElement.closest(c)", container):
+        stops.append(page.evaluate("""() => document.activeElement.getAttribute("aria-label")
+            || document.activeElement.textContent.trim()"""))
+        page.keyboard.press("Tab")
+    return stops
+
+
+def test_the_image_toolbar_and_the_tiles_name_what_they_do(desktop, app_url, fake):
+    """Gradio's Download is a link around a button (two Tab stops, a name only through the inner one), and its
+    picture a button for a select event this page does not use. One named stop each; tiles show whole captions."""
+    desktop.goto(app_url)
+    prompt_box(desktop).fill("a lighthouse at dawn")
+    button(desktop, "generate").click()
+    expect(button(desktop, "approve")).to_be_visible()
+    wait_until_idle(desktop)
+    expect_final_image(desktop)
+    toolbar = desktop.locator("#image")
+    expect(toolbar.get_by_role("link", name="Download image", exact=True)).to_be_visible()
+    toolbar.get_by_role("button", name="Fullscreen").focus()
+    assert tab_stops(desktop, "#image") == ["Fullscreen", "Download image"]
+    with desktop.expect_download() as saved:
+        toolbar.get_by_role("link", name="Download image").click()
+    assert saved.value.suggested_filename.endswith(".png")
+
+    button(desktop, "regenerate").click()
+    expect(thumbnails(desktop)).to_have_count(2)
+    wait_until_idle(desktop)
+    for tile in thumbnails(desktop).all():  # the caption as it is cut on the tile, and whole in its tooltip
+        expect(tile).to_have_attribute("title", tile.locator(".caption-label").inner_text().strip())
+    expect(thumbnails(desktop).last).to_have_attribute("title", re.compile(r"^#2 · regenerate of #1 · \$"))

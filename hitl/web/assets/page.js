@@ -83,6 +83,7 @@
         const position = (item.getAttribute("aria-label") || "").match(/\d+ of \d+/);
         const name = caption && position ? `${caption} (thumbnail ${position[0]})` : null;
         if (name && item.getAttribute("aria-label") !== name) item.setAttribute("aria-label", name);
+        if (caption && item.title !== caption) item.title = caption;  // the whole caption, where the tile cuts it
       }
     };
 
@@ -134,7 +135,20 @@
       for (const empty of document.querySelectorAll(".empty[aria-label]:not([role])")) empty.setAttribute("role", "img");
     };
 
-    afterChanges(() => { settle(); markCurrent(); announce(); });
+    // Gradio's image toolbar: its Download is a link around a button, two Tab stops and two names for one
+    // action; the link alone stays, named. The picture itself is a button only for Gradio's select event,
+    // which this page does not use: out of the Tab order. Retired when Gradio's toolbar link is the control.
+    const toolbar = () => {
+      for (const link of document.querySelectorAll("a.download-link:not([aria-label])")) {
+        link.setAttribute("aria-label", "Download image");
+        const inner = link.querySelector("button");
+        inner?.setAttribute("tabindex", "-1");
+        inner?.setAttribute("aria-hidden", "true");
+      }
+      for (const picture of document.querySelectorAll("button:has(> .image-frame):not([tabindex])")) picture.tabIndex = -1;
+    };
+
+    afterChanges(() => { settle(); markCurrent(); announce(); toolbar(); });
   }
 
   // -- Your own pictures: a starting image, and a region painted to change ------------------------------
