@@ -76,7 +76,8 @@ def remix_flow() -> AsyncFlow:
     """The candidate on screen made again from an edited prompt, which the session then goes on with."""
     return _chain(CheckSeen(), CheckStage(action=Action.REMIX),
                   ValidateRequest(text="remix_input", into="remix_prompt", what="prompt"),
-                  MakeRoom(), CheckLimits(), CheckBudget(), GenerateImage(action=Action.REMIX))
+                  CheckRoom(action=Action.REMIX), CheckLimits(), CheckBudget(), MakeRoom(action=Action.REMIX),
+                  GenerateImage(action=Action.REMIX))
 
 
 def select_flow() -> AsyncFlow:
