@@ -225,6 +225,27 @@ def test_error_during_review_keeps_the_image_on_screen(page, app_url, fake):
     expect(main_image(page)).not_to_have_attribute("src", good)
 
 
+def test_feedback_is_kept_when_refine_fails_and_cleared_when_it_succeeds(page, app_url, fake):
+    open_app(page, app_url)
+    generate(page, "a harbour")
+    feedback = page.get_by_label("Feedback", exact=True)
+    feedback.fill("make it night")
+    fake.fail_next("moderation")
+    button(page, "refine").click()
+    expect(message(page)).to_have_value(re.compile("safety system"))
+    wait_until_idle(page)
+    expect(feedback).to_have_value("make it night")  # a failure keeps it, to try again
+
+    button(page, "refine").click()
+    expect(thumbnails(page)).to_have_count(2)
+    wait_until_idle(page)
+    expect(feedback).to_have_value("")  # used: the new candidate's caption holds it
+    page.reload()  # and no draft of it comes back
+    expect(button(page, "approve")).to_be_visible()
+    expect(thumbnails(page)).to_have_count(2)
+    expect(feedback).to_have_value("")
+
+
 # -- d. keyboard ----------------------------------------------------------------------------
 def test_enter_generates_and_shift_enter_adds_a_line(page, app_url, fake):
     open_app(page, app_url)
@@ -444,7 +465,7 @@ def test_keyboard_only_flow_with_visible_focus(page, app_url, fake):
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineWidth")
     assert float(outline.removesuffix("px")) >= 3, outline  # a ring you can see
     page.keyboard.press("Enter")  # Approve
-    download = page.get_by_role("link", name="⬇ Download", exact=True)
+    download = page.get_by_role("link", name="Download", exact=True)
     expect(download).to_be_focused()
     for _ in range(3):  # past the decision log's two links
         page.keyboard.press("Tab")
@@ -459,7 +480,7 @@ def test_the_approved_image_has_a_visible_download_button(page, app_url, fake):
     open_app(page, app_url)
     generate(page, "download me")
     button(page, "approve").click()
-    download = page.get_by_role("link", name="⬇ Download", exact=True)
+    download = page.get_by_role("link", name="Download", exact=True)
     expect(download).to_be_visible()
     box = download.bounding_box()
     assert box["height"] >= 44 and box["width"] >= 44, box

@@ -95,3 +95,10 @@ def test_sessions_keep_no_copy_of_the_page_config_and_deep_links_write_nothing(d
     assert entry._state_ttl
     answer = httpx.get(f"{demo.local_url}gradio_api/deep_link", params={"session_hash": client.session_hash})
     assert answer.status_code == 404 and not list(gradio_temp.rglob("deep_links"))
+
+
+def test_the_loading_sign_goes_before_the_element_gradio_draws_the_app_into(app_url):
+    page = httpx.get(app_url, timeout=10).text
+    assert page.count("<gradio-app") == 1 and page.count('id="hitl-loading"') == 1
+    assert page.index('id="hitl-loading"') < page.index("<gradio-app")
+    assert gradio_internals.with_loading_sign(b"<p>no app here</p>", b"sign") == b"<p>no app here</p>"

@@ -93,6 +93,18 @@ def test_the_decision_log_downloads_as_json_and_markdown_from_the_session(app_ur
         assert httpx.get(f"{app_url}{wrong}", timeout=10).status_code == 404, wrong
 
 
+def test_the_decision_log_is_there_in_review_too(app_url, fake):
+    page = Page(app_url)
+    page.click("generate", "a lighthouse", 1, *OPTIONS)
+    cost = page.result(page.click("refine", "at dusk", *OPTIONS), "cost")
+    as_md = page.http.get(app_url + re.search(r'href="([^"]+\.md)"', cost).group(1))
+    assert as_md.status_code == 200 and "Stage: user_feedback" in as_md.text
+    assert "## #2: refine of #1" in as_md.text and "- Asked: at dusk" in as_md.text and "approved" not in as_md.text
+    approved = page.click("approve")
+    assert "hitl-log" not in page.result(approved, "cost")  # by the Download now, once
+    assert "hitl-log" in page.result(approved, "download")
+
+
 INJECTED = "x\n\n## Approved\n[click](javascript:alert(1)) <img src=x onerror=alert(1)>\n===\n1. forged"
 
 

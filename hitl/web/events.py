@@ -119,7 +119,7 @@ class PageEvents:
         return [page.session, *page.stage_boxes.values(), page.compare_bar, page.cancel, page.undo, page.progress,
                 page.batch, page.show_batch, page.image, page.approve_left, page.beside, page.slider,
                 page.revised_prompt, page.cost, page.gallery, page.compare, page.your_prompt, page.download,
-                page.message, page.prompt, *page.sharing.outputs]
+                page.message, page.prompt, page.feedback, *page.sharing.outputs]
 
     def address(self, request: gr.Request) -> str:
         return client_address(request, self.runtime.settings.proxy_hops)
@@ -271,6 +271,8 @@ class PageEvents:
 
     async def refine(self, feedback, size, quality, background, output_format, api_key, budget, seen,
                      session: Session, request: gr.Request):
+        before = frozenset(c.key for c in self.home(request, session).session.candidates)
+        self.screen(tab_of(request), session).refining = before  # the feedback goes once a new one comes of it
         async for outputs in self.run_job(Action.REFINE, session, request, feedback=feedback, seen=seen_of(seen),
                                           **upstream(size, quality, background, output_format, api_key, budget)):
             yield outputs

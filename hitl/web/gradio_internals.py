@@ -5,8 +5,8 @@ Gradio has no public API for these: reading a session's state outside an event (
 releasing a closed tab's state sooner than Gradio's hour, listing sessions (tests and the bench),
 seeing which session each event runs for (sessions per address), letting a raw REST call leave out
 trailing parameters without its values reaching the log, a per-session state without deep-link
-copies of every block's config, and opening a share tunnel ourselves. Each docstring says what the
-user gains and what upstream change would retire it. Each
+copies of every block's config, opening a share tunnel ourselves, and a loading sign in Gradio's
+HTML page. Each docstring says what the user gains and what upstream change would retire it. Each
 is covered by `tests/test_gradio_internals.py`, which fails loudly when an upgrade moves them.
 Patches that only saved app CPU were removed (about 16 ms per generation with 64 at once, against
 25 s of image latency: bench/results.md, 2026-12-07), since each made every Gradio upgrade a risk.
@@ -104,6 +104,17 @@ def fill_left_out_inputs(blocks) -> None:
         validate(block_fn, inputs)
 
     blocks.validate_inputs = filled
+
+
+def with_loading_sign(page: bytes, sign: bytes) -> bytes:
+    """Gradio's HTML page (its templates/frontend/index.html) with `sign` put before its `<gradio-app>`
+    element, the one the app is drawn into; any other page unchanged.
+
+    Gain: a sign of life on a slow connection, where the page stayed blank white for about 14 s until
+    Gradio's scripts had arrived (`head=` and `css=` reach the page only through those scripts). Retired
+    when Gradio's page shows a loading state of its own, or lets an app add to the HTML it sends."""
+    at = page.find(b"<gradio-app")
+    return page if at < 0 else page[:at] + sign + page[at:]
 
 
 class _NoBlocks:

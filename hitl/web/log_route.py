@@ -1,9 +1,9 @@
 """Serves a session's decision log (JSON or Markdown) from its `gr.State`, like the image route:
 nothing stored, nothing on disk, 404 for a session that is not there.
 
-The link comes with the approved image and names the log by a secret of its own (derived from the
-image's key with a key this process made up, so neither the session hash nor the image's URL can be
-read from it), valid while that image is held."""
+The link comes with an image of the session (the approved one, or in review the one on screen) and names
+the log by a secret of its own (derived from that image's key with a key this process made up, so neither
+the session hash nor the image's URL can be read from it), valid while that image is held."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ FORMATS = {"json": ("application/json", lambda s: json.dumps(history(s), indent=
            "md": ("text/markdown; charset=utf-8", markdown)}
 
 
-def log_url(session_hash: str, approved: Candidate, fmt: str) -> str:
-    """Relative to the page, like the image route's URLs."""
-    secret = hmac.new(_KEY, approved.key.encode(), hashlib.sha256).hexdigest()[:32]
-    return PATH.lstrip("/").format(secret=link(secret, session_hash, approved.held), fmt=fmt)
+def log_url(session_hash: str, anchor: Candidate, fmt: str) -> str:
+    """Relative to the page, like the image route's URLs; `anchor` is an image the session holds."""
+    secret = hmac.new(_KEY, anchor.key.encode(), hashlib.sha256).hexdigest()[:32]
+    return PATH.lstrip("/").format(secret=link(secret, session_hash, anchor.held), fmt=fmt)
 
 
 async def serve_log(secret: str, fmt: str, request: Request) -> Response:

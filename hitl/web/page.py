@@ -36,7 +36,7 @@ CANCEL = "Cancel"
 HISTORY = 20  # prompts kept in the visitor's browser
 KEYS = ("Keys: <kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd> generate · <kbd>A</kbd> approve · "
         "<kbd>R</kbd> regenerate · <kbd>C</kbd> compare · <kbd>←</kbd>/<kbd>→</kbd> candidates · <kbd>Esc</kbd> cancel")
-UNDO = "↩ Undo Start Over"
+UNDO = "Undo Start Over"
 COMPARE = "⇄ Compare two"
 REOPEN = "Back to review"
 COUNTS = list(range(1, MAX_COUNT + 1))
@@ -160,7 +160,7 @@ up to {MAX_UPLOAD_MB} MB and {MAX_SIDE} px a side.</span>
 <div class="hitl-upload-preview" hidden><img alt="Your starting image" id="upload-preview">
 <button type="button" id="upload-remove">Remove image</button></div>
 </div>"""
-PAINT_TOGGLE = '<button type="button" id="paint-toggle" aria-pressed="false">🖌 Paint a region</button>'
+PAINT_TOGGLE = '<button type="button" id="paint-toggle" aria-pressed="false">Paint a region</button>'
 REGION_TOOLS = """<div class="hitl-region" role="group" aria-label="Paint a region to change">
 <label for="brush-size">Brush size</label>
 <input type="range" id="brush-size" min="4" max="160" value="40" aria-label="Brush size in pixels">
@@ -175,7 +175,7 @@ def layout(settings: Settings) -> Page:
     session = gr.State(Session(), time_to_live=settings.session_ttl)
     token = gr.BrowserState("", storage_key="hitl-studio-session")
     history = gr.BrowserState([], storage_key="hitl-studio-prompts")
-    gr.Markdown(f"# 🎨 {TITLE}\n{TAGLINE}", elem_id="title")
+    gr.Markdown(f"# {TITLE}\n{TAGLINE}", elem_id="title")
     if settings.demo:
         gr.Markdown(DEMO_NOTICE, elem_id="demo-notice")
 

@@ -96,7 +96,7 @@ def review_layout(max_comment: int) -> ReviewPage:
     """The reviewer's page, inside `demo.route(...)`: the candidate and the decisions in one screen, big targets."""
     view = gr.State(None)
     token = gr.Textbox("", visible=False, elem_id="review-token")
-    gr.Markdown("# 🎨 Review", elem_id="review-title")
+    gr.Markdown("# Review", elem_id="review-title")
     message = gr.Textbox(label="Message", interactive=False, elem_id="review-message", value="Opening the review…")
     with gr.Column(visible=False, elem_id="review-body") as body:
         gr.Markdown(REVIEWER_HELP, elem_id="review-help")
@@ -299,7 +299,7 @@ def wire_owner(page_events: PageEvents) -> None:
     panel.send.click(owner.send, [panel.minutes, page.session], every, api_name="page_send_review", **QUICK
                      ).then(None, [panel.link], [panel.link], js=ABSOLUTE)
     panel.revoke.click(owner.revoke, [page.session], every, api_name="page_revoke_review", **QUICK)
-    panel.use_request.click(owner.use_request, [page.session], [*every, page.feedback], api_name="page_use_request",
+    panel.use_request.click(owner.use_request, [page.session], every, api_name="page_use_request",
                             **QUICK)
     revoke = gr.Checkbox(False, visible=False, label="Revoke the link")
     api = ReviewEndpoints(page_events.runtime)

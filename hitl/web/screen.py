@@ -18,7 +18,7 @@ import gradio as gr
 from gradio.blocks import Block
 
 from hitl.core.jobs import Job
-from hitl.core.stages import Candidate, Session, Stage
+from hitl.core.stages import Action, Candidate, Session, Stage
 from hitl.core.validation import MAX_COUNT
 from hitl.serving.costs import money
 from hitl.web.components import Linked, gallery_payload, image_payload, slider_payload
@@ -89,26 +89,32 @@ def download_name(session: Session, image: Candidate) -> str:
 DOWNLOAD_CHARS = 48  # of the prompt, in a download's name
 
 
+def log_html(session_hash: str, anchor: Candidate) -> str:
+    """Links to the session's decision log (served from the session), named through `anchor`, an image it holds."""
+    logs = " · ".join(f'<a href="{html.escape(log_url(session_hash, anchor, fmt))}" download>{name}</a>'
+                      for fmt, name in (("md", "Markdown"), ("json", "JSON")))
+    return f'<p class="hitl-log">Decision log: {logs}</p>'
+
+
 def download_html(session_hash: str, session: Session) -> str:
     """Plain links to the approved image's bytes and the decision log (served from the session)."""
     image = session.final_result
     if image is None:
         return ""
     url = html.escape(image_url(session_hash, image))
-    logs = " · ".join(f'<a href="{html.escape(log_url(session_hash, image, fmt))}" download>{name}</a>'
-                      for fmt, name in (("md", "Markdown"), ("json", "JSON")))
     name = html.escape(download_name(session, image))
-    return (f'<a class="hitl-download" href="{url}" download="{name}">⬇ Download</a>'
-            f'<p class="hitl-log">Decision log: {logs}</p>')
+    return f'<a class="hitl-download" href="{url}" download="{name}">Download</a>' + log_html(session_hash, image)
 
 
-def cost_html(session: Session, image: Candidate | None) -> str:
-    """This image's cost and the session's: what OpenAI reported, or in demo mode what it would have cost."""
+def cost_html(session: Session, image: Candidate | None, session_hash: str = "") -> str:
+    """This image's cost and the session's: what OpenAI reported, or in demo mode what it would have cost. In
+    review, with `session_hash`, the decision log so far too (when approved it sits by the Download)."""
     if image is None:
         return ""
     would = "would have cost" if image.estimated else "cost"
     total = f" · this session {'≈ ' if image.estimated else ''}{money(session.spent_usd)}" if session.spent_usd else ""
-    return f'<p class="hitl-cost">This image {would} {money(image.cost)}{total}</p>'
+    log = log_html(session_hash, image) if session_hash and session.stage is Stage.USER_FEEDBACK else ""
+    return f'<p class="hitl-cost">This image {would} {money(image.cost)}{total}</p>{log}'
 
 
 @dataclass
@@ -132,6 +138,7 @@ class Screen:
     note: tuple[str, Any] = ("", None)  # this tab's own message, and the job (or session) it is about
     said: tuple[Any, ...] = ("", None, 0)  # the message's text, the session that said it, and its serial
     tags: tuple[str, ...] = ()  # the classes the message was last given (what it is about, and its serial)
+    refining: frozenset[str] | None = None  # the candidates there when this tab pressed Refine, until it ends
 
     @classmethod
     def of(cls, page: Page, session: Session, session_hash: str, previews_expected: int = 0) -> Screen:
@@ -211,12 +218,16 @@ class Screen:
             page.beside: image_payload(self._linked(session.compared_image)),
             page.slider: part("comparing", slider_payload(self._pair(session))),
             page.progress: progress_html(self._progress(job), job.since if job else 0.0),
-            page.cost: cost_html(session, reviewed),
+            page.cost: cost_html(session, reviewed, self.session_hash),
             page.download: download_html(self.session_hash, session),
             # Always set: a note or a refusal may show whatever the session says. A note stays while
             # what it is about does (the job it refused to interrupt, the session it refused to change).
             page.message: shown_message,
         }
+        if self.refining is not None and job is None:  # this tab's Refine is over
+            if any(c.made_by == Action.REFINE.value and c.key not in self.refining for c in session.candidates):
+                outputs[page.feedback] = ""  # used: it is in the new candidate's caption (a failure keeps it)
+            self.refining = None
         self.shown, self.picture = now, picture
         return outputs
 

@@ -21,6 +21,7 @@ from hitl.web.edge import BodyLimit, CallRate, CompressedPages, closed_routes
 from hitl.web import events as page_events
 from hitl.web.events import PageEvents, client_address, tab_of, wire
 from hitl.web.image_route import image_route
+from hitl.web.loading import LoadingSign
 from hitl.web.log_route import log_route
 from hitl.web.page import TITLE, layout
 from hitl.web.review import PATH as REVIEW_PATH
@@ -39,14 +40,15 @@ def launch_options(settings: Settings) -> dict:
     pool and the watching tabs. The page fetches its images and the decision log from routes that read
     the session itself; Gradio's routes that store or serve files are closed and oversized bodies
     refused unread, an address's calls past a rate refused, and the pages' HTML compressed
-    (`hitl/web/edge.py`); Gradio's public monitoring (an event summary at
-    `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1. Gradio's session store holds
-    as many sessions as the vault (`max_sessions`), each address's bounded by the vault's eviction."""
+    (`hitl/web/edge.py`), with a loading sign in it (`hitl/web/loading.py`); Gradio's public monitoring (an
+    event summary at `/monitoring/summary`) is off unless the owner sets HITL_MONITORING=1. Gradio's session
+    store holds as many sessions as the vault (`max_sessions`), each address's bounded by the vault's eviction."""
     slots = settings.max_concurrent + 16 + page_events.MAX_WATCHES
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": slots,
             "enable_monitoring": settings.monitoring, "state_session_capacity": settings.max_sessions,
             "app_kwargs": {"routes": [image_route(), log_route(), *closed_routes()],
-                           "middleware": [*call_rate(settings), Middleware(BodyLimit), Middleware(CompressedPages)]}}
+                           "middleware": [*call_rate(settings), Middleware(BodyLimit), Middleware(CompressedPages),
+                                          Middleware(LoadingSign)]}}  # the sign goes in before the page is gzipped
 
 
 def call_rate(settings: Settings) -> list[Middleware]:

@@ -83,6 +83,7 @@
         const position = (item.getAttribute("aria-label") || "").match(/\d+ of \d+/);
         const name = caption && position ? `${caption} (thumbnail ${position[0]})` : null;
         if (name && item.getAttribute("aria-label") !== name) item.setAttribute("aria-label", name);
+        if (caption && item.title !== caption) item.title = caption;  // the whole caption, where the tile cuts it
       }
     };
 
@@ -134,7 +135,20 @@
       for (const empty of document.querySelectorAll(".empty[aria-label]:not([role])")) empty.setAttribute("role", "img");
     };
 
-    afterChanges(() => { settle(); markCurrent(); announce(); });
+    // Gradio's image toolbar: its Download is a link around a button, two Tab stops and two names for one
+    // action; the link alone stays, named. The picture itself is a button only for Gradio's select event,
+    // which this page does not use: out of the Tab order. Retired when Gradio's toolbar link is the control.
+    const toolbar = () => {
+      for (const link of document.querySelectorAll("a.download-link:not([aria-label])")) {
+        link.setAttribute("aria-label", "Download image");
+        const inner = link.querySelector("button");
+        inner?.setAttribute("tabindex", "-1");
+        inner?.setAttribute("aria-hidden", "true");
+      }
+      for (const picture of document.querySelectorAll("button:has(> .image-frame):not([tabindex])")) picture.tabIndex = -1;
+    };
+
+    afterChanges(() => { settle(); markCurrent(); announce(); toolbar(); });
   }
 
   // -- Your own pictures: a starting image, and a region painted to change ------------------------------
@@ -372,6 +386,22 @@
     window.addEventListener("resize", sync);
   }
 
+  // -- One Tab stop per radio group: Gradio 6.31 names each radio input on its own ("radio-1", "radio-2", …),
+  // so each is a group of one and a Tab stop. One name per group makes them a native group: Tab enters at the
+  // checked one and leaves, arrow keys move within. Gradio renames them on every change, so this follows.
+  // Retired when Gradio's BaseRadio names its inputs once per group.
+  {
+    const group = (input) => input.closest("fieldset[id], .block[id]")?.id;
+    const regroup = () => {
+      for (const input of document.querySelectorAll("input[type='radio']")) {
+        const name = group(input) && `hitl-${group(input)}`;
+        if (name && input.name !== name) input.name = name;
+      }
+    };
+    new MutationObserver(regroup).observe(document.documentElement, { subtree: true, attributeFilter: ["name"] });
+    afterChanges(regroup);
+  }
+
   // -- Drafts: typed feedback and "what to change there" survive a reload (kept in this browser only,
   // like the recent prompts; the prompt itself is the session's from the click on) -------------------
   {
@@ -384,7 +414,11 @@
     afterChanges(() => {
       for (const [selector, key] of Object.entries(DRAFTS)) {
         const box = $(selector);
-        if (!box || box.dataset.hitlRestored) continue;
+        if (!box) continue;
+        if (box.dataset.hitlRestored) {
+          if (!box.value) localStorage.removeItem(key);  // emptied by the app (a Refine done): no draft left
+          continue;
+        }
         box.dataset.hitlRestored = "1";  // once per box Gradio draws: restoring never fights typing
         const draft = localStorage.getItem(key);
         if (draft && !box.value) {
