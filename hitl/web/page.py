@@ -28,10 +28,11 @@ EXAMPLES = [
     "Studio photo of a ceramic teapot shaped like a sleeping cat",
 ]
 DEMO_NOTICE = (
-    "**Demo mode:** the pictures here are stand-ins drawn on this server, so you can try every step "
-    "for free. To make real images, enter your own OpenAI key under **Advanced**."
+    "<p><strong>Demo mode:</strong> the pictures here are stand-ins drawn on this server, so you can try every "
+    "step for free. To make real images, enter your own OpenAI key under <strong>Advanced</strong>.</p>"
 )
-OWNER_HINT = "Running this app yourself? Set `OPENAI_API_KEY` (a Space secret or an environment variable)."
+OWNER_HINT = ("<p>Running this app yourself? Set <code>OPENAI_API_KEY</code> (a Space secret or an environment "
+              "variable).</p>")
 CANCEL = "Cancel"
 HISTORY = 20  # prompts kept in the visitor's browser
 KEYS = ("Keys: <kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd> generate · <kbd>A</kbd> approve · "
@@ -175,9 +176,9 @@ def layout(settings: Settings) -> Page:
     session = gr.State(Session(), time_to_live=settings.session_ttl)
     token = gr.BrowserState("", storage_key="hitl-studio-session")
     history = gr.BrowserState([], storage_key="hitl-studio-prompts")
-    gr.Markdown(f"# {TITLE}\n{TAGLINE}", elem_id="title")
+    gr.HTML(f"<h1>{TITLE}</h1>\n<p>{TAGLINE}</p>", elem_id="title")
     if settings.demo:
-        gr.Markdown(DEMO_NOTICE, elem_id="demo-notice")
+        gr.HTML(DEMO_NOTICE, elem_id="demo-notice")
 
     with gr.Row(equal_height=False, elem_id="workspace"):
         with gr.Column(scale=2, min_width=320, elem_id="controls"):
@@ -205,12 +206,12 @@ def layout(settings: Settings) -> Page:
                     budget = gr.Number(0, label="Session budget in US$ (0: none)", minimum=0, step=0.05,
                                        elem_id="budget")
                     if settings.demo:
-                        gr.Markdown(OWNER_HINT, elem_classes="owner-hint")
+                        gr.HTML(OWNER_HINT, elem_classes="owner-hint")
                 gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
 
             # Review: what acts on the picture first, in one screen beside it (below it on a phone).
             with gr.Column(visible=False, elem_id="stage-review") as review_stage:
-                gr.Markdown("## Review", elem_classes="stage-title")
+                gr.HTML("<h2>Review</h2>", elem_classes="stage-title")
                 with gr.Row(elem_id="review-actions"):
                     approve = gr.Button("Approve", variant="primary", min_width=96, elem_id="approve")
                     regenerate = gr.Button("Regenerate", min_width=96, elem_id="regenerate")
@@ -235,7 +236,7 @@ def layout(settings: Settings) -> Page:
                 gr.HTML(f'<p class="hitl-keys">{KEYS}</p>', elem_id="keys")  # what the page's script listens for
 
             with gr.Column(visible=False, elem_id="stage-final") as final_stage:
-                gr.Markdown("## Approved ✓", elem_classes="stage-title")
+                gr.HTML("<h2>Approved ✓</h2>", elem_classes="stage-title")
                 download = gr.HTML("", elem_id="download")
                 reopen = gr.Button(REOPEN, variant="secondary", elem_id="reopen")
                 start_over = gr.Button("Start Over", variant="secondary", elem_id="start-over")
@@ -260,7 +261,7 @@ def layout(settings: Settings) -> Page:
                         approve_compared = gr.Button("Approve right", variant="primary", min_width=96,
                                                      elem_id="approve-right")
                         end_compare = gr.Button("Stop comparing", min_width=96, elem_id="end-compare")
-                    gr.Markdown(COMPARING, elem_classes="compare-note")
+                    gr.HTML(COMPARING, elem_classes="compare-note")
                     with gr.Accordion("Wipe slider", open=False, elem_id="wipe"):
                         slider = MemoryImageSlider(label="Side by side", interactive=False, visible=False,
                                                    height=400, elem_id="slider")

@@ -96,10 +96,10 @@ def review_layout(max_comment: int) -> ReviewPage:
     """The reviewer's page, inside `demo.route(...)`: the candidate and the decisions in one screen, big targets."""
     view = gr.State(None)
     token = gr.Textbox("", visible=False, elem_id="review-token")
-    gr.Markdown("# Review", elem_id="review-title")
+    gr.HTML("<h1>Review</h1>", elem_id="review-title")
     message = gr.Textbox(label="Message", interactive=False, elem_id="review-message", value="Opening the review…")
     with gr.Column(visible=False, elem_id="review-body") as body:
-        gr.Markdown(REVIEWER_HELP, elem_id="review-help")
+        gr.HTML(f"<p>{REVIEWER_HELP}</p>", elem_id="review-help")
         # The picture and the two decisions in one screen: side by side on a desktop, stacked on a phone
         # (the columns wrap below their min_width; assets/review.css sizes the picture to fit).
         with gr.Row(elem_id="review-workspace"):
