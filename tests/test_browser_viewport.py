@@ -176,3 +176,18 @@ def test_paint_a_region_from_the_grid_brings_the_marked_one_up_to_paint_on(brows
         in_view(page, page.locator("#paint-canvas"))
         in_view(page, page.locator("#paint-toggle"))
         not_scrolled(page)  # in view at the top of the page, not brought there by a scroll
+
+
+@pytest.mark.parametrize("size", ["1280x720", "phone"])
+def test_the_accordions_arrows_are_inside_their_boxes(browser, app_url, size):
+    with tab(browser, size) as page:
+        open_app(page, app_url)
+        arrows = page.locator("button.label-wrap .icon")
+        expect(arrows.first).to_be_visible()
+        for arrow in arrows.all():
+            if not arrow.is_visible():
+                continue
+            box = arrow.bounding_box()
+            block = arrow.locator("xpath=ancestor::*[contains(@class, 'block')][1]").bounding_box()
+            assert box and block, (box, block)
+            assert block["x"] <= box["x"] and box["x"] + box["width"] <= block["x"] + block["width"], (box, block)
