@@ -67,7 +67,7 @@ def send_for_review(owner: Page) -> str:
     """The owner opens Send for review and sends: the absolute link shown once."""
     owner.locator("#send-review").get_by_text("Send for review").first.click()  # the panel's header
     button(owner, "send-review-link").click()
-    link = owner.locator("#review-link").locator("textarea, input")
+    link = owner.get_by_role("textbox", name="Review link", exact=True)  # named, though its label names the copy button
     expect(link).to_have_value(re.compile(r"^http://[^#]+/review#[\w-]{43}$"))
     return link.input_value()
 

@@ -133,6 +133,9 @@
       const status = $("#status");
       if (status && status.getAttribute("role") !== "alert") status.setAttribute("role", "alert");
       for (const empty of document.querySelectorAll(".empty[aria-label]:not([role])")) empty.setAttribute("role", "img");
+      // Gradio puts a textbox's copy button inside its <label>, which then names the button, not the box.
+      const link = $("#review-link textarea, #review-link input");
+      if (link && !link.hasAttribute("aria-label")) link.setAttribute("aria-label", "Review link");
     };
 
     // Gradio's image toolbar: its Download is a link around a button, two Tab stops and two names for one
