@@ -93,3 +93,16 @@ def test_by_address_lets_go_of_the_addresss_own_oldest_then_everyones():
     assert used.use("a2", "B") == []  # used again from another address: now counted there
     assert used.use("c1", "C") == ["b1"]  # four in all: everyone's least recently used goes
     assert used.oldest() == "a3" and len(used) == 3
+
+
+def test_a_click_before_the_page_load_arrives_keeps_its_work_in_the_tabs_session():
+    """A quick Enter on a slow connection reaches the server before the page's load event: the home it
+    made (and the job on it) is the one the page load then opens, under a token of its own."""
+    vault = SessionVault(ttl=60)
+    early = vault.untold("tab-1", Session(), now=0)
+    early.set(Session(stage=Stage.USER_FEEDBACK, input_used_by_process="typed fast"), now=1)
+    token, home = vault.open("", "tab-1", Session(), now=2)
+    assert home is early and len(vault) == 1
+    assert vault.open(token, "tab-2", Session(), now=3)[1] is early  # a reload finds it by that token
+    other, fresh = vault.open("", "tab-1", Session(), now=4)  # adopted once: a told home is never taken again
+    assert fresh is not early and other != token

@@ -81,6 +81,7 @@ class ByAddress:
 class _Kept:
     home: Home
     tabs: dict[str, None] = field(default_factory=dict)  # the newest tabs (Gradio session hashes) showing it
+    untold: bool = False  # made for a tab's events before its page load: its token was never handed out
 
 
 class SessionVault:
@@ -105,9 +106,7 @@ class SessionVault:
         digest = token_digest(token) if isinstance(token, str) and token else ""
         kept = self._kept.get(digest)
         if kept is None or not isinstance(token, str):  # a kept home is only ever found by its token
-            token = secrets.token_urlsafe(32)
-            digest = token_digest(token)
-            kept = self._kept[digest] = _Kept(Home(session, now))
+            token, digest, kept = self._new(tab, session, now)
         kept.tabs[tab] = None
         while len(kept.tabs) > MAX_TABS:  # a tab reloaded again and again: forget the oldest
             oldest = next(iter(kept.tabs))
@@ -118,6 +117,31 @@ class SessionVault:
         for gone in self._used.use(digest, address):  # counted against the address that opens it now
             self._evict(gone)
         return token, kept.home
+
+    def _new(self, tab: str, session: Session, now: float) -> tuple[str, str, _Kept]:
+        """A new token: for the home this tab's first click made before its page load arrived (a quick
+        Enter on a slow connection), whose token was never handed out, so its work stays the tab's own;
+        else for a new home of `session`."""
+        token = secrets.token_urlsafe(32)
+        digest = token_digest(token)
+        early = self._tabs.get(tab, "")
+        kept = self._kept.get(early)
+        if kept is not None and kept.untold:
+            del self._kept[early]
+            self._used.forget(early)
+            kept.untold = False
+        else:
+            kept = _Kept(Home(session, now))
+        self._kept[digest] = kept
+        return token, digest, kept
+
+    def untold(self, tab: str, session: Session, now: float, address: str = "") -> Home:
+        """A home for a tab whose events come before its page load (a click faster than the page's load
+        event) or without one (gradio_client): no token is handed out for it; the tab's page load, if
+        it comes, adopts it (`open`)."""
+        _, home = self.open(None, tab, session, now, address)
+        self._kept[self._tabs[tab]].untold = True
+        return home
 
     def home(self, tab: str) -> Home | None:
         """The home a tab's events act on (None for a tab that never loaded the page: gradio_client)."""

@@ -126,10 +126,11 @@ class PageEvents:
 
     def home(self, request: gr.Request, shown: Session) -> Home:
         """The session's home: the one the browser's token named at page load, or one of this tab's own
-        (a client of the page's events that never loaded the page)."""
+        (a click before the page load arrived, which the page load then adopts; or a client of the page's
+        events that never loads the page)."""
         tab = tab_of(request)
-        return self.runtime.vault.home(tab) or self.runtime.vault.open(
-            None, tab, shown, time.monotonic(), self.address(request))[1]
+        return self.runtime.vault.home(tab) or self.runtime.vault.untold(tab, shown, time.monotonic(),
+                                                                         self.address(request))
 
     def screen(self, tab: str, shown: Session) -> Screen:
         screen = self.screens.get(tab)

@@ -248,8 +248,8 @@ class ReviewEndpoints:
         link revokes the last). With `revoke` true, the link stops working and the answer is empty."""
         tab = tab_of(request)
         now = time.monotonic()
-        home = self.runtime.vault.home(tab) or self.runtime.vault.open(
-            None, tab, session, now, client_address(request, self.runtime.settings.proxy_hops))[1]
+        home = self.runtime.vault.home(tab) or self.runtime.vault.untold(
+            tab, session, now, client_address(request, self.runtime.settings.proxy_hops))
         if revoke:
             self.runtime.desk.revoke(home)
             return ""
