@@ -12,6 +12,7 @@ from gradio_client import Client
 from helpers import Page, Watch, wait_until
 
 from hitl.core.review import INVALID
+from hitl.web import events as page_events
 
 OPTIONS = (1, "auto", "auto", "auto", "png", "", 0)  # count, size, quality, background, format, key, budget
 
@@ -183,3 +184,17 @@ def test_a_reviewer_waits_for_an_api_owners_generation_and_watches_it(app_url, f
     decisions = owner.predict(api_name="/history")["decisions"]
     assert not [d for d in decisions if d["decision"] == "approved"]
     assert len(reviewer.predict(token, api_name="/review_view")["candidates"]) == 2
+
+
+def test_a_link_revoked_before_the_reviewers_watch_began_shows_as_not_valid(app_url, fake, monkeypatch):
+    """On a busy server the review page's watch may start after the owner revoked: it draws the page as it
+    is then, rather than wait for the next change (or its idle ping, made an hour here)."""
+    monkeypatch.setattr(page_events, "WATCH_PING", 3600.0)
+    owner = owner_in_review(app_url)
+    token = send_for_review(owner)
+    reviewer = Reviewer(app_url)
+    reviewer.open(token)
+    owner.click("revoke-review")
+    watch = reviewer.watch_review()
+    wait_until(lambda: streamed(watch, INVALID) and watch.ended)
+    watch.close()

@@ -192,6 +192,11 @@ class ReviewEvents:
         if view is None:
             return
         tab, version = tab_of(request), view.home.version
+        # Drawn once more as it is now: what changed between the page load and this watch (a new candidate,
+        # a revoked link) would otherwise wait for the next change.
+        yield self.render(view if view.session is not None else None, tab)
+        if view.session is None:
+            return
         async with aclosing(self.events.changes(request, view.home, lambda: version)) as changes:
             async for changed in changes:  # one more tab's watch: the page's caps and release count it
                 if view.session is None:  # revoked or expired: shown as not valid, and the watch ends
