@@ -58,8 +58,7 @@ class Endpoints:
             return after
         job = home.start(action, inputs.get("count", 1), lambda stop: run(
             action, home.session, self.runtime, request, thumbnails=True, stop=stop, **inputs))
-        if job is None or job.task is None:
-            return replace(home.session, error_message=BUSY)
+        assert job is not None and job.task is not None  # not busy: checked above, with no await between
         try:
             await asyncio.shield(job.task)
         except asyncio.CancelledError:

@@ -105,13 +105,11 @@ class CompressedPages:
     200 KB here, a third of a first visit), went uncompressed: on a slow connection, seconds of a
     blank page."""
 
-    PAGES = ("/", "/review")  # the app's page and the reviewer's (hitl/web/review.py's PATH)
-
-    def __init__(self, app: ASGIApp):
-        self.app, self.gzip = app, GZipMiddleware(app)
+    def __init__(self, app: ASGIApp, pages: tuple[str, ...]):
+        self.app, self.gzip, self.pages = app, GZipMiddleware(app), pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        page = scope["type"] == "http" and scope["path"] in self.PAGES
+        page = scope["type"] == "http" and scope["path"] in self.pages
         await (self.gzip if page else self.app)(scope, receive, send)
 
 

@@ -47,7 +47,8 @@ def launch_options(settings: Settings) -> dict:
     return {"css": CSS, "head": HEAD, "run_history": False, "max_threads": slots,
             "enable_monitoring": settings.monitoring, "state_session_capacity": settings.max_sessions,
             "app_kwargs": {"routes": [image_route(), log_route(), *closed_routes()],
-                           "middleware": [*call_rate(settings), Middleware(BodyLimit), Middleware(CompressedPages),
+                           "middleware": [*call_rate(settings), Middleware(BodyLimit),
+                                          Middleware(CompressedPages, pages=("/", f"/{REVIEW_PATH}")),
                                           Middleware(LoadingSign)]}}  # the sign goes in before the page is gzipped
 
 
