@@ -226,6 +226,11 @@ class CheckBudget(AsyncNode):
         return None
 
 
+# The actions whose calls send the candidate on screen along (GenerateImage), and so hold it while they run
+# (in_flight).
+SENDS_SCREEN = frozenset({Action.REFINE, Action.EDIT_REGION, Action.REMIX})
+
+
 class GenerateImage(AsyncNode):
     """Asks the image backend for `count` new candidates at once; used by every generating action.
 
@@ -238,14 +243,14 @@ class GenerateImage(AsyncNode):
 
     async def prep_async(self, shared):
         refining = self.action in (Action.REFINE, Action.EDIT_REGION)
-        remixing = self.action is Action.REMIX  # the one on screen, made again from the edited prompt
+        remixing = self.action is Action.REMIX  # its instruction is the edited prompt
         candidates, selected = shared["candidates"], shared["selected"]
         on_screen = candidates[selected] if 0 <= selected < len(candidates) else None
         own = shared.get("upload") if self.action is Action.GENERATE else None  # the user's own picture
         request = ImageRequest(
             prompt=_prompt(shared),
             options=shared["options"],
-            previous=on_screen if refining or remixing else own,
+            previous=on_screen if self.action in SENDS_SCREEN else own,
             feedback=shared.get("feedback", "") if refining else "",
             variant=shared["made"],
             mask=shared.get("mask") if self.action is Action.EDIT_REGION else None,
@@ -413,7 +418,7 @@ def in_flight(shared, action: Action, count: int) -> int:
     if action is Action.GENERATE:
         own = _decoded_size(shared.get("upload_input"))
         return own + int(count * SENT_COPIES * own)
-    if action in (Action.REFINE, Action.EDIT_REGION, Action.REMIX):  # a stored response may fall back to it
+    if action in SENDS_SCREEN:  # a stored response may fall back to the picture
         candidates, selected = shared["candidates"], shared["selected"]
         sent = len(candidates[selected].image) if 0 <= selected < len(candidates) else 0
         if action is Action.EDIT_REGION:
