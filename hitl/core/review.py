@@ -104,6 +104,7 @@ class Reviewer:
     digest: str
     desk: ReviewDesk
     picked: str = ""  # the key of the candidate the reviewer looks at ("": the owner's on screen)
+    shown: int = -1  # the home's version this reviewer's page last drew (its watch draws what came after)
 
     @classmethod
     def open(cls, desk: ReviewDesk, token, now: float | None = None) -> Reviewer | None:

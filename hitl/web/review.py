@@ -156,6 +156,7 @@ class ReviewEvents:
             return {page.view: None, page.message: gr.update(value=INVALID, visible=True),
                     page.body: gr.update(visible=False), page.image: None, page.gallery: [], page.progress: "",
                     page.caption: ""}
+        view.shown = view.home.version
         job, candidate = view.home.job, self.looked_at(view, session)
         deciding = session.stage is Stage.USER_FEEDBACK and job is None
         drawing = [(job.previews[s].candidate, "ready" if job.previews[s].ready else "drawing…")
@@ -191,19 +192,14 @@ class ReviewEvents:
         a revoked or expired link is shown as not valid at once, and the watch ends."""
         if view is None:
             return
-        tab, version = tab_of(request), view.home.version
-        # Drawn once more as it is now: what changed between the page load and this watch (a new candidate,
-        # a revoked link) would otherwise wait for the next change.
-        yield self.render(view if view.session is not None else None, tab)
-        if view.session is None:
-            return
-        async with aclosing(self.events.changes(request, view.home, lambda: version)) as changes:
+        tab = tab_of(request)
+        # From the version the page last drew, as a page's watch does: what changed between the page load and
+        # this watch's start (a new candidate, a revoked link) is drawn at once.
+        async with aclosing(self.events.changes(request, view.home, lambda: view.shown)) as changes:
             async for changed in changes:  # one more tab's watch: the page's caps and release count it
                 if view.session is None:  # revoked or expired: shown as not valid, and the watch ends
                     yield self.render(None, tab)
                     return
-                if changed:
-                    version = view.home.version
                 yield self.render(view, tab) if changed else gr.skip()
 
     def pick(self, view: Reviewer | None, event: gr.SelectData, request: gr.Request) -> dict:
