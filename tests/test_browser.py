@@ -555,10 +555,15 @@ def test_recent_prompts_are_offered_and_can_be_cleared(page, app_url, fake):
         button(page, "discard").click()
         expect(generate_button(page)).to_be_visible()
     page.reload()
+    expect(prompt_box(page)).to_have_value("second prompt")  # the page load is in: the session's prompt is back
+    generate(page, "third prompt")  # after a reload: the kept prompts are added to, not replaced
+    button(page, "discard").click()
+    expect(generate_button(page)).to_be_visible()
+    page.reload()
     recent = page.get_by_label("Recent prompts")
     recent.click()
-    expect(page.get_by_role("option")).to_have_count(2)
-    expect(page.get_by_role("option").first).to_contain_text("second prompt")  # newest first
+    expect(page.get_by_role("option")).to_have_count(3)
+    expect(page.get_by_role("option").first).to_contain_text("third prompt")  # newest first
     page.get_by_role("option", name="first prompt").click()
     expect(prompt_box(page)).to_have_value("first prompt")
     button(page, "forget").click()

@@ -163,3 +163,40 @@ def test_typed_feedback_survives_a_reload_in_review(context, app_url, fake):
     page.reload()
     generate(page, "and a new one")
     expect(page.get_by_label("Feedback", exact=True)).to_have_value("")
+
+
+# The page's own load event held back, as on a slow connection: the first queue call a page sends is its load.
+HOLD_THE_PAGE_LOAD = """(() => {
+  const fetch = window.fetch;
+  let held = false;
+  window.fetch = async (...args) => {
+    if (!held && String(args[0]?.url ?? args[0]).includes("/queue/join")) {
+      held = true;
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+    }
+    return fetch(...args);
+  };
+})();"""
+
+
+def test_a_quick_enter_after_a_reload_works_in_the_browsers_session(context, app_url, fake):
+    """Generate pressed before a reloaded page's load arrives carries the browser's token: the work is its
+    session's, so Approve acts on it and the next reload still shows it."""
+    page = context.new_page()
+    open_app(page, app_url)
+    generate(page, "the session before")
+    button(page, "discard").click()
+    expect(generate_button(page)).to_be_visible()
+    context.add_init_script(HOLD_THE_PAGE_LOAD)
+    page.reload()
+    prompt_box(page).fill("typed before the page load")
+    generate_button(page).click()
+    expect(button(page, "approve")).to_be_visible()
+    wait_until_idle(page)
+    shown = image_origin(page, expect_final_image(page))
+    assert shown[0] == "typed before the page load"
+    page.reload()  # the session is the one the browser's token names: it holds the new candidate
+    expect(button(page, "approve")).to_be_visible()
+    assert image_origin(page, expect_final_image(page)) == shown
+    button(page, "approve").click()
+    expect(page.locator("#stage-final")).to_be_visible()

@@ -95,6 +95,17 @@ def test_by_address_lets_go_of_the_addresss_own_oldest_then_everyones():
     assert used.oldest() == "a3" and len(used) == 3
 
 
+def test_a_click_before_the_page_load_carrying_a_kept_token_acts_in_that_session():
+    """A reloaded page's quick Enter carries the browser's token: its work goes to the session the page
+    load then opens, not to a home of its own that the page load would leave behind."""
+    vault = SessionVault(ttl=60)
+    token, kept = vault.open("", "tab-1", Session(), now=0)
+    assert vault.untold("tab-2", Session(), now=1, token=token) is kept
+    assert vault.open(token, "tab-2", Session(), now=2)[1] is kept and len(vault) == 1
+    stranger = vault.untold("tab-3", Session(), now=3, token="made-up")  # a token not kept: a home of its own
+    assert stranger is not kept and vault.open("made-up", "tab-3", Session(), now=4)[1] is stranger
+
+
 def test_a_click_before_the_page_load_arrives_keeps_its_work_in_the_tabs_session():
     """A quick Enter on a slow connection reaches the server before the page's load event: the home it
     made (and the job on it) is the one the page load then opens, under a token of its own."""

@@ -1,6 +1,6 @@
 """A session that survives a reload or a lost connection.
 
-The browser keeps only an unguessable token (`gr.BrowserState`); the session itself stays in this
+The browser keeps only an unguessable token (in its localStorage); the session itself stays in this
 server's memory, never on disk, for its time to live after it was last used. A reloaded tab that
 presents the token gets the same session back; a wrong or expired token gets a fresh one, never
 someone else's. Tabs presenting the same token share one `Home` (`hitl/core/jobs.py`): the session, the
@@ -135,10 +135,13 @@ class SessionVault:
         self._kept[digest] = kept
         return token, digest, kept
 
-    def untold(self, tab: str, session: Session, now: float, address: str = "") -> Home:
+    def untold(self, tab: str, session: Session, now: float, address: str = "", token: str = "") -> Home:
         """A home for a tab whose events come before its page load (a click faster than the page's load
-        event) or without one (gradio_client): no token is handed out for it; the tab's page load, if
-        it comes, adopts it (`open`)."""
+        event) or without one (gradio_client): the home the browser's token names, if kept, which its page
+        load will open too; else one whose token is not handed out, which the tab's page load, if it
+        comes, adopts (`open`)."""
+        if isinstance(token, str) and token and token_digest(token) in self._kept:
+            return self.open(token, tab, session, now, address)[1]
         _, home = self.open(None, tab, session, now, address)
         self._kept[self._tabs[tab]].untold = True
         return home

@@ -54,6 +54,40 @@ def upstream(size, quality, background, output_format, api_key, budget) -> dict:
     return {"options": options, "api_key": (api_key or "").strip() or None, "budget": max(0.0, float(budget or 0))}
 
 
+# The browser keeps the key back to its session and its last prompts in plain localStorage: the page load
+# and Generate read them there, and they are written back when the server changes them. (gr.BrowserState did this with
+# 23.5 KiB of CryptoJS on every first visit, encrypting with a secret the page itself carried.)
+KEPT = {"token": "hitl-studio-session", "prompts": "hitl-studio-prompts"}
+
+
+def recalled(name: str) -> str:
+    """A script expression: what this browser kept as KEPT[name] (null when nothing, or storage is blocked,
+    as in some private windows: the page then works as a fresh visit each time)."""
+    read = f'JSON.parse(localStorage.getItem("{KEPT[name]}"))'
+    return f"(() => {{ try {{ return {read}; }} catch {{ return null; }} }})()"
+
+
+RECALL = f"""(token, prompts, session) => {{
+  const key = {recalled("token")}, kept = {recalled("prompts")};
+  return [typeof key === "string" ? key : "", Array.isArray(kept) ? kept : [], session];
+}}"""
+
+
+def keep(name: str) -> str:
+    """A change event's script that writes its component's value to the browser's storage, as KEPT[name]."""
+    return f'(value) => {{ try {{ localStorage.setItem("{KEPT[name]}", JSON.stringify(value)); }} catch {{}} }}'
+
+
+def forgotten(name: str) -> str:
+    """An event's script that lets go of what the browser kept as KEPT[name]."""
+    return f'() => {{ try {{ localStorage.removeItem("{KEPT[name]}"); }} catch {{}} }}'
+
+
+def kept_prompts(history: object, limit: int) -> list[str]:
+    """The prompts among what the browser kept (it may hold anything), each cut to the prompt's limit."""
+    return [p[:limit] for p in (history if isinstance(history, list) else []) if isinstance(p, str)][:HISTORY]
+
+
 def run(action: Action, session: Session, runtime: Runtime, request: gr.Request | None, **inputs):
     return run_action(action, session, runtime, client_ip=client_address(request, runtime.settings.proxy_hops),
                       **inputs)
@@ -124,13 +158,12 @@ class PageEvents:
     def address(self, request: gr.Request) -> str:
         return client_address(request, self.runtime.settings.proxy_hops)
 
-    def home(self, request: gr.Request, shown: Session) -> Home:
-        """The session's home: the one the browser's token named at page load, or one of this tab's own
-        (a click before the page load arrived, which the page load then adopts; or a client of the page's
-        events that never loads the page)."""
+    def home(self, request: gr.Request, shown: Session, token: str = "") -> Home:
+        """The session's home: the one the browser's token named at page load, or for a click before the
+        page load arrived, the one the token it carries names (`SessionVault.untold`)."""
         tab = tab_of(request)
         return self.runtime.vault.home(tab) or self.runtime.vault.untold(tab, shown, time.monotonic(),
-                                                                         self.address(request))
+                                                                         self.address(request), token)
 
     def screen(self, tab: str, shown: Session) -> Screen:
         screen = self.screens.get(tab)
@@ -150,12 +183,12 @@ class PageEvents:
         return {**screen.show(home.session, home.job, note), **self.sharing.outputs(home, screen.session_hash)}
 
     async def run_job(self, action: Action, shown: Session, request: gr.Request, prompt: str | None = None,
-                      **inputs):
+                      token: str = "", **inputs):
         """Start `action` as the session's job and show it on this tab until it ends. The job is the
         session's: if this tab goes (a reload, a closed tab, a lost connection) it runs on, and every
         page of the session watches it."""
         tab = tab_of(request)
-        home, screen = self.home(request, shown), self.screen(tab, shown)
+        home, screen = self.home(request, shown, token), self.screen(tab, shown)
         count = inputs.get("count", 1)
         count = count if isinstance(count, int) and 1 <= count <= MAX_COUNT else 1
         draft = None
@@ -232,20 +265,21 @@ class PageEvents:
         if gone is not None:
             gone.set()
 
-    def resume(self, token: str, history: list, session: Session, request: gr.Request):
+    def resume(self, token: str, history: object, session: Session, request: gr.Request):
         """Page load: the session this browser's token names (a reload loses nothing), or a new token;
         and the visitor's recent prompts in the picker."""
         tab = tab_of(request)
         token, home = self.runtime.vault.open(token, tab, session, time.monotonic(), self.address(request))
         self.forget_tab(tab)
         outputs = self.render(self.screen(tab, session), home) if home.session is not session else {}
-        prompts = [p for p in history or [] if isinstance(p, str)][:HISTORY]
+        prompts = kept_prompts(history, self.runtime.settings.max_prompt_chars)
         return {**outputs, self.page.token: token, self.page.recent: gr.update(choices=prompts, value=None)}
 
     async def generate(self, prompt, count, size, quality, background, output_format, api_key, budget, history,
-                       image, session: Session, request: gr.Request):
+                       image, token, session: Session, request: gr.Request):
         remembered: dict = {}
-        async for outputs in self.run_job(Action.GENERATE, session, request, prompt=prompt, task_input=prompt,
+        async for outputs in self.run_job(Action.GENERATE, session, request, prompt=prompt, token=token,
+                                          task_input=prompt,
                                           count=count, upload_input=image,
                                           **upstream(size, quality, background, output_format, api_key, budget)):
             # Remembered as the job starts, in the browser that asked: a reload mid-generation keeps it too.
@@ -256,13 +290,14 @@ class PageEvents:
             else:
                 yield outputs
 
-    def remembered(self, prompt: str, history: list | None) -> dict:
+    def remembered(self, prompt: str, history: object) -> dict:
         """The prompt on top of the visitor's history (text only, in their browser), and the picker."""
-        history = [prompt, *(p for p in history or [] if isinstance(p, str) and p != prompt)][:HISTORY]
+        kept = kept_prompts(history, self.runtime.settings.max_prompt_chars)
+        history = [prompt, *(p for p in kept if p != prompt)][:HISTORY]
         return {self.page.history: history, self.page.recent: gr.update(choices=history, value=None)}
 
     def forget(self):
-        return {self.page.history: [], self.page.recent: gr.update(choices=[], value=None)}
+        return {self.page.recent: gr.update(choices=[], value=None)}
 
     async def regenerate(self, count, size, quality, background, output_format, api_key, budget,
                          session: Session, request: gr.Request):
@@ -367,13 +402,18 @@ WATCHES_PER_ADDRESS = 100  # one address's tabs (a whole office behind one NAT),
 WATCH_PING = 15.0  # s: an idle watch yields nothing this often, so Gradio notices a closed tab and frees its slot
 
 
+def held(name: str) -> str:
+    """A script expression: what the page's script holds as `name` (page.js's window.hitlStudio): a picked
+    picture or a painted mask as a data: URL, so the bytes travel in the queue's JSON and never through
+    Gradio's upload route, which writes files; or what the tab shows, `seen`."""
+    return f"(window.hitlStudio?.{name}() ?? '')"
+
+
 def handing_over(inputs: list, sources: dict) -> str:
-    """An event's js=: its input values, with each component of `sources` given what the page's script
-    holds (a picked picture or a painted mask as a data: URL, so the bytes travel in the queue's JSON and
-    never through Gradio's upload route, which writes files; what the tab shows, `seen`). Gradio hands
-    js= the inputs' values followed by the outputs'; only the inputs go on."""
-    given = " ".join(f"values[{inputs.index(component)}] = window.hitlStudio?.{source}() ?? '';"
-                     for component, source in sources.items())
+    """An event's js=: its input values, with each component of `sources` given the value of its script
+    expression (`held`, `recalled`). Gradio hands js= the inputs' values followed by the outputs'; only the
+    inputs go on."""
+    given = " ".join(f"values[{inputs.index(component)}] = {source};" for component, source in sources.items())
     return f"(...values) => {{ values = values.slice(0, {len(inputs)}); {given} return values; }}"
 
 
@@ -387,19 +427,23 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
                                  concurrency_limit=None)
     every = events.outputs()
     demo.load(events.resume, [page.token, page.history, page.session], [page.token, page.recent, *every],
-              api_name="page_resume", **quick
+              api_name="page_resume", js=RECALL, **quick
               ).then(events.watch, [page.session], every, api_name="page_watch", **quick)
+    page.token.change(None, [page.token], None, js=keep("token"))  # in the browser only
+    page.history.change(None, [page.history], None, js=keep("prompts"))
     page.recent.input(None, [page.recent], [page.prompt], js="(picked) => picked ?? ''")  # in the browser only
-    page.forget.click(events.forget, None, [page.history, page.recent], api_name="page_forget", **quick)
+    page.forget.click(events.forget, None, [page.recent], api_name="page_forget", js=forgotten("prompts"), **quick)
 
     def on(triggers, fn, inputs, api_name, more=(), sources=None):
         gr.on(triggers, fn, inputs, [*events.outputs(), *more], api_name=api_name,
               js=handing_over(inputs, sources) if sources else None, **quick)
 
-    seen = {page.seen: "seen"}
-    generate_inputs = [page.prompt, page.count, *page.options, page.history, page.upload, page.session]
+    seen = {page.seen: held("seen")}
+    # Generate can come before the page load (a quick Enter): it carries what the browser kept itself.
+    generate_inputs = [page.prompt, page.count, *page.options, page.history, page.upload, page.token, page.session]
     on([page.generate.click, page.prompt.submit], events.generate, generate_inputs, "page_generate",
-       [page.history, page.recent], {page.upload: "upload"})
+       [page.history, page.recent],
+       {page.upload: held("upload"), page.history: recalled("prompts"), page.token: recalled("token")})
     on([page.regenerate.click], events.regenerate, [page.regenerate_count, *page.options, page.session],
        "page_regenerate")
     on([page.refine.click, page.feedback.submit], events.refine,
@@ -408,7 +452,7 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
        [page.your_prompt, page.regenerate_count, *page.options, page.seen, page.session], "page_remix", sources=seen)
     on([page.edit_region.click, page.region_instruction.submit], events.edit_region,
        [page.region_instruction, *page.options, page.mask, page.seen, page.session], "page_edit_region",
-       sources={page.mask: "mask", **seen})
+       sources={page.mask: held("mask"), **seen})
     on([page.approve.click, page.approve_left.click], events.approve, [page.seen, page.session], "page_approve",
        sources=seen)
     on([page.approve_compared.click], events.approve_compared, [page.seen, page.session],

@@ -6,6 +6,7 @@ on screen after an event is `hitl/web/screen.py`'s business.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import gradio as gr
@@ -51,8 +52,8 @@ class Page:
     """The page's components by name; `session` is the visitor's `gr.State`."""
 
     session: gr.State
-    token: gr.BrowserState  # the visitor's browser keeps the key back to its session…
-    history: gr.BrowserState  # …and its last prompts (text only)
+    token: gr.Textbox  # hidden: the key back to the session, which this browser keeps (events.py's KEPT)…
+    history: gr.JSON  # …hidden too: the browser's last prompts (text only)
     message: gr.Textbox  # the one message of the last action (errors and refusals), a live region
     # initial_input
     prompt_stage: gr.Column
@@ -171,11 +172,18 @@ then say what to change there.</p>
 </div>"""
 
 
+def examples_html() -> str:
+    """Prompts to start from, as buttons that fill the prompt box (page.js): what `gr.Examples` does,
+    without its dataset's chunks on a first visit."""
+    buttons = "".join(f'<button type="button" class="hitl-example">{html.escape(text)}</button>' for text in EXAMPLES)
+    return f'<div role="group" aria-labelledby="examples-label"><p id="examples-label">Try one</p>{buttons}</div>'
+
+
 def layout(settings: Settings) -> Page:
     """Build the page inside the current `gr.Blocks`; returns its components."""
     session = gr.State(Session(), time_to_live=settings.session_ttl)
-    token = gr.BrowserState("", storage_key="hitl-studio-session")
-    history = gr.BrowserState([], storage_key="hitl-studio-prompts")
+    token = gr.Textbox("", visible=False)
+    history = gr.JSON([], visible=False)
     gr.HTML(f"<h1>{TITLE}</h1>\n<p>{TAGLINE}</p>", elem_id="title")
     if settings.demo:
         gr.HTML(DEMO_NOTICE, elem_id="demo-notice")
@@ -207,7 +215,7 @@ def layout(settings: Settings) -> Page:
                                        elem_id="budget")
                     if settings.demo:
                         gr.HTML(OWNER_HINT, elem_classes="owner-hint")
-                gr.Examples(EXAMPLES, inputs=prompt, label="Try one")
+                gr.HTML(examples_html(), elem_id="examples")
 
             # Review: what acts on the picture first, in one screen beside it (below it on a phone).
             with gr.Column(visible=False, elem_id="stage-review") as review_stage:

@@ -154,6 +154,16 @@
     afterChanges(() => { settle(); markCurrent(); announce(); toolbar(); });
   }
 
+  // -- Prompts to start from ("Try one"): a click puts the example in the prompt box, to edit or generate --
+  document.addEventListener("click", (event) => {
+    const example = event.target.closest?.("#examples .hitl-example");
+    const box = $("#prompt textarea");
+    if (!example || !box) return;
+    box.value = example.textContent;
+    box.dispatchEvent(new Event("input", { bubbles: true }));  // Gradio's own value follows
+    box.focus();
+  });
+
   // -- Your own pictures: a starting image, and a region painted to change ------------------------------
   // Files are read here (FileReader) into data: URLs, and the painted region is exported here as a mask;
   // the Generate and Edit region events' js= takes them as input values (window.hitlStudio), so the bytes
