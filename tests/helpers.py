@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -50,17 +51,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+LAUNCH_ATTEMPTS = 3
+# What a launch on a busy machine may run into, and a new launch on a new port gets past: Gradio's start-up
+# check (five HEAD requests to the app, or to its Node server with SSR, a connection refused ending them at
+# once) gives up with this ValueError; or the free port was taken by another process before Gradio bound it.
+RETRIED_LAUNCH = ("When localhost is not accessible", "Cannot find empty port")
+
+
 def start_app(launch: dict | None = None, **overrides):
     """The real app, launched on a free loopback port as app.py launches it (plus `launch`);
-    returns its Blocks."""
+    returns its Blocks. Launched again, up to LAUNCH_ATTEMPTS times, when the launch fails for a reason
+    in RETRIED_LAUNCH."""
     from hitl.serving.config import load_settings
     from hitl.web.ui import build_demo, launch_options
 
     settings = load_settings(**overrides)
-    demo = build_demo(settings)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                quiet=True, **launch_options(settings), **(launch or {}))
-    return demo
+    for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+        demo = build_demo(settings)
+        try:
+            demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                        quiet=True, **launch_options(settings), **(launch or {}))
+        except (ValueError, OSError) as exc:
+            shut_down(demo)
+            if attempt == LAUNCH_ATTEMPTS or not any(reason in str(exc) for reason in RETRIED_LAUNCH):
+                raise
+            continue
+        return demo
+    raise AssertionError("unreachable")
+
+
+def shut_down(demo) -> None:
+    """A launch that failed halfway: its server, and its Node server if it started one."""
+    demo.close(verbose=False)
+    node = getattr(demo, "node_process", None)
+    if node is not None and node.poll() is None:
+        node.terminate()
+        try:
+            node.wait(10)
+        except subprocess.TimeoutExpired:
+            node.kill()
 
 
 def image_b64(result) -> str | None:

@@ -84,7 +84,8 @@ def test_good_and_blank_settings_are_taken(monkeypatch):
 
 def test_the_app_refuses_to_start_on_a_bad_setting_and_says_which():
     env = {"PATH": "/usr/bin:/bin", "HITL_PARTIAL_IMAGES": "4", "GRADIO_ANALYTICS_ENABLED": "False"}
-    done = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, encoding="utf-8",
+                          timeout=120)
     assert done.returncode != 0
     assert done.stderr.strip() == ("* HITL Image Studio cannot start: HITL_PARTIAL_IMAGES=4 is not allowed: it must be "
                                    "a whole number from 0 to 3 (OpenAI's partial_images; 0 turns previews off).")

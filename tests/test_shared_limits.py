@@ -252,11 +252,21 @@ def test_a_cancelled_command_does_not_answer_the_next_one(redis_url):
     as the next command's on the counters' pooled connections."""
     counters = RedisCounters(connect(redis_url), 2, 60.0)
 
+    async def unblocked() -> None:
+        """Until the server blocks no client: the BLPOP's reply (nil) is sent, or its connection was dropped."""
+        watcher, deadline = connect(redis_url), time.monotonic() + 10
+        try:
+            while (await watcher.info("clients"))["blocked_clients"]:
+                assert time.monotonic() < deadline, "the BLPOP is still blocked"
+                await asyncio.sleep(0.05)
+        finally:
+            await watcher.aclose()
+
     async def scenario():
         await counters.add_spend(0.25, DAY)
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(counters.redis.blpop(["nothing-here"], 0.5), 0.1)
-        await asyncio.sleep(0.6)  # the blocked command's reply (nil) has arrived by now
+        await unblocked()
         return await counters.spent(DAY), await counters.take("203.0.113.7", 1000.0)
 
     assert run(scenario()) == (pytest.approx(0.25), 0.0)

@@ -47,7 +47,7 @@ def test_runtime_requirements_are_pinned_and_installed():
 
 # -- what the Space gets (scripts/space_tree.py, run by .github/workflows/sync-space.yml) --------------
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, encoding="utf-8", check=True).stdout
 
 
 def test_the_space_commit_is_heads_files_without_any_binary_one(tmp_path):
@@ -57,7 +57,7 @@ def test_the_space_commit_is_heads_files_without_any_binary_one(tmp_path):
 
     def space_commit() -> str:
         return subprocess.run([sys.executable, str(ROOT / "scripts/space_tree.py")], cwd=clone, capture_output=True,
-                              text=True, check=True).stdout.strip()
+                              encoding="utf-8", check=True).stdout.strip()
 
     commit = space_commit()
     assert space_commit() == commit  # the same HEAD, the same commit: a re-run pushes nothing new

@@ -37,7 +37,7 @@ def test_a_tool_on_path_is_found(monkeypatch):
 
 def collected(*args: str) -> set[str]:
     answer = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, encoding="utf-8", timeout=120)
     return {line for line in answer.stdout.splitlines() if "::" in line}
 
 

@@ -1,6 +1,7 @@
 """Zero disk for pictures users send: a starting image and a painted mask travel as data: URLs inside the
-queue's JSON, and no byte of them lands in GRADIO_TEMP_DIR, the temp folder, or any file the process holds
-open, whichever way they come (gradio_client against the fake, demo mode, the page's own events)."""
+queue's JSON, and no byte of them lands in GRADIO_TEMP_DIR, the temp folder (the test's own while it runs),
+or any file the process holds open, whichever way they come (gradio_client against the fake, demo mode,
+the page's own events)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from gradio_client import Client
 from helpers import MESSAGE, Page, data_url
 from PIL import Image, PngImagePlugin
@@ -40,15 +42,28 @@ def traces(data: bytes, marker: str) -> list[bytes]:
     return [marker.encode(), text[start * 4 // 3: start * 4 // 3 + 40]]
 
 
+@pytest.fixture
+def temp_dir(tmp_path, monkeypatch) -> Path:
+    """The temp folder of this process (the app runs in it) while the test runs: a folder of the test's own,
+    so the test scans only that, never the machine's shared /tmp, where other processes' files come and go."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    assert Path(tempfile.gettempdir()) == folder
+    return folder
+
+
 def files_written_since(folders: list[Path], since: float) -> list[Path]:
     found = []
     for folder in folders:
-        for path in folder.rglob("*"):
-            try:
-                if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 64 * 1024 * 1024:
-                    found.append(path)
-            except OSError:  # another process's file, gone meanwhile or not ours to read
-                continue
+        for root, _, names in os.walk(folder):  # a folder gone meanwhile is skipped (os.walk ignores the error)
+            for name in names:
+                path = Path(root, name)
+                try:
+                    if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < 64 * 1024 * 1024:
+                        found.append(path)
+                except OSError:  # gone meanwhile
+                    continue
     return found
 
 
@@ -76,7 +91,7 @@ def holding(paths: list[Path], needles: list[bytes]) -> list[Path]:
     return hits
 
 
-def test_no_byte_of_an_upload_or_a_mask_reaches_the_disk(client, fake, demo_url, app_url, gradio_temp):
+def test_no_byte_of_an_upload_or_a_mask_reaches_the_disk(client, fake, demo_url, app_url, gradio_temp, temp_dir):
     since = time.time() - 1
     marker = "hitl-zero-disk-" + secrets.token_hex(24)
     picture = marked_png((96, 72), marker)
@@ -101,13 +116,13 @@ def test_no_byte_of_an_upload_or_a_mask_reaches_the_disk(client, fake, demo_url,
     assert messages[-1]["success"], messages[-1]
     assert len(fake.requests) == 3 and all(r.body["tools"][0]["action"] == "edit" for r in fake.requests)
 
-    written = files_written_since([gradio_temp, Path(tempfile.gettempdir())], since)
+    written = files_written_since([gradio_temp, temp_dir], since)
     assert holding(written, needles) == []
     assert holding(open_files(), needles) == []
     assert [p for p in written if gradio_temp in p.parents] == []  # nothing at all, pictures or not
 
 
-def test_gradio_routes_that_store_or_serve_files_are_closed(app_url, gradio_temp):
+def test_gradio_routes_that_store_or_serve_files_are_closed(app_url, gradio_temp, temp_dir):
     """Gradio's upload route would store an anonymous file under GRADIO_TEMP_DIR and its file route serve
     it back to anyone: both answer 404, and nothing lands on disk."""
     since = time.time() - 1
@@ -126,7 +141,7 @@ def test_gradio_routes_that_store_or_serve_files_are_closed(app_url, gradio_temp
             assert httpx.get(f"{app_url}{route}", timeout=30).status_code == 404, route
     finally:
         planted.unlink()
-    written = files_written_since([gradio_temp, Path(tempfile.gettempdir())], since)
+    written = files_written_since([gradio_temp, temp_dir], since)
     assert holding(written, [marker.encode()]) == []
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
-from gradio import networking, state_holder
+from gradio import Blocks, networking, state_holder
 from gradio.components import State
 
 
@@ -137,7 +137,7 @@ class LeanSessionState(state_holder.SessionState):
     has no deep-link button."""
 
     def __init__(self, blocks):
-        super().__init__(_NoBlocks(blocks))
+        super().__init__(cast(Blocks, _NoBlocks(blocks)))  # all of a Blocks that SessionState reads
 
     def __setitem__(self, key: int, value: Any) -> None:
         """As Gradio's, without building the block's config: a `gr.State`'s value (with its time to
