@@ -20,11 +20,22 @@ from hitl.web.ui import build_demo, launch_options
 ON_SPACES = os.environ.get("SYSTEM") == "spaces"
 
 
+def port(text: str) -> int:
+    """--port as GRADIO_SERVER_PORT is checked: a port outside 1-65535 stops here, named, not in Gradio."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not allowed: it must be a whole number from 1 to 65535")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Human-in-the-loop image generation (Gradio + PocketFlow).")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to listen on (0.0.0.0 for your network; default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=number_setting("GRADIO_SERVER_PORT", 7860, int, 1, 65535),
+    parser.add_argument("--port", type=port, default=number_setting("GRADIO_SERVER_PORT", 7860, int, 1, 65535),
                         help="port to listen on (default 7860)")
     parser.add_argument("--share", action="store_true",
                         help="also open a temporary public link (anyone with it uses your key)")

@@ -184,6 +184,17 @@ def test_cached_input_and_split_output_are_priced_at_their_own_rates():
     assert table.cost(Usage.of_images(bare), DEFAULT_RESPONSES_MODEL, DEFAULT_IMAGE_MODEL) == pytest.approx(dearest)
 
 
+def test_an_image_whose_tool_usage_is_omitted_has_no_price_rather_than_the_text_models():
+    """`Response.tool_usage` "can be omitted when tool usage is unavailable" (the SDK): the image's own
+    tokens are then unknown, and the text model's few cents alone must not pass for what it cost."""
+    text = ResponseUsage(input_tokens=500, input_tokens_details={"cached_tokens": 0, "cache_write_tokens": 0},
+                         output_tokens=50, output_tokens_details={"reasoning_tokens": 0}, total_tokens=550)
+    table = PriceTable.load()
+    for response in (SimpleNamespace(usage=text, tool_usage=None), SimpleNamespace(usage=text)):
+        assert Usage.of_response(response) is None
+        assert table.cost(Usage.of_response(response), DEFAULT_RESPONSES_MODEL, DEFAULT_IMAGE_MODEL) is None
+
+
 def test_a_price_file_with_a_row_missing_a_rate_is_refused(tmp_path):
     broken = {**PRICES, "models": {"gpt-image-2": {"text_input": 5.0, "image_output": 30.0}}}
     path = tmp_path / "prices.json"

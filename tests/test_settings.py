@@ -90,3 +90,23 @@ def test_the_app_refuses_to_start_on_a_bad_setting_and_says_which():
     assert done.stderr.strip() == ("* HITL Image Studio cannot start: HITL_PARTIAL_IMAGES=4 is not allowed: it must be "
                                    "a whole number from 0 to 3 (OpenAI's partial_images; 0 turns previews off).")
     assert "running at" not in done.stdout
+
+
+def test_the_port_is_checked_from_the_environment_and_the_command_line(monkeypatch, capsys):
+    """GRADIO_SERVER_PORT (read by app.py, not config.py) and --port: a port outside 1-65535 stops the app
+    at start-up with the variable or option named, before Gradio is asked to listen on it."""
+    import app
+
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "99999")
+    with pytest.raises(SystemExit) as refused:
+        app.main([])
+    assert refused.value.code == ("* HITL Image Studio cannot start: GRADIO_SERVER_PORT=99999 is not allowed: "
+                                  "it must be a whole number from 1 to 65535.")
+    monkeypatch.delenv("GRADIO_SERVER_PORT")
+    for bad in ("70000", "0", "http"):
+        with pytest.raises(SystemExit) as refused:
+            app.parse_args(["--port", bad])
+        assert refused.value.code == 2
+        assert f"argument --port: {bad} is not allowed: it must be a whole number from 1 to 65535" in \
+            capsys.readouterr().err
+    assert app.parse_args(["--port", "8080"]).port == 8080

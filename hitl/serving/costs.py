@@ -35,11 +35,13 @@ class Usage:
 
     @classmethod
     def of_response(cls, response) -> Usage | None:
-        """From a Responses API `Response`: `usage` (the text model) and `tool_usage.image_gen`."""
+        """From a Responses API `Response`: `usage` (the text model) and `tool_usage.image_gen`. Without
+        the image tool's usage (the SDK: "can be omitted when tool usage is unavailable") the image's own
+        cost is unknown, and the text model's few tokens alone would pass for its price: None."""
         text, tool = getattr(response, "usage", None), getattr(getattr(response, "tool_usage", None), "image_gen", None)
-        if text is None and tool is None:
+        image = cls.of_images(tool)
+        if image is None:
             return None
-        image = cls.of_images(tool) or cls()
         return cls(**{**image.__dict__,
                       "text_input": getattr(text, "input_tokens", 0) or 0,
                       "text_cached": getattr(getattr(text, "input_tokens_details", None), "cached_tokens", 0) or 0,
