@@ -366,7 +366,7 @@ def test_download_gives_the_approved_image_bytes(page, app_url, fake):
     download = download_info.value
     with open(download.path(), "rb") as saved:
         assert saved.read() == image_bytes(page, src)
-    assert download.suggested_filename.endswith(".png")
+    assert download.suggested_filename == "download-me-1.png"  # named after the prompt and the number
 
 
 # -- g. one action at a time, progress, selection, undo, keyboard, phone (issue 13) ----------------

@@ -158,6 +158,10 @@ def test_the_page_updates_the_estimate_when_the_number_of_images_changes(app_url
     settings = load_settings()
     worst = settings.prices.estimate("auto", "auto", settings.image_model)
     assert f"≈ {money(4 * worst)} for 4 images ({money(worst)} each)" in shown
+    # In review, beside "Images per Regenerate or Remix", the same for what the next click makes.
+    shown = page.result(page.fire("regenerate-count", "change", "auto", "high", 3), "regenerate-estimate")
+    high = settings.prices.estimate("auto", "high", settings.image_model)
+    assert f"≈ {money(3 * high)} for 3 images ({money(high)} each)" in shown
 
 
 def test_cached_input_and_split_output_are_priced_at_their_own_rates():

@@ -41,7 +41,8 @@ def test_first_image_switches_the_stage_and_shows_the_revised_prompt(page):
     after = Session(stage=Stage.USER_FEEDBACK, input_used_by_process="a kite", candidates=[IMAGE], selected=0)
     outputs = Screen.of(page, Session(), "abc").show(after)
     assert outputs[page.session] is after
-    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))  # the final image by URL
+    # By URL, and saved as its prompt and number.
+    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc", "a-kite-1"))
     assert outputs[page.prompt_stage] == gr.update(visible=False)
     assert outputs[page.review_stage] == gr.update(visible=True)
     assert page.final_stage not in outputs  # unchanged: left out
@@ -108,7 +109,7 @@ def test_the_end_of_a_run_replaces_the_preview_and_settles_the_message(page):
     screen.show(before, running(1, Preview(0, Candidate.from_b64("UFJF"))))
     failed = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE], selected=0, error_message="Blocked.")
     outputs = screen.show(failed)
-    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
+    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc", "hitl-image-1"))
     assert outputs[page.message] == gr.update(visible=True, value="Blocked.")
     assert screen.show(before, running())[page.message] == gr.update(visible=False, value="")
     assert screen.show(before)[page.message] == gr.update(visible=False, value="")
@@ -127,7 +128,7 @@ def test_cancel_restores_the_picture_whatever_was_streamed(page):
     screen = Screen.of(page, session, "abc")
     screen.show(session, running(1, Preview(0, Candidate.from_b64("UFJF"))))
     outputs = screen.show(session)
-    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc"))
+    assert outputs[page.image] == image_payload(Linked(IMAGE, "abc", "hitl-image-1"))
     assert outputs[page.cancel] == gr.update(visible=False, value=CANCEL)
 
 
@@ -188,7 +189,7 @@ def test_several_images_each_get_a_tile_with_their_preview(page):
     done = Session(stage=Stage.USER_FEEDBACK, candidates=[IMAGE, third], selected=1)
     outputs = screen.show(done)
     assert captions(outputs, page) == captions(outputs, page, page.batch) == ["#1", "#2 · on screen"]
-    assert outputs[page.image] == image_payload(Linked(third, "abc"))  # still hidden: the grid is the picture
+    assert outputs[page.image] == image_payload(Linked(third, "abc", "hitl-image-2"))  # hidden: the grid is the picture
 
 
 def test_a_batch_shows_as_a_grid_until_one_is_focused_and_a_new_batch_is_a_grid_again(page):
@@ -217,10 +218,10 @@ def test_comparing_shows_the_two_next_to_each_other_each_with_its_approve_and_ma
     outputs = screen.show(comparing)
     assert outputs[page.compare_bar] == gr.update(visible=True)
     assert page.image not in outputs  # the one on screen stays, on the left
-    assert outputs[page.beside] == image_payload(Linked(IMAGE, "abc"))  # the other on the right
+    assert outputs[page.beside] == image_payload(Linked(IMAGE, "abc", "hitl-image-1"))  # the other on the right
     assert outputs[page.approve_left] == gr.update(visible=True, value="Approve left")
-    assert outputs[page.slider] == gr.update(visible=True, value=slider_payload((Linked(other, "abc"),
-                                                                                   Linked(IMAGE, "abc"))))
+    pair = (Linked(other, "abc", "hitl-image-2"), Linked(IMAGE, "abc", "hitl-image-1"))
+    assert outputs[page.slider] == gr.update(visible=True, value=slider_payload(pair))
     assert outputs[page.compare]["visible"] is False
     assert captions(outputs, page) == ["#1 · beside it", "#2 · regenerate of #1 · on screen"]
     outputs = screen.show(reviewing)

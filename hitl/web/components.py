@@ -29,6 +29,7 @@ class Linked:
 
     candidate: Candidate
     session_hash: str
+    name: str = "hitl-image"  # what the image toolbar's Download saves it as, without the extension
 
     @property
     def url(self) -> str:
@@ -41,7 +42,7 @@ def _image_data(url: str, mime: str, stem: str) -> ImageData:
 
 def _image(value: Candidate | Linked | None) -> ImageData | None:
     if isinstance(value, Linked):
-        return _image_data(value.url, value.candidate.mime, "hitl-image")
+        return _image_data(value.url, value.candidate.mime, value.name)
     if value is not None and value.released:
         return _image_data(PLACEHOLDER_URL, PLACEHOLDER_MIME, "hitl-image")
     return None if value is None else _image_data(value.data_url, value.mime, "hitl-image")  # encoded per answer

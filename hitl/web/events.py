@@ -464,9 +464,10 @@ def wire(demo: gr.Blocks, page: Page, runtime: Runtime, settings: Settings) -> P
     on([page.show_batch.click], events.show_batch, [page.session], "page_show_batch")
     on([page.compare.click], events.compare, [page.seen, page.session], "page_compare", sources=seen)
     on([page.end_compare.click], events.end_compare, [page.session], "page_end_compare")
-    gr.on([page.size.change, page.quality.change, page.count.change], events.estimate,
-          [page.size, page.quality, page.count], page.estimate,
-          api_name="page_estimate", **quick)
+    for count, estimate, name in ((page.count, page.estimate, "page_estimate"),
+                                  (page.regenerate_count, page.regenerate_estimate, "page_regenerate_estimate")):
+        gr.on([page.size.change, page.quality.change, count.change], events.estimate,
+              [page.size, page.quality, count], estimate, api_name=name, **quick)
     for one, other in ((page.count, page.regenerate_count), (page.regenerate_count, page.count)):  # in the browser
         one.input(None, [one], [other], js="(n) => n")
     page.cancel.click(events.cancel, [page.session], None, api_name="page_cancel", **quick)

@@ -77,6 +77,7 @@ class Page:
     approve: gr.Button
     regenerate: gr.Button
     regenerate_count: gr.Radio  # images per Regenerate (kept in step with `count` in the browser)
+    regenerate_estimate: gr.HTML  # what they cost, as `estimate` for Generate
     feedback: gr.Textbox
     refine: gr.Button
     discard: gr.Button
@@ -240,6 +241,7 @@ def layout(settings: Settings) -> Page:
                 edit_region = gr.Button("Edit region", elem_id="edit-region")
                 regenerate_count = gr.Radio(COUNTS, value=1, label="Images per Regenerate or Remix",
                                             elem_id="regenerate-count")
+                regenerate_estimate = gr.HTML(estimate_html(settings, "auto", "auto"), elem_id="regenerate-estimate")
                 discard = gr.Button("Start Over", variant="secondary", size="sm", elem_id="discard")
                 gr.HTML(f'<p class="hitl-keys">{KEYS}</p>', elem_id="keys")  # what the page's script listens for
 
@@ -291,7 +293,7 @@ def layout(settings: Settings) -> Page:
         estimate=estimate, size=size, quality=quality, background=background, output_format=output_format,
         api_key=api_key, budget=budget,
         review_stage=review_stage, your_prompt=your_prompt, remix=remix, approve=approve, regenerate=regenerate,
-        regenerate_count=regenerate_count,
+        regenerate_count=regenerate_count, regenerate_estimate=regenerate_estimate,
         feedback=feedback, refine=refine,
         discard=discard, final_stage=final_stage, download=download, reopen=reopen, start_over=start_over,
         cancel=cancel, progress=progress, batch=batch, show_batch=show_batch, image=image, approve_left=approve_left,

@@ -73,17 +73,21 @@ def progress_html(text: str, since: float = 0.0) -> str:
             f'data-since="{int(since * 1000)}"></span></div>')
 
 
-def download_name(session: Session, image: Candidate) -> str:
-    """What a download is saved as: the prompt's first words and the image's number ("glass-lighthouse-3.png"),
-    so a folder of approved images says what each is. Word characters only: safe on every OS."""
+def download_stem(session: Session, image: Candidate) -> str:
+    """What a download is saved as, without its extension: the prompt's first words and the image's number
+    ("glass-lighthouse-3"), so a folder of approved images says what each is. Word characters only: safe on
+    every OS."""
     words = ""
     for word in re.findall(r"[^\W_]+", session.input_used_by_process.lower()):
         if len(words) + len(word) >= DOWNLOAD_CHARS:
             break
         words = f"{words}-{word}" if words else word
     number = next((n for n, candidate in enumerate(session.candidates, 1) if candidate.key == image.key), None)
-    stem = "-".join(str(part) for part in (words or "hitl-image", number) if part)
-    return f"{stem}.{image.mime.split('/')[-1]}"
+    return "-".join(str(part) for part in (words or "hitl-image", number) if part)
+
+
+def download_name(session: Session, image: Candidate) -> str:
+    return f"{download_stem(session, image)}.{image.mime.split('/')[-1]}"
 
 
 DOWNLOAD_CHARS = 48  # of the prompt, in a download's name
@@ -190,7 +194,8 @@ class Screen:
             return gr.update(visible=now[key], value=value) if now[key] != was[key] else value
 
         if picture is not self.picture or now["image"] != was["image"]:
-            outputs[page.image] = part("image", image_payload(picture if shown_preview else self._linked(picture)))
+            shown = picture if shown_preview else self._linked(session, picture)
+            outputs[page.image] = part("image", image_payload(shown))
         if session.prompt_draft != self.prompt:  # another tab asked for it, or a reload brings it back
             outputs[page.prompt] = self.prompt = session.prompt_draft
         if (session.input_used_by_process, session.stage) != self.remix_prompt:
@@ -215,7 +220,7 @@ class Screen:
                 0 if running else len(batch)))),
             page.show_batch: part("show_batch", SHOW_BATCH),
             page.approve_left: part("comparing", "Approve left"),
-            page.beside: image_payload(self._linked(session.compared_image)),
+            page.beside: image_payload(self._linked(session, session.compared_image)),
             page.slider: part("comparing", slider_payload(self._pair(session))),
             page.progress: progress_html(self._progress(job), job.since if job else 0.0),
             page.cost: cost_html(session, reviewed, self.session_hash),
@@ -249,7 +254,8 @@ class Screen:
 
     def _pair(self, session: Session) -> tuple[Linked | None, Linked | None] | None:
         beside = session.compared_image
-        return None if beside is None else (self._linked(session.shown_image), self._linked(beside))
+        return None if beside is None else (self._linked(session, session.shown_image), self._linked(session, beside))
 
-    def _linked(self, picture: Candidate | None) -> Linked | None:
-        return None if picture is None else Linked(picture, self.session_hash)
+    def _linked(self, session: Session, picture: Candidate | None) -> Linked | None:
+        """A picture the page fetches by URL, saved as `download_name` by the image toolbar's Download."""
+        return None if picture is None else Linked(picture, self.session_hash, download_stem(session, picture))
