@@ -31,8 +31,8 @@ class FailingBackend:
         raise self.exc
 
 
-def run(action: Action, session: Session, backend=None, **inputs) -> dict:
-    shared = to_shared(session, settings=SETTINGS, counters=MemoryCounters(100, 3600), client_ip="a", now=0.0,
+def run(action: Action, session: Session, backend=None, settings=SETTINGS, **inputs) -> dict:
+    shared = to_shared(session, settings=settings, counters=MemoryCounters(100, 3600), client_ip="a", now=0.0,
                        backend=backend or DemoBackend(SETTINGS), on_start=lambda: None,
                        on_partial=lambda *_, **__: None, wall_now=0.0, today=TODAY, **{"budget": 0, **inputs})
     asyncio.run(FLOWS[action]().run_async(shared))
@@ -104,6 +104,15 @@ def test_session_limit_refuses_with_the_wait():
     asyncio.run(FLOWS[Action.GENERATE]().run_async(shared))
     assert shared["error_message"] == "Generation limit reached. Try again in 50 s."
     assert not shared["candidates"]
+
+
+def test_a_session_budget_with_no_price_for_the_image_model_refuses_rather_than_never_counting():
+    unpriced = load_settings(api_key=None, session_limit=100, ip_limit=100, image_model="someone-elses-model")
+    backend = FailingBackend(AssertionError("must not be called"))
+    shared = run(Action.GENERATE, Session(), backend, unpriced, task_input="a kite", options={}, budget=1.0)
+    assert shared["error_message"].startswith("No price is known for this image model") and backend.calls == 0
+    shared = run(Action.GENERATE, Session(), None, unpriced, task_input="a kite", options={}, budget=0)
+    assert shared["error_message"] == "" and len(shared["candidates"]) == 1  # no budget: it goes
 
 
 def test_select_and_approve_any_candidate():

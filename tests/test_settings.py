@@ -73,6 +73,15 @@ def test_a_price_file_missing_a_rate_is_refused_by_name(monkeypatch, tmp_path):
         load_settings()
 
 
+def test_a_daily_budget_for_a_model_with_no_price_is_refused(monkeypatch):
+    """Nothing would ever count against it: what a call costs is priced from the model's row."""
+    monkeypatch.setenv("HITL_IMAGE_MODEL", "someone-elses-model")
+    assert load_settings().daily_budget_usd == 0  # no budget: fine
+    monkeypatch.setenv("HITL_DAILY_BUDGET_USD", "5")
+    with pytest.raises(SettingError, match=r"^HITL_DAILY_BUDGET_USD=5 .*=someone-elses-model.*no price"):
+        load_settings()
+
+
 def test_good_and_blank_settings_are_taken(monkeypatch):
     for name, value in {"HITL_PARTIAL_IMAGES": "3", "HITL_STORE_RESPONSES": "Yes", "HITL_REQUEST_TIMEOUT": "2.5",
                         "HITL_API_STYLE": "Images", "HITL_SESSION_LIMIT": " ", "HITL_REDIS_URL": "redis://r:6379/1"}.items():

@@ -199,14 +199,18 @@ class CheckBudget(AsyncNode):
 
     async def prep_async(self, shared):
         settings, options = shared["settings"], shared["options"]
-        each = settings.prices.estimate(options.size, options.quality, settings.image_model, _prompt(shared)) or 0.0
+        each = settings.prices.estimate(options.size, options.quality, settings.image_model, _prompt(shared))
         daily = 0.0 if shared.get("own_key") else settings.daily_budget_usd
         count = shared.get("count", 1)
-        return (shared["spent_usd"], shared.get("budget") or 0.0, each * count, count, daily, shared["counters"],
+        estimate = None if each is None else each * count
+        return (shared["spent_usd"], shared.get("budget") or 0.0, estimate, count, daily, shared["counters"],
                 shared["today"])
 
     async def exec_async(self, prep_res):
         spent, budget, estimate, count, daily, counters, today = prep_res
+        if budget > 0 and estimate is None:  # nothing would ever count against it
+            return ("No price is known for this image model, so a session budget cannot be kept. Set it to 0 "
+                    "under Advanced to go on without one.")
         try:
             if daily > 0 and await counters.spent(today) >= daily:
                 return ("Today's budget for this app's OpenAI key is spent. Enter your own OpenAI key under "

@@ -165,4 +165,13 @@ def load_settings(**overrides) -> Settings:
         log_level=_choice("HITL_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), fold=str.upper),
         monitoring=_flag("HITL_MONITORING", False),
     )
+    _priced(settings)
     return Settings(**{**settings.__dict__, **overrides}) if overrides else settings
+
+
+def _priced(settings: Settings) -> None:
+    """A daily budget counts what the image model's calls cost: with no price for that model, none would count."""
+    if settings.daily_budget_usd > 0 and settings.prices.estimate("auto", "auto", settings.image_model) is None:
+        raise SettingError(f"HITL_DAILY_BUDGET_USD={settings.daily_budget_usd:g} is not allowed with "
+                           f"HITL_IMAGE_MODEL={settings.image_model}, which has no price in the prices file "
+                           "(HITL_PRICES_FILE): add the model's row there, or set the budget to 0.")
