@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from browser import (
+    FINAL_SRC,
     PREVIEW_SRC,
     button,
     expect_final_image,
@@ -129,6 +130,23 @@ def test_cancel_with_several_at_once_keeps_the_images_that_finished(context, slo
     expect(thumbnails(page)).to_have_count(2)
     expect(button(page, "approve")).to_be_visible()
     assert calls_for(fake, "four kites, two kept") == 4
+
+
+def test_approve_left_while_comparing_approves_the_picture_on_the_left(context, app_url, fake):
+    page = context.new_page()
+    open_app(page, app_url)
+    prompt_box(page).fill("left or right")
+    page.locator("#count").get_by_role("radio", name="2").check()
+    generate_button(page).click()
+    wait_until_idle(page)
+    expect(thumbnails(page)).to_have_count(2)
+    page.keyboard.press("c")  # side by side: the one on screen on the left, another beside it
+    expect(page.locator("#beside img")).to_have_attribute("src", FINAL_SRC)
+    left = main_image(page).get_attribute("src")
+    assert left != page.locator("#beside img").get_attribute("src")
+    button(page, "approve-left").click()
+    expect(page.locator("#stage-final")).to_be_visible()
+    assert image_origin(page, expect_final_image(page)) == image_origin(page, left)
 
 
 def test_back_to_review_after_approving_and_the_log_remembers(context, app_url, fake):

@@ -50,6 +50,23 @@ def test_approve_acts_on_the_picture_its_tab_showed_or_refuses(app_url, fake):
     assert not approved_in(one.token, app_url)  # still where tab 1 left it: nothing approved
 
 
+def test_approve_left_while_comparing_approves_the_one_on_screen_never_the_one_beside(app_url, fake):
+    """The page sends both pictures it showed with either Approve while two are side by side: Approve (or
+    Approve left) is for the one on screen, Approve right for the one beside it."""
+    for pressed, side in (("approve-left", "screen"), ("approve", "screen"), ("approve-right", "beside")):
+        page = Page(app_url)
+        page.load()
+        on_screen = shown(page, page.click("generate", f"which side: {pressed}", 2, *OPTIONS[1:]))
+        beside = page.result(page.click("compare"), "beside")
+        beside = (beside.get("value") or {} if beside.get("__type__") == "update" else beside)["url"]
+        assert beside != on_screen
+        showing = json.dumps({"stage": "user_feedback", "screen": on_screen, "beside": beside})
+        approved = page.click(pressed, **{"seen-data": showing})
+        assert said(page, approved) in ("", None)
+        expected = on_screen if side == "screen" else beside
+        assert f'href="{expected}"' in page.result(approved, "download"), pressed
+
+
 def approved_in(token: str, app_url: str) -> bool:
     """Whether a fresh page of the session shows the final stage (a download link)."""
     page = Page(app_url)

@@ -293,7 +293,12 @@ class PageEvents:
             yield outputs
 
     async def approve(self, seen, session: Session, request: gr.Request):
-        return await self.act(Action.APPROVE, session, request, seen=seen_of(seen))
+        """Approve (Approve left while comparing two): the one on screen. The page also sends the one beside
+        it, which approve's CheckSeen takes first (Approve right's), so that one is left out here."""
+        seen = seen_of(seen)
+        if seen is not None:
+            seen.pop("beside", None)
+        return await self.act(Action.APPROVE, session, request, seen=seen)
 
     async def approve_compared(self, seen, session: Session, request: gr.Request):
         return await self.act(Action.APPROVE, session, request, seen=seen_of(seen),
