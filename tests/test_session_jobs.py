@@ -5,6 +5,7 @@ the same: test_browser_jobs.py)."""
 from __future__ import annotations
 
 import json
+import threading
 
 from helpers import Page, wait_until
 
@@ -99,3 +100,32 @@ def test_a_job_runs_on_when_the_tab_that_asked_for_it_goes(app_url, fake):
     assert reloaded.result(messages, "prompt") == "outlives its tab"
     url = reloaded.result(messages, "image")["url"]
     assert reloaded.http.get(f"{reloaded.root}/{url}").status_code == 200
+
+
+def test_cancel_from_another_tab_stops_the_job_and_another_session_cannot(slow_app_url, fake):
+    """Cancel works from any tab of the session, not only the one that asked; a tab of another session
+    cancels nothing of it."""
+    one, two, stranger = Page(slow_app_url), Page(slow_app_url), Page(slow_app_url)
+    one.load()
+    two.load(one.token)  # a second tab of the same browser
+    stranger.load()  # another browser: a session of its own
+    fake.latency = 6.0
+    asked = threading.Thread(target=one.click, args=("generate", "stopped from the other tab", *OPTIONS), daemon=True)
+    asked.start()
+    wait_until(lambda: any("stopped from the other tab" in str(r.body) for r in fake.requests))
+    stranger.click("cancel")
+    two.click("cancel")
+    asked.join(4)  # long before the image would have come
+    assert not asked.is_alive(), "the job ran on after the second tab's Cancel"
+    wait_until(lambda: fake.disconnects == 1)  # hung up on, before its end
+    assert "stopped from the other tab" not in fake.answered
+    again = Page(slow_app_url)
+    assert not again.result(again.load(one.token), "download")  # nothing was made or approved
+
+    fake.latency = 1.0
+    asked = threading.Thread(target=one.click, args=("generate", "not theirs to stop", *OPTIONS), daemon=True)
+    asked.start()
+    wait_until(lambda: any("not theirs to stop" in str(r.body) for r in fake.requests))
+    stranger.click("cancel")  # another session's Cancel: the job runs to its end
+    asked.join(30)
+    assert "not theirs to stop" in fake.answered and fake.disconnects == 1
