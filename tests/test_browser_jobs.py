@@ -169,15 +169,18 @@ def test_back_to_review_after_approving_and_the_log_remembers(context, app_url, 
         "#1 approved by you", "#1 withdrawn by you", "#2 approved by you"], text
 
 
-def test_typed_feedback_survives_a_reload_in_review(context, app_url, fake):
+def test_typed_feedback_and_what_to_change_there_survive_a_reload_in_review(context, app_url, fake):
     page = context.new_page()
     open_app(page, app_url)
     generate(page, "feedback kept")
     page.get_by_label("Feedback", exact=True).fill("make it night time")
+    page.get_by_label("What to change there").fill("a red door")
     page.reload()
     expect(page.get_by_label("Feedback", exact=True)).to_have_value("make it night time")
     expect(page.get_by_label("Feedback", exact=True)).to_be_in_viewport()
+    expect(page.get_by_label("What to change there")).to_have_value("a red door")
     button(page, "discard").click()  # a new start forgets the draft
     page.reload()
     generate(page, "and a new one")
     expect(page.get_by_label("Feedback", exact=True)).to_have_value("")
+    expect(page.get_by_label("What to change there")).to_have_value("")
