@@ -27,6 +27,8 @@ from browser import (
 from helpers import wait_until
 from playwright.sync_api import expect
 
+from hitl.web import events
+
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 expect.set_options(timeout=20_000)
@@ -114,6 +116,30 @@ def test_two_tabs_of_one_browser_watch_the_same_job_and_stay_in_step(context, sl
     expect(two.locator("#stage-final")).to_be_visible()
     assert image_origin(two, expect_final_image(two)) == image_origin(one, newest)
     assert calls_for(fake, "two tabs, one session") == 2
+
+
+def test_a_tab_that_missed_a_change_approves_the_picture_it_showed(context, own_app, fake, monkeypatch):
+    """Tab 1 is not redrawn live (past the cap of watches, as a tab on a lagging network is late): tab 2
+    regenerates, tab 1 still shows #1 and approves it. #1 is approved, never #2, which tab 1 never showed."""
+    monkeypatch.setattr(events, "MAX_WATCHES", 1)
+    url = own_app().local_url
+    two = context.new_page()
+    open_app(two, url)  # tab 2 takes the one watch
+    first = generate(two, "the one tab 1 saw")
+    one = context.new_page()
+    one.goto(url)  # tab 1 opens on review, and works by its clicks alone
+    expect(button(one, "approve")).to_be_in_viewport()
+    assert expect_final_image(one) == first
+    button(two, "regenerate").click()
+    expect(thumbnails(two)).to_have_count(2)
+    wait_until_idle(two)
+    newest = expect_final_image(two)
+    assert newest != first and main_image(one).get_attribute("src") == first  # tab 1 missed it
+    button(one, "approve").click()
+    expect(one.locator("#stage-final")).to_be_visible()
+    assert image_origin(one, expect_final_image(one)) == image_origin(one, first)
+    expect(two.locator("#stage-final")).to_be_visible()
+    assert image_origin(two, expect_final_image(two)) == image_origin(one, first)
 
 
 def test_cancel_with_several_at_once_keeps_the_images_that_finished(context, slow_app_url, fake):
