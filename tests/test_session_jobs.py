@@ -51,6 +51,20 @@ def test_approve_acts_on_the_picture_its_tab_showed_or_refuses(app_url, fake):
     assert not approved_in(one.token, app_url)  # still where tab 1 left it: nothing approved
 
 
+def test_refine_edits_the_picture_its_tab_showed(app_url, fake):
+    """Tab 2 still showed #1 when its user refined: #1 is edited and sent upstream, not the newer #2."""
+    one, two = Page(app_url), Page(app_url)
+    one.load()
+    first = shown(one, one.click("generate", "refine what was seen", *OPTIONS))
+    two.load(one.token)
+    one.click("regenerate", *OPTIONS)
+    refined = two.click("refine", "make it night", *OPTIONS[1:], **seen("user_feedback", first))
+    assert said(two, refined) in ("", None)
+    gallery = two.result(refined, "gallery")
+    tiles = gallery.get("value") if isinstance(gallery, dict) else gallery
+    assert tiles[-1]["caption"].startswith("#3 · refine of #1"), [tile["caption"] for tile in tiles]
+
+
 def test_approve_left_while_comparing_approves_the_one_on_screen_never_the_one_beside(app_url, fake):
     """The page sends both pictures it showed with either Approve while two are side by side: Approve (or
     Approve left) is for the one on screen, Approve right for the one beside it."""
