@@ -124,6 +124,7 @@ class FakeOpenAI:
     latencies: list[float] = field(default_factory=list)  # the next requests' own latencies, in order
     image_bytes: int = 0  # pad images to about this size (0: tiny)
     timeout_sleep: float = 5.0  # how long a "timeout" fault stalls
+    done_delay: float = 0.0  # seconds between a stream's last event and its end ([DONE]), as a network may take
     strict: bool = True  # check bodies against the SDK's types (the bench turns it off: it measures the app)
     requests: list[Recorded] = field(default_factory=list)
     _faults: list[str] = field(default_factory=list)
@@ -158,6 +159,7 @@ class FakeOpenAI:
             self.invalid_requests.clear()
             self.violations.clear()
             self.disconnects = 0
+            self.done_delay = 0.0
             self.answered.clear()
 
     @property
@@ -457,6 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _finish_sse(self, payload: dict) -> None:
         self._event(payload)
+        time.sleep(self.server_fake.done_delay)
         self._chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from browser import (
+    FINAL_SRC,
     PREVIEW_SRC,
     button,
     expect_final_image,
@@ -25,6 +26,8 @@ from browser import (
 )
 from helpers import wait_until
 from playwright.sync_api import expect
+
+from hitl.web import events
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -115,6 +118,30 @@ def test_two_tabs_of_one_browser_watch_the_same_job_and_stay_in_step(context, sl
     assert calls_for(fake, "two tabs, one session") == 2
 
 
+def test_a_tab_that_missed_a_change_approves_the_picture_it_showed(context, own_app, fake, monkeypatch):
+    """Tab 1 is not redrawn live (past the cap of watches, as a tab on a lagging network is late): tab 2
+    regenerates, tab 1 still shows #1 and approves it. #1 is approved, never #2, which tab 1 never showed."""
+    monkeypatch.setattr(events, "MAX_WATCHES", 1)
+    url = own_app().local_url
+    two = context.new_page()
+    open_app(two, url)  # tab 2 takes the one watch
+    first = generate(two, "the one tab 1 saw")
+    one = context.new_page()
+    one.goto(url)  # tab 1 opens on review, and works by its clicks alone
+    expect(button(one, "approve")).to_be_in_viewport()
+    assert expect_final_image(one) == first
+    button(two, "regenerate").click()
+    expect(thumbnails(two)).to_have_count(2)
+    wait_until_idle(two)
+    newest = expect_final_image(two)
+    assert newest != first and main_image(one).get_attribute("src") == first  # tab 1 missed it
+    button(one, "approve").click()
+    expect(one.locator("#stage-final")).to_be_visible()
+    assert image_origin(one, expect_final_image(one)) == image_origin(one, first)
+    expect(two.locator("#stage-final")).to_be_visible()
+    assert image_origin(two, expect_final_image(two)) == image_origin(one, first)
+
+
 def test_cancel_with_several_at_once_keeps_the_images_that_finished(context, slow_app_url, fake):
     page = context.new_page()
     open_app(page, slow_app_url)
@@ -129,6 +156,23 @@ def test_cancel_with_several_at_once_keeps_the_images_that_finished(context, slo
     expect(thumbnails(page)).to_have_count(2)
     expect(button(page, "approve")).to_be_visible()
     assert calls_for(fake, "four kites, two kept") == 4
+
+
+def test_approve_left_while_comparing_approves_the_picture_on_the_left(context, app_url, fake):
+    page = context.new_page()
+    open_app(page, app_url)
+    prompt_box(page).fill("left or right")
+    page.locator("#count").get_by_role("radio", name="2").check()
+    generate_button(page).click()
+    wait_until_idle(page)
+    expect(thumbnails(page)).to_have_count(2)
+    page.keyboard.press("c")  # side by side: the one on screen on the left, another beside it
+    expect(page.locator("#beside img")).to_have_attribute("src", FINAL_SRC)
+    left = main_image(page).get_attribute("src")
+    assert left != page.locator("#beside img").get_attribute("src")
+    button(page, "approve-left").click()
+    expect(page.locator("#stage-final")).to_be_visible()
+    assert image_origin(page, expect_final_image(page)) == image_origin(page, left)
 
 
 def test_back_to_review_after_approving_and_the_log_remembers(context, app_url, fake):
@@ -151,18 +195,21 @@ def test_back_to_review_after_approving_and_the_log_remembers(context, app_url, 
         "#1 approved by you", "#1 withdrawn by you", "#2 approved by you"], text
 
 
-def test_typed_feedback_survives_a_reload_in_review(context, app_url, fake):
+def test_typed_feedback_and_what_to_change_there_survive_a_reload_in_review(context, app_url, fake):
     page = context.new_page()
     open_app(page, app_url)
     generate(page, "feedback kept")
     page.get_by_label("Feedback", exact=True).fill("make it night time")
+    page.get_by_label("What to change there").fill("a red door")
     page.reload()
     expect(page.get_by_label("Feedback", exact=True)).to_have_value("make it night time")
     expect(page.get_by_label("Feedback", exact=True)).to_be_in_viewport()
+    expect(page.get_by_label("What to change there")).to_have_value("a red door")
     button(page, "discard").click()  # a new start forgets the draft
     page.reload()
     generate(page, "and a new one")
     expect(page.get_by_label("Feedback", exact=True)).to_have_value("")
+    expect(page.get_by_label("What to change there")).to_have_value("")
 
 
 # The page's own load event held back, as on a slow connection: the first queue call a page sends is its load.

@@ -16,7 +16,7 @@ import httpx2
 import openai
 import pytest
 from gradio_client import Client
-from helpers import CANDIDATES, MESSAGE, REVISED, TEST_SETTINGS, Page, image_b64, image_prompt, urls
+from helpers import CANDIDATES, MESSAGE, REVISED, TEST_SETTINGS, Page, image_b64, image_prompt, urls, wait_until
 
 from hitl.backends.base import UNSTREAMED
 from hitl.backends.errors import is_retryable
@@ -153,6 +153,18 @@ def test_single_fault_on_first_generate(client, fake, fault):
     ok = client.predict(prompt, api_name="/generate")
     assert fake.attempts == 1
     assert image_prompt(ok) == prompt and ok[MESSAGE] == ""
+
+
+@pytest.mark.parametrize("style", ["app_url", "images_api_url"])
+def test_a_stream_is_read_to_its_end_not_hung_up_on_once_the_image_is_in(request, fake, style):
+    """The stream's end ([DONE], the closing chunk) comes a moment after its last event: the app reads it
+    rather than closing the connection once it has the image (a hang-up OpenAI sees, and a connection the
+    pool cannot reuse)."""
+    fake.done_delay = 0.3
+    client = Client(request.getfixturevalue(style), verbose=False)
+    assert client.predict("read to its end", api_name="/generate")[MESSAGE] == ""
+    wait_until(lambda: fake.handling == 0)
+    assert fake.answered == ["read to its end"] and fake.disconnects == 0
 
 
 @pytest.mark.parametrize("style", ["app_url", "images_api_url"])

@@ -95,6 +95,18 @@ def test_a_request_for_changes_reaches_the_owner_and_goes_into_refine(app_url, f
     assert "Warmer &lt;b&gt;light&lt;/b&gt;, please" in verdict and "<b>" not in verdict
 
 
+def test_a_wrong_links_page_still_says_so_once_its_watch_has_ended(app_url, fake):
+    """Nothing to watch: the watch ends at once, after one step that draws nothing. A streaming event that
+    ends before any step has the page empty every output, "This review link is not valid." among them."""
+    page = Reviewer(app_url)
+    assert value(page, page.open("A" * 43), "review-message") == INVALID
+    watch = page.watch_review()
+    wait_until(lambda: watch.ended)
+    watch.close()
+    end = watch.messages[watch.msgs.index("process_completed")]["output"]["data"]
+    assert end[page.outputs.index(page.ids["review-message"])] is not None, end  # None: emptied on the page
+
+
 def test_a_revoked_link_stops_at_once_and_a_guess_or_another_sessions_token_opens_nothing(app_url, fake):
     owner, other = owner_in_review(app_url), owner_in_review(app_url, "someone else's fox")
     token, theirs = send_for_review(owner), send_for_review(other)

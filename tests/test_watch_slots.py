@@ -69,7 +69,8 @@ def watches_live(url: str) -> bool:
     """Whether a new tab's watch runs (its pings arrive) rather than being ended at once by the cap."""
     _, watch = watching(url)
     try:
-        wait_until(lambda: "process_generating" in watch.msgs or watch.ended)
+        # A refused watch ends after one step that draws nothing; a running one pings every WATCH_PING.
+        wait_until(lambda: watch.msgs.count("process_generating") >= 2 or watch.ended)
         return not watch.ended
     finally:
         watch.close()
@@ -107,3 +108,23 @@ def test_a_closed_watching_tab_leaves_no_state_behind(own_app, fake, monkeypatch
     watch.close()
     time.sleep(2 * events.WATCH_PING)
     assert len(gradio_internals.sessions(demo)) == before
+
+
+def test_a_tab_past_the_caps_keeps_what_its_page_load_drew(own_app, fake, monkeypatch):
+    """A watch refused a slot ends at once, after one step that draws nothing: Gradio's page applies the
+    values of an event that ends before any step, an empty one for every output, which wiped the picture,
+    the gallery and the prompt the page load had just drawn (in a browser: test_browser_jobs.py,
+    test_a_tab_that_missed_a_change_approves_the_picture_it_showed)."""
+    monkeypatch.setattr(events, "MAX_WATCHES", 0)
+    url = own_app().local_url
+    first = Page(url)
+    first.load()
+    first.click("generate", "drawn at page load", *OPTIONS)
+    again = Page(url)
+    assert again.result(again.load(first.token), "image")["url"]  # the page load draws the session
+    watch = again.watch()
+    wait_until(lambda: watch.ended)
+    watch.close()
+    end = watch.messages[watch.msgs.index("process_completed")]["output"]["data"]
+    session, *shown = end  # the tab's gr.State first: Gradio keeps it server-side whatever comes here
+    assert shown and None not in shown, end  # None: the page would empty that output

@@ -129,7 +129,12 @@ class OpenAIBackend:
             try:
                 async for event in events:
                     started = True
-                    yield event
+                    try:
+                        yield event
+                    except GeneratorExit:  # the caller returns: with the answer if this was the last event
+                        if getattr(event, "type", "") in LAST_EVENTS:
+                            await _read_to_the_end(events)
+                        raise
             except (openai.APIConnectionError, *TRANSPORT_ERRORS) as exc:
                 if started:
                     raise InterruptedGeneration("the stream broke after the image was begun") from exc
@@ -140,3 +145,20 @@ class OpenAIBackend:
 
     def cost_of(self, usage: Usage | None) -> float | None:
         return self.settings.prices.cost(usage, self.settings.responses_model, self.settings.image_model)
+
+
+# The events after which a stream has nothing more to say (Responses API; Images API, generate and edit).
+LAST_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed",
+                         "image_generation.completed", "image_edit.completed"})
+
+
+async def _read_to_the_end(events: AsyncGenerator[Any, None]) -> None:
+    """What a stream sends after its last event (its end: `[DONE]`, the closing chunk), read rather than
+    hung up on: the call ends as OpenAI ends it, and its connection goes back to the pool instead of being
+    closed (a new TLS connection for the next call). The answer is in hand, so a stream that breaks now
+    changes nothing; Cancel still stops it (a CancelledError is not an Exception)."""
+    try:
+        async for _ in events:
+            pass
+    except Exception:  # the answer is already had: nothing after it can change it
+        log.debug("the stream broke after its last event")

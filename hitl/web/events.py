@@ -227,9 +227,13 @@ class PageEvents:
 
     async def watch(self, shown: Session, request: gr.Request):
         """Every open tab watches its session's home from page load on, and draws whatever another tab
-        or a job changed there: a streaming event that waits, so an idle tab costs next to nothing."""
+        or a job changed there: a streaming event that waits, so an idle tab costs next to nothing.
+        A watch with nothing to watch (no home, or past the caps) ends after one step that draws nothing:
+        a streaming event that ends before its first step has Gradio send an empty value for every output,
+        which the page applies, wiping the picture, the gallery and the prompt its page load just drew."""
         home = self.runtime.vault.home(tab_of(request))
         if home is None:
+            yield gr.skip()
             return
         screen = self.screen(tab_of(request), shown)
         async with aclosing(self.changes(request, home, lambda: screen.version)) as changes:
@@ -239,9 +243,10 @@ class PageEvents:
     async def changes(self, request: gr.Request, home: Home, shown: Callable[[], int]) -> AsyncGenerator[bool, None]:
         """For a tab's watch (the page's or a reviewer's): True each time `home` moves on from the version
         the tab `shown`, False for a ping after WATCH_PING without one (Gradio ends the event there if the
-        tab has gone). Nothing past the caps; it ends when the tab is released (`end_watch`)."""
+        tab has gone). Past the caps, one False and the end; it ends when the tab is released (`end_watch`)."""
         tab, address = tab_of(request), self.address(request)
         if self.watching.total() >= MAX_WATCHES or self.watching[address] >= WATCHES_PER_ADDRESS:
+            yield False  # one step that draws nothing before the end (see `watch`)
             return
         gone = self.watches[tab] = asyncio.Event()
         self.watching[address] += 1
@@ -328,7 +333,12 @@ class PageEvents:
             yield outputs
 
     async def approve(self, seen, session: Session, request: gr.Request):
-        return await self.act(Action.APPROVE, session, request, seen=seen_of(seen))
+        """Approve (Approve left while comparing two): the one on screen. The page also sends the one beside
+        it, which approve's CheckSeen takes first (Approve right's), so that one is left out here."""
+        seen = seen_of(seen)
+        if seen is not None:
+            seen.pop("beside", None)
+        return await self.act(Action.APPROVE, session, request, seen=seen)
 
     async def approve_compared(self, seen, session: Session, request: gr.Request):
         return await self.act(Action.APPROVE, session, request, seen=seen_of(seen),

@@ -189,8 +189,11 @@ class ReviewEvents:
 
     async def watch(self, view: Reviewer | None, request: gr.Request):
         """As a tab of the session watches its home: new candidates and previews arrive as they are made;
-        a revoked or expired link is shown as not valid at once, and the watch ends."""
+        a revoked or expired link is shown as not valid at once, and the watch ends. With no link to watch it
+        ends after one step that draws nothing (see `PageEvents.watch`: no step, and the page empties every
+        output, the "not valid" message among them)."""
         if view is None:
+            yield gr.skip()
             return
         tab = tab_of(request)
         # From the version the page last drew, as a page's watch does: what changed between the page load and
