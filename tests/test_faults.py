@@ -9,6 +9,7 @@ docs/fault-matrix.md is the table of what these tests verify.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import fake_openai
@@ -18,6 +19,7 @@ import pytest
 from gradio_client import Client
 from helpers import CANDIDATES, MESSAGE, REVISED, TEST_SETTINGS, Page, image_b64, image_prompt, urls, wait_until
 
+from hitl.backends import base
 from hitl.backends.base import UNSTREAMED
 from hitl.backends.errors import is_retryable
 from hitl.serving.config import DEFAULT_IMAGE_MODEL, DEFAULT_RESPONSES_MODEL, load_settings
@@ -165,6 +167,17 @@ def test_a_stream_is_read_to_its_end_not_hung_up_on_once_the_image_is_in(request
     assert client.predict("read to its end", api_name="/generate")[MESSAGE] == ""
     wait_until(lambda: fake.handling == 0)
     assert fake.answered == ["read to its end"] and fake.disconnects == 0
+
+
+def test_reading_a_stream_to_its_end_is_bounded(monkeypatch):
+    """A server that keeps the stream open once the image is in is hung up on after AFTER_THE_END s, rather
+    than holding the call until its timeout."""
+    async def left_open():
+        await asyncio.sleep(3600)
+        yield None
+
+    monkeypatch.setattr(base, "AFTER_THE_END", 0.1)
+    asyncio.run(asyncio.wait_for(base._read_to_the_end(left_open()), 5))
 
 
 @pytest.mark.parametrize("style", ["app_url", "images_api_url"])

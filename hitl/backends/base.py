@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -156,9 +157,14 @@ async def _read_to_the_end(events: AsyncGenerator[Any, None]) -> None:
     """What a stream sends after its last event (its end: `[DONE]`, the closing chunk), read rather than
     hung up on: the call ends as OpenAI ends it, and its connection goes back to the pool instead of being
     closed (a new TLS connection for the next call). The answer is in hand, so a stream that breaks now
-    changes nothing; Cancel still stops it (a CancelledError is not an Exception)."""
+    changes nothing, nor does a server that keeps the stream open past `AFTER_THE_END` s; Cancel still stops
+    it (a CancelledError is not an Exception)."""
     try:
-        async for _ in events:
-            pass
+        async with asyncio.timeout(AFTER_THE_END):
+            async for _ in events:
+                pass
     except Exception:  # the answer is already had: nothing after it can change it
-        log.debug("the stream broke after its last event")
+        log.debug("the stream broke, or stayed open, after its last event")
+
+
+AFTER_THE_END = 5.0  # s a stream may take to end after its last event before it is hung up on
