@@ -118,7 +118,7 @@ def test_markup_in_the_prompt_is_passed_and_returned_as_plain_text(client, fake)
     assert result[REVISED] == f"{MARKUP} (revised)"  # a plain string for a Textbox
 
 
-OWN_HTML = {"progress", "download", "cost", "estimate", "review-status", "review-progress"}
+OWN_HTML = {"progress", "download", "cost", "estimate", "regenerate-estimate", "review-status", "review-progress"}
 # Send for review: the reviewer's comment (owner's verdict) and a candidate's caption (its lineage quotes the
 # feedback) are written into HTML html.escape'd (hitl/web/review_panel.py, review.py; the comment's markup
 # arriving inert: tests/test_review_page.py).
