@@ -35,6 +35,9 @@ class Action(str, Enum):
     REQUEST_CHANGES = "request_changes"  # the reviewer asks for changes to a candidate, with a comment
 
 
+# The actions that make images: each runs as its session's job (the page's events and the API alike).
+GENERATING = frozenset({Action.GENERATE, Action.REGENERATE, Action.REFINE, Action.EDIT_REGION, Action.REMIX})
+
 # Undo Start Over goes back to whichever stage Start Over left (review or final).
 RESTORED = "restored"
 

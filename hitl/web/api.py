@@ -19,12 +19,10 @@ import gradio as gr
 from hitl.core.history import history
 from hitl.core.jobs import Home
 from hitl.core.runner import BUSY, Runtime
-from hitl.core.stages import Action, Session, allowed
+from hitl.core.stages import GENERATING, Action, Session, allowed
 from hitl.web.components import Marked
 from hitl.web.events import last, run, upstream
 from hitl.web.page import Page
-
-JOBS = {Action.GENERATE, Action.REGENERATE, Action.REFINE, Action.EDIT_REGION, Action.REMIX}  # the page's too
 
 
 class Endpoints:
@@ -52,7 +50,7 @@ class Endpoints:
         written over by its outcome); cancelling the call cancels the job."""
         if home.busy:
             return replace(home.session, error_message=BUSY)
-        if action not in JOBS:
+        if action not in GENERATING:
             after = await last(run(action, home.session, self.runtime, request, thumbnails=True, **inputs))
             home.set(after, time.monotonic())
             return after
