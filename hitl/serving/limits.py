@@ -18,7 +18,6 @@ def window_wait(times: list[float], limit: int, window: float, now: float, n: in
     return recent, recent[len(recent) - limit + n - 1] + window - now
 
 
-
 def forwarded_client(lines: list[str], peer: str, proxy_hops: int) -> str:
     """The caller's address. Each trusted proxy appends the peer it saw to X-Forwarded-For, so the
     entry `proxy_hops` from the end is the client; entries before it are the client's own invention
