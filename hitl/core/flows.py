@@ -89,7 +89,7 @@ def compare_flow() -> AsyncFlow:
 
 
 def approve_flow() -> AsyncFlow:
-    return _chain(CheckSeen(into="approve_index", parts=("beside", "screen")), CheckStage(action=Action.APPROVE),
+    return _chain(CheckSeen(into="approve_index", parts=("picked", "screen")), CheckStage(action=Action.APPROVE),
                   Approve())
 
 

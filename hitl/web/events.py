@@ -333,15 +333,15 @@ class PageEvents:
             yield outputs
 
     async def approve(self, seen, session: Session, request: gr.Request):
-        """Approve (Approve left while comparing two): the one on screen. The page also sends the one beside
-        it, which approve's CheckSeen takes first (Approve right's), so that one is left out here."""
-        seen = seen_of(seen)
-        if seen is not None:
-            seen.pop("beside", None)
-        return await self.act(Action.APPROVE, session, request, seen=seen)
+        """Approve (Approve left while comparing two): the one on screen."""
+        return await self.act(Action.APPROVE, session, request, seen=seen_of(seen))
 
     async def approve_compared(self, seen, session: Session, request: gr.Request):
-        return await self.act(Action.APPROVE, session, request, seen=seen_of(seen),
+        """Approve right: the one beside, pressed for as a thumbnail is when clicked (`picked`)."""
+        seen = seen_of(seen)
+        if seen is not None and "beside" in seen:
+            seen["picked"] = seen["beside"]
+        return await self.act(Action.APPROVE, session, request, seen=seen,
                               approve_index=self.home(request, session).session.compared)
 
     async def reopen(self, seen, session: Session, request: gr.Request):
