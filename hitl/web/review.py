@@ -243,23 +243,20 @@ class ReviewEndpoints:
     """`/review_link` for the owner's scripts; `/review_view`, `/review_approve`, `/review_request_changes`
     for a reviewer's (the token in each call's body, never in a URL)."""
 
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
+    def __init__(self, page_events: PageEvents):
+        self.events, self.runtime = page_events, page_events.runtime
 
     def review_link(self, minutes, revoke, session: Session, request: gr.Request) -> str:
         """Make a review link for this session (stage user_feedback): `minutes` is how long it works (15, 60,
         240 or 1440); the answer is its path, `review#<token>`, to append to the app's URL (shown once; a new
         link revokes the last). With `revoke` true, the link stops working and the answer is empty."""
-        tab = tab_of(request)
-        now = time.monotonic()
-        home = self.runtime.vault.home(tab) or self.runtime.vault.untold(
-            tab, session, now, client_address(request, self.runtime.settings.proxy_hops))
+        home = self.events.home(request, session)  # the session's, as the page's own events find it
         if revoke:
             self.runtime.desk.revoke(home)
             return ""
         if home.session.stage is not Stage.USER_FEEDBACK:
             return ""
-        return f"{PATH}#{self.runtime.desk.issue(home, int(minutes or DEFAULT_MINUTES), now)}"
+        return f"{PATH}#{self.runtime.desk.issue(home, int(minutes or DEFAULT_MINUTES), time.monotonic())}"
 
     def review_view(self, token) -> dict:
         """What a review link shows, as JSON: the stage, who approved (if anyone), and each candidate's key
@@ -306,7 +303,7 @@ def wire_owner(page_events: PageEvents) -> None:
     panel.use_request.click(owner.use_request, [page.session], every, api_name="page_use_request",
                             **QUICK)
     revoke = gr.Checkbox(False, visible=False, label="Revoke the link")
-    api = ReviewEndpoints(page_events.runtime)
+    api = ReviewEndpoints(page_events)
     gr.on([], api.review_link, [panel.minutes, revoke, page.session], panel.link, api_name="review_link",
           concurrency_limit=None, show_progress="hidden")
 
@@ -325,7 +322,7 @@ def reviewer_page(demo: gr.Blocks, page_events: PageEvents, max_comment: int) ->
     page.ask.click(reviewer.ask, [page.view, page.comment], every, api_name="review_page_ask", **QUICK)
     key = gr.Textbox("", visible=False, label="Candidate key")
     view = gr.JSON(visible=False)
-    api = ReviewEndpoints(page_events.runtime)
+    api = ReviewEndpoints(page_events)
     quick: dict[str, Any] = dict(concurrency_limit=None, show_progress="hidden")
     gr.on([], api.review_view, [page.token], view, api_name="review_view", **quick)
     gr.on([], api.review_approve, [page.token, key], page.message, api_name="review_approve", **quick)
